@@ -1,0 +1,60 @@
+import { parseArgs } from "node:util";
+import { AppError } from "../errors.ts";
+
+/**
+ * Exit codes, the same for every command (sysexits.h where one fits):
+ * 0 success · 1 `check`: the address is suppressed · 2 usage error · 69 the daemon or database
+ * is unavailable · 70 internal error · 78 configuration error.
+ */
+export const EXIT = { ok: 0, suppressed: 1, usage: 2, unavailable: 69, internal: 70, config: 78 } as const;
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  options?: Record<string, { type: "string" | "boolean"; short?: string; description: string }>;
+  run(args: { positionals: string[]; values: Record<string, string | boolean | undefined> }): Promise<number>;
+}
+
+export const globalOptions = {
+  config: {
+    type: "string" as const,
+    short: "c",
+    description: "config file (else $SUPPRESSD_CONFIG, else ./config.json)",
+  },
+  help: { type: "boolean" as const, short: "h", description: "show this help" },
+};
+
+export function helpText(cmd: Command): string {
+  const opts = { ...cmd.options, ...globalOptions };
+  const lines = Object.entries(opts).map(
+    ([name, o]) =>
+      `  ${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? " VALUE" : ""}`.padEnd(28) +
+      o.description,
+  );
+  return `${cmd.summary}\n\nUsage: suppressd ${cmd.usage}\n\nOptions:\n${lines.join("\n")}\n`;
+}
+
+export async function runCommand(cmd: Command, argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...cmd.options, ...globalOptions },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    process.stderr.write(`suppressd ${cmd.name}: ${(e as Error).message}\n\n${helpText(cmd)}`);
+    return EXIT.usage;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(helpText(cmd));
+    return EXIT.ok;
+  }
+  return cmd.run(parsed as { positionals: string[]; values: Record<string, string | boolean | undefined> });
+}
+
+export function usageError(message: string): AppError {
+  return new AppError(400, "usage", message, EXIT.usage);
+}

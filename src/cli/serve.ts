@@ -1,0 +1,56 @@
+import { loadConfig } from "../config/load.ts";
+import { startDaemon } from "../daemon.ts";
+import { jsonLogger } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { type Command, EXIT } from "./command.ts";
+
+/** How long SIGTERM may take before we give up waiting (systemd's default stop timeout is 90 s). */
+const STOP_DEADLINE_MS = 10_000;
+
+export const serve: Command = {
+  name: "serve",
+  summary: "Run the daemon: receive Resend webhooks and answer suppression queries (the default command).",
+  usage: "serve [--config FILE]",
+  async run({ values }) {
+    const loaded = loadConfig({ flag: values.config as string | undefined, allowDevelopment: true });
+    const { config } = loaded;
+    const log = jsonLogger(config.log.level);
+    const daemon = await startDaemon(config);
+    log.log("info", "suppressd started", { version: VERSION, url: daemon.url, config: loaded.source });
+    const dev = loaded.development;
+    if (dev) {
+      const lines = [
+        "",
+        "  suppressd is running in DEVELOPMENT MODE (no config file): loopback only.",
+        dev.created
+          ? `  Generated credentials (shown once; kept in ${dev.file}):\n    webhook secret: ${dev.webhookSecret}\n    API token:      ${dev.apiToken}`
+          : `  Credentials are in ${dev.file}.`,
+        `  Try it:   suppressd send-test-event email.bounced someone@example.com`,
+        `            curl -H "Authorization: Bearer <API token>" ${daemon.url}/v1/suppressions/someone@example.com`,
+        "  Production: copy config.example.json to config.json and edit it (see README).",
+        "",
+      ];
+      process.stderr.write(`${lines.join("\n")}\n`);
+    }
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.log("info", "stopping", { signal });
+        const timer = setTimeout(() => {
+          log.log("error", "stop took too long; exiting", { deadline_ms: STOP_DEADLINE_MS });
+          process.exit(EXIT.unavailable);
+        }, STOP_DEADLINE_MS);
+        daemon.stop().then(() => {
+          clearTimeout(timer);
+          log.log("info", "stopped", {});
+          resolve();
+        });
+      };
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGINT", () => stop("SIGINT"));
+    });
+    return EXIT.ok;
+  },
+};

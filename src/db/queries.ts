@@ -1,0 +1,72 @@
+import { type Kysely, sql } from "kysely";
+import type { Database, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
+
+/** Read-only queries. They take the Kysely instance first and never write. */
+
+export async function findSuppression(
+  db: Kysely<Database>,
+  email: string,
+): Promise<SuppressionTable | undefined> {
+  return db.selectFrom("suppressions").selectAll().where("email", "=", email).executeTakeFirst();
+}
+
+export async function historyOf(db: Kysely<Database>, email: string, limit = 100) {
+  return db
+    .selectFrom("suppression_events")
+    .select(["decision", "reason", "event_type", "svix_id", "occurred_at", "recorded_at", "note"])
+    .where("email", "=", email)
+    .orderBy("occurred_at", "desc")
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute();
+}
+
+export type HistoryRow = Pick<
+  SuppressionEventTable,
+  "decision" | "reason" | "event_type" | "svix_id" | "occurred_at" | "recorded_at" | "note"
+>;
+
+/** Which of `emails` are suppressed: one indexed lookup per address inside a single query. */
+export async function suppressedAmong(db: Kysely<Database>, emails: string[]) {
+  if (emails.length === 0) return [];
+  return db
+    .selectFrom("suppressions")
+    .select(["email", "reason", "suppressed_at"])
+    .where("suppressed", "=", 1)
+    .where("email", "in", sql<string>`(SELECT value FROM json_each(${JSON.stringify(emails)}))`)
+    .execute();
+}
+
+export interface ListFilter {
+  reason?: Reason;
+  since?: number;
+  /** Exclusive position: (updated_at, email) of the last row already seen. */
+  after?: { updatedAt: number; email: string };
+  limit: number;
+}
+
+/** Suppressed addresses ordered by last change, so `since` + cursor also serve incremental syncs. */
+export async function listSuppressions(db: Kysely<Database>, f: ListFilter): Promise<SuppressionTable[]> {
+  let q = db.selectFrom("suppressions").selectAll().where("suppressed", "=", 1);
+  if (f.reason) q = q.where("reason", "=", f.reason);
+  if (f.since !== undefined) q = q.where("updated_at", ">=", f.since);
+  if (f.after) {
+    const { updatedAt, email } = f.after;
+    q = q.where((eb) =>
+      eb.or([
+        eb("updated_at", ">", updatedAt),
+        eb.and([eb("updated_at", "=", updatedAt), eb("email", ">", email)]),
+      ]),
+    );
+  }
+  return q.orderBy("updated_at").orderBy("email").limit(f.limit).execute();
+}
+
+export async function countSuppressed(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom("suppressions")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("suppressed", "=", 1)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,107 @@
+import type { Generated } from "kysely";
+
+/**
+ * The tables, as Kysely sees them. Times are integer milliseconds since the epoch (UTC): compact,
+ * and ordered the same way as the events they come from. Addresses are stored trimmed and
+ * lowercased.
+ */
+export interface Database {
+  webhook_events: WebhookEventTable;
+  quarantine: QuarantineTable;
+  suppressions: SuppressionTable;
+  suppression_events: SuppressionEventTable;
+  sync_jobs: SyncJobTable;
+}
+
+export type EventStatus = "processed" | "ignored" | "quarantined";
+
+/** One row per svix-id ever accepted: the primary key is the idempotency guarantee. */
+export interface WebhookEventTable {
+  svix_id: string;
+  type: string;
+  status: EventStatus;
+  /** The envelope's `created_at` (when the event happened); null when it could not be read. */
+  occurred_at: number | null;
+  received_at: number;
+}
+
+/** Signed deliveries we could not act on, kept byte for byte until `events reprocess`. */
+export interface QuarantineTable {
+  svix_id: string;
+  received_at: number;
+  reason: string;
+  body: Uint8Array;
+  reprocessed_at: number | null;
+}
+
+export const REASONS = [
+  "hard_bounce",
+  "soft_bounce_limit",
+  "complaint",
+  "provider_suppressed",
+  "unsubscribe",
+  "manual",
+  "imported",
+] as const;
+export type Reason = (typeof REASONS)[number];
+
+/** Current state per address. A lifted address keeps its row with `suppressed = 0`. */
+export interface SuppressionTable {
+  email: string;
+  suppressed: 0 | 1;
+  reason: Reason;
+  first_suppressed_at: number;
+  /** Event time at which the current (or last) suppression began. */
+  suppressed_at: number;
+  /** Newest event time applied to this row: an older event never overrides it. */
+  last_event_at: number;
+  /** Wall-clock time of the last change, for `?since=` and the list cursor. */
+  updated_at: number;
+  /** What the lift that cleared this row covered ("*" for an API lift), so a late event knows. */
+  lifted_reasons: string | null;
+  note: string | null;
+}
+
+export type Decision =
+  | "suppressed"
+  | "already_suppressed"
+  | "lifted"
+  | "lift_ignored"
+  | "soft_bounce"
+  | "soft_bounce_reset"
+  | "stale"
+  | "invalid_address";
+
+/** Append-only: every decision the policy made, with what caused it. */
+export interface SuppressionEventTable {
+  id: Generated<number>;
+  email: string;
+  decision: Decision;
+  reason: Reason | null;
+  event_type: string;
+  svix_id: string | null;
+  occurred_at: number;
+  recorded_at: number;
+  note: string | null;
+}
+
+export type JobStatus = "pending" | "running" | "done" | "dead" | "superseded";
+
+/** The outbox: one row per sink per change, written in the same commit as the change. */
+export interface SyncJobTable {
+  id: Generated<number>;
+  sink: string;
+  email: string;
+  action: "suppress" | "lift";
+  reason: Reason;
+  event_type: string;
+  occurred_at: number;
+  status: JobStatus;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}

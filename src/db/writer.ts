@@ -1,0 +1,411 @@
+import type { Transaction } from "@libsql/client";
+import { type CompiledQuery, sql } from "kysely";
+import { AppError, unavailable } from "../errors.ts";
+import { type Intent, intentKey } from "../events/intents.ts";
+import {
+  type AddressState,
+  applyIntent,
+  type HistoryEntry,
+  type SoftBounceRule,
+  softWindowStart,
+} from "../events/policy.ts";
+import type { Db } from "./client.ts";
+import { toStatement } from "./dialect.ts";
+import type { EventStatus, SuppressionTable, SyncJobTable } from "./schema.ts";
+
+/** One unit of work: a webhook delivery, an API change, or a batch of imported rows. */
+export interface WriteItem {
+  /**
+   * How the item claims its idempotency key. `new`: insert the svix-id, a duplicate does nothing.
+   * `reprocess`: take a quarantined event over. `none`: no key (API calls, imports).
+   */
+  claim: "new" | "reprocess" | "none";
+  svixId: string | null;
+  type: string;
+  status: EventStatus;
+  occurredAt: number | null;
+  intents: Intent[];
+  quarantine?: { reason: string; body: Uint8Array };
+}
+
+export type WriteStatus = EventStatus | "duplicate";
+
+export interface WriteResult {
+  status: WriteStatus;
+  /** Addresses whose mailability changed. */
+  changed: number;
+}
+
+export interface SinkTarget {
+  name: string;
+  /** Whether the sink wants to hear about lifted suppressions (Mailchimp removes its tag). */
+  lifts: boolean;
+}
+
+export interface WriterOptions {
+  softBounce: SoftBounceRule;
+  sinks: readonly SinkTarget[];
+  clock?: () => number;
+  /** Items per transaction; more waiting items go in the next one. */
+  maxBatch?: number;
+  /** How long a batch keeps retrying a locked database before its callers get 503. */
+  lockWaitMs?: number;
+}
+
+interface Pending {
+  item: WriteItem;
+  resolve: (r: WriteResult) => void;
+  reject: (e: unknown) => void;
+}
+
+const CHUNK = 500;
+
+/**
+ * The single writer. Requests queue here and are committed together: one transaction and one fsync
+ * for everything that arrived while the previous commit ran (group commit). Every caller's promise
+ * settles only after its transaction committed, so a 200 always means "durably stored".
+ *
+ * Crash safety: nothing is kept in memory across commits. A crash before COMMIT loses only
+ * unanswered requests, which Resend retries; after COMMIT the outbox rows written in the same
+ * transaction let the sync worker finish the job after restart.
+ */
+export class Writer {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private running: Promise<void> | null = null;
+  private closed = false;
+  private readonly clock: () => number;
+  readonly stats = { batches: 0, items: 0, retries: 0 };
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: WriterOptions,
+  ) {
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  submit(item: WriteItem): Promise<WriteResult> {
+    if (this.closed) return Promise.reject(unavailable("suppressd is shutting down; retry shortly."));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Stops taking work and waits for everything queued to commit. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running || this.queue.length > 0) {
+      if (!this.running) this.schedule();
+      await (this.running ?? new Promise((r) => setImmediate(r)));
+    }
+  }
+
+  private schedule() {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: it lets the event loop read every request that is already
+    // waiting on a socket before we commit, so a batch holds many requests, not one.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.running = this.flush().finally(() => {
+        this.running = null;
+        if (this.queue.length > 0) this.schedule();
+      });
+    });
+  }
+
+  private async flush() {
+    const batch = this.queue.splice(0, this.opts.maxBatch ?? 1000);
+    try {
+      const results = await this.withLockRetry(() => this.commit(batch.map((p) => p.item)));
+      batch.forEach((p, i) => p.resolve(results[i] as WriteResult));
+    } catch (e) {
+      if (batch.length > 1 && !isBusy(e)) {
+        // One bad item must not fail its neighbours: commit each alone so only it fails.
+        for (const p of batch) {
+          await this.withLockRetry(() => this.commit([p.item])).then(
+            (r) => p.resolve(r[0] as WriteResult),
+            p.reject,
+          );
+        }
+        return;
+      }
+      const error = asUnavailable(e);
+      for (const p of batch) p.reject(error);
+    }
+  }
+
+  /** SQLITE_BUSY (another process holds the write lock): wait and retry without blocking the loop. */
+  private async withLockRetry<T>(run: () => Promise<T>): Promise<T> {
+    const deadline = this.clock() + (this.opts.lockWaitMs ?? 10_000);
+    for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        return await run();
+      } catch (e) {
+        if (!isBusy(e) || this.clock() + delay > deadline) throw e;
+        this.stats.retries++;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private async commit(items: WriteItem[]): Promise<WriteResult[]> {
+    const tx = await this.db.writer.transaction("write");
+    try {
+      const results = await this.apply(tx, items);
+      await tx.commit();
+      this.stats.batches++;
+      this.stats.items += items.length;
+      return results;
+    } finally {
+      tx.close();
+    }
+  }
+
+  private async apply(tx: Transaction, items: WriteItem[]): Promise<WriteResult[]> {
+    const now = this.clock();
+    const run = (q: CompiledQuery) => tx.execute(toStatement(q));
+    const b = this.db.builder;
+
+    // 1. Idempotency: the primary key on svix_id decides which deliveries are new, here and in any
+    //    other process sharing the database. Within a batch the first delivery of an id wins.
+    const claimed = new Set<string>();
+    const fresh = items.filter((i) => i.claim === "new" && i.svixId !== null);
+    for (const part of chunks(uniqueBy(fresh, (i) => i.svixId as string))) {
+      const rows = part.map((i) => ({
+        svix_id: i.svixId as string,
+        type: i.type,
+        status: i.status,
+        occurred_at: i.occurredAt,
+        received_at: now,
+      }));
+      const q = b
+        .insertInto("webhook_events")
+        .values(rows)
+        .onConflict((oc) => oc.column("svix_id").doNothing())
+        .returning("svix_id")
+        .compile();
+      for (const r of (await run(q)).rows) claimed.add(r.svix_id as string);
+    }
+    for (const i of items.filter((i) => i.claim === "reprocess")) {
+      const q = b
+        .updateTable("webhook_events")
+        .set({ type: i.type, status: i.status, occurred_at: i.occurredAt })
+        .where("svix_id", "=", i.svixId as string)
+        .where("status", "=", "quarantined")
+        .returning("svix_id")
+        .compile();
+      if ((await run(q)).rows.length > 0) {
+        claimed.add(i.svixId as string);
+        if (i.status !== "quarantined") {
+          await run(
+            b
+              .updateTable("quarantine")
+              .set({ reprocessed_at: now })
+              .where("svix_id", "=", i.svixId as string)
+              .compile(),
+          );
+        }
+      }
+    }
+    const accepted: boolean[] = items.map((i) => {
+      if (i.claim === "none") return true;
+      if (!claimed.has(i.svixId as string)) return false;
+      claimed.delete(i.svixId as string); // a second copy in the same batch is a duplicate
+      return true;
+    });
+    const live = items.filter((_, n) => accepted[n]);
+
+    // 2. Quarantine keeps the bytes as received, with the reason.
+    const quarantined = live.filter((i) => i.quarantine && i.claim === "new");
+    for (const part of chunks(quarantined)) {
+      const rows = part.map((i) => ({
+        svix_id: i.svixId as string,
+        received_at: now,
+        reason: i.quarantine?.reason ?? "",
+        body: i.quarantine?.body ?? new Uint8Array(),
+        reprocessed_at: null,
+      }));
+      await run(
+        b
+          .insertInto("quarantine")
+          .values(rows)
+          .onConflict((oc) => oc.doNothing())
+          .compile(),
+      );
+    }
+
+    // 3. Load the state the policy needs, for every address in the batch at once.
+    const intents = live.flatMap((i) => i.intents);
+    const states = await this.loadStates(run, intents);
+
+    // 4. Decide, in arrival order, against state that includes the batch's earlier decisions.
+    const history: (HistoryEntry & { svix_id: string | null; recorded_at: number })[] = [];
+    const changes = new Map<string, { action: "suppress" | "lift"; intent: Intent }>();
+    const changedPerItem = live.map((item) => {
+      let changed = 0;
+      for (const intent of item.intents) {
+        const state = states.get(intentKey(intent)) ?? { row: null, soft: [] };
+        const result = applyIntent(state, intent, this.opts.softBounce, now);
+        for (const h of result.history) history.push({ ...h, svix_id: item.svixId, recorded_at: now });
+        if (result.change) {
+          changes.set(intentKey(intent), { action: result.change, intent });
+          changed++;
+        }
+      }
+      return changed;
+    });
+
+    // 5. Write history, the new state of every touched address, and the outbox.
+    for (const part of chunks(history)) await run(b.insertInto("suppression_events").values(part).compile());
+    const rows = [...states.values()].map((s) => s.row).filter((r): r is SuppressionTable => r !== null);
+    for (const part of chunks(rows)) {
+      const q = b
+        .insertInto("suppressions")
+        .values(part)
+        .onConflict((oc) =>
+          oc.column("email").doUpdateSet((eb) => ({
+            suppressed: eb.ref("excluded.suppressed"),
+            reason: eb.ref("excluded.reason"),
+            suppressed_at: eb.ref("excluded.suppressed_at"),
+            last_event_at: eb.ref("excluded.last_event_at"),
+            updated_at: eb.ref("excluded.updated_at"),
+            lifted_reasons: eb.ref("excluded.lifted_reasons"),
+            note: eb.ref("excluded.note"),
+          })),
+        )
+        .compile();
+      await run(q);
+    }
+    await this.enqueueJobs(run, changes, states, now);
+
+    let n = 0;
+    return items.map((item, idx) => {
+      if (!accepted[idx]) return { status: "duplicate", changed: 0 };
+      return { status: item.status, changed: changedPerItem[n++] ?? 0 };
+    });
+  }
+
+  private async loadStates(
+    run: (q: CompiledQuery) => Promise<{ rows: Record<string, unknown>[] }>,
+    intents: Intent[],
+  ) {
+    const states = new Map<string, AddressState>();
+    const emails = [...new Set(intents.filter((i) => i.kind !== "invalid_address").map(intentKey))];
+    if (emails.length === 0) return states;
+    for (const email of emails) states.set(email, { row: null, soft: [] });
+    const b = this.db.builder;
+    const inList = (list: string[]) => sql<string>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
+    const rows = await run(
+      b.selectFrom("suppressions").selectAll().where("email", "in", inList(emails)).compile(),
+    );
+    for (const row of rows.rows) {
+      const state = states.get(row.email as string);
+      if (state) state.row = suppressionRow(row);
+    }
+    const soft = intents.filter((i) => i.kind === "soft_bounce" || i.kind === "delivered");
+    if (soft.length > 0 && this.opts.softBounce.count > 0) {
+      const since = softWindowStart(Math.min(...soft.map((i) => i.occurredAt)), this.opts.softBounce);
+      const q = b
+        .selectFrom("suppression_events")
+        .select(["email", "decision", "occurred_at"])
+        .where("email", "in", inList([...new Set(soft.map(intentKey))]))
+        .where("decision", "in", ["soft_bounce", "soft_bounce_reset"])
+        .where("occurred_at", ">", since)
+        .compile();
+      for (const r of (await run(q)).rows as { email: string; decision: string; occurred_at: number }[]) {
+        states.get(r.email)?.soft.push({ decision: r.decision as "soft_bounce", at: r.occurred_at });
+      }
+    }
+    return states;
+  }
+
+  /**
+   * One job per sink per changed address, in the same transaction as the change. Pending jobs for
+   * the same address are superseded: only the latest state needs to reach the sink.
+   */
+  private async enqueueJobs(
+    run: (q: CompiledQuery) => Promise<unknown>,
+    changes: Map<string, { action: "suppress" | "lift"; intent: Intent }>,
+    states: Map<string, AddressState>,
+    now: number,
+  ) {
+    if (changes.size === 0 || this.opts.sinks.length === 0) return;
+    const b = this.db.builder;
+    const emails = [...changes.keys()];
+    for (const part of chunks(emails)) {
+      const q = b
+        .updateTable("sync_jobs")
+        .set({ status: "superseded", updated_at: now })
+        .where("status", "=", "pending")
+        .where("email", "in", sql<string>`(SELECT value FROM json_each(${JSON.stringify(part)}))`)
+        .compile();
+      await run(q);
+    }
+    const jobs: Omit<SyncJobTable, "id">[] = [];
+    for (const [email, { action, intent }] of changes) {
+      const row = states.get(email)?.row;
+      for (const sink of this.opts.sinks) {
+        if (action === "lift" && !sink.lifts) continue;
+        jobs.push({
+          sink: sink.name,
+          email,
+          action,
+          reason: row?.reason ?? "manual",
+          event_type: intent.eventType,
+          occurred_at: intent.occurredAt,
+          status: "pending",
+          attempts: 0,
+          next_attempt_at: now,
+          lease_owner: null,
+          lease_until: null,
+          last_error: null,
+          created_at: now,
+          updated_at: now,
+        });
+      }
+    }
+    for (const part of chunks(jobs)) await run(b.insertInto("sync_jobs").values(part).compile());
+  }
+}
+
+/** Copies only the columns: a libsql Row also carries indexed keys and `length`. */
+export function suppressionRow(r: Record<string, unknown>): SuppressionTable {
+  return {
+    email: r.email as string,
+    suppressed: r.suppressed as 0 | 1,
+    reason: r.reason as SuppressionTable["reason"],
+    first_suppressed_at: r.first_suppressed_at as number,
+    suppressed_at: r.suppressed_at as number,
+    last_event_at: r.last_event_at as number,
+    updated_at: r.updated_at as number,
+    lifted_reasons: r.lifted_reasons as string | null,
+    note: r.note as string | null,
+  };
+}
+
+function chunks<T>(list: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK));
+  return out;
+}
+
+function uniqueBy<T>(list: T[], key: (t: T) => string): T[] {
+  const seen = new Set<string>();
+  return list.filter((t) => !seen.has(key(t)) && seen.add(key(t)));
+}
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: string; rawCode?: number })?.code ?? "";
+  return /SQLITE_BUSY|SQLITE_LOCKED/.test(code) || /database is locked/i.test(String((e as Error)?.message));
+}
+
+function asUnavailable(e: unknown): AppError {
+  if (e instanceof AppError) return e;
+  const reason = isBusy(e) ? "the database is locked by another process" : "the database could not commit";
+  console.error(
+    JSON.stringify({ level: "error", msg: "commit failed", error: String((e as Error)?.message ?? e) }),
+  );
+  return unavailable(`${reason}; nothing was stored, retry later.`);
+}

@@ -1,0 +1,174 @@
+import { z } from "zod";
+import type { Reason } from "../db/schema.ts";
+import { normalizeAddress, recipients } from "./address.ts";
+import type { Intent } from "./intents.ts";
+
+/**
+ * Resend's webhook payloads, parsed defensively: a schema requires only what the decision needs
+ * (type, envelope time, recipients) and lets every other field be anything. Payloads in the wild
+ * differ from the docs (bounces without `type`, `email.suppressed` without `data.suppressed`).
+ */
+export type ParsedEvent =
+  | { outcome: "act"; type: string; occurredAt: number; intents: Intent[] }
+  | { outcome: "ignore"; type: string; occurredAt: number | null }
+  | { outcome: "quarantine"; type: string; occurredAt: number | null; reason: string };
+
+/** Resend sends at most 50 recipients per email; far more is not a real event. */
+export const MAX_RECIPIENTS = 100;
+
+const timestamp = z.string().transform((value, ctx) => {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: "custom", message: `not a timestamp: ${value.slice(0, 40)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const envelope = z.object({ type: z.string().min(1).max(200), created_at: z.unknown(), data: z.unknown() });
+
+const emailData = z.object({
+  to: z.union([z.array(z.unknown()).max(MAX_RECIPIENTS), z.string().max(20_000)]),
+  bounce: z.object({ type: z.string().nullish() }).passthrough().nullish(),
+});
+const suppressionData = z.object({ email: z.string().max(1000), origin: z.string().nullish() });
+const contactData = z.object({ email: z.string().max(1000), unsubscribed: z.boolean() });
+
+const handlers: Record<string, (data: unknown, type: string, at: number) => Intent[]> = {
+  "email.bounced": (data, type, at) => {
+    const d = emailData.parse(data);
+    const hard = /^(permanent|hard)$/i.test(d.bounce?.type?.trim() ?? "");
+    return perRecipient(d.to, type, at, (email) =>
+      hard
+        ? { kind: "suppress", email, reason: "hard_bounce", eventType: type, occurredAt: at }
+        : { kind: "soft_bounce", email, eventType: type, occurredAt: at },
+    );
+  },
+  "email.complained": (data, type, at) =>
+    perRecipient(emailData.parse(data).to, type, at, (email) => ({
+      kind: "suppress",
+      email,
+      reason: "complaint",
+      eventType: type,
+      occurredAt: at,
+    })),
+  "email.suppressed": (data, type, at) =>
+    perRecipient(emailData.parse(data).to, type, at, (email) => ({
+      kind: "suppress",
+      email,
+      reason: "provider_suppressed",
+      eventType: type,
+      occurredAt: at,
+    })),
+  "email.delivered": (data, type, at) =>
+    perRecipient(emailData.parse(data).to, type, at, (email) => ({
+      kind: "delivered",
+      email,
+      eventType: type,
+      occurredAt: at,
+    })),
+  "suppression.added": (data, type, at) => {
+    const d = suppressionData.parse(data);
+    const reason = ORIGIN_REASON[d.origin?.toLowerCase() ?? ""] ?? "provider_suppressed";
+    return perRecipient([d.email], type, at, (email) => ({
+      kind: "suppress",
+      email,
+      reason,
+      eventType: type,
+      occurredAt: at,
+    }));
+  },
+  "suppression.removed": (data, type, at) => {
+    const d = suppressionData.parse(data);
+    const reasons = ORIGIN_LIFTS[d.origin?.toLowerCase() ?? ""] ?? ["provider_suppressed"];
+    return perRecipient([d.email], type, at, (email) => ({
+      kind: "lift",
+      email,
+      reasons,
+      eventType: type,
+      occurredAt: at,
+    }));
+  },
+  "contact.updated": (data, type, at) => {
+    const d = contactData.parse(data);
+    return perRecipient([d.email], type, at, (email) =>
+      d.unsubscribed
+        ? { kind: "suppress", email, reason: "unsubscribe", eventType: type, occurredAt: at }
+        : { kind: "lift", email, reasons: ["unsubscribe"], eventType: type, occurredAt: at },
+    );
+  },
+};
+
+/** Resend's own suppression list: `origin` says why an address is on it. */
+const ORIGIN_REASON: Record<string, Reason> = {
+  bounce: "hard_bounce",
+  complaint: "complaint",
+  manual: "provider_suppressed",
+};
+
+/** What Resend taking an address off its list may lift here. Nothing but the API lifts a complaint. */
+const ORIGIN_LIFTS: Record<string, readonly Reason[]> = {
+  bounce: ["hard_bounce", "provider_suppressed"],
+  complaint: [],
+  manual: ["provider_suppressed"],
+};
+
+function perRecipient(to: unknown, type: string, at: number, make: (email: string) => Intent): Intent[] {
+  return recipients(to).map((raw) => {
+    const email = normalizeAddress(raw);
+    return email === null
+      ? { kind: "invalid_address", raw: String(raw).slice(0, 320), eventType: type, occurredAt: at }
+      : make(email);
+  });
+}
+
+/** Types we act on; everything else (`email.sent`, `email.opened`, `domain.*`, future types) is ignored. */
+export const ACTIONABLE_TYPES = Object.freeze(Object.keys(handlers));
+
+/** Parses a verified body. Never throws: what cannot be understood is quarantined with the reason. */
+export function parseResendEvent(body: string): ParsedEvent {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (e) {
+    return {
+      outcome: "quarantine",
+      type: "unknown",
+      occurredAt: null,
+      reason: `body is not JSON: ${(e as Error).message}`,
+    };
+  }
+  const env = envelope.safeParse(json);
+  if (!env.success) {
+    return {
+      outcome: "quarantine",
+      type: "unknown",
+      occurredAt: null,
+      reason: `not a Resend event: ${describe(env.error)}`,
+    };
+  }
+  const { type } = env.data;
+  const at = timestamp.safeParse(env.data.created_at);
+  const handler = handlers[type];
+  if (handler === undefined) return { outcome: "ignore", type, occurredAt: at.success ? at.data : null };
+  if (!at.success)
+    return { outcome: "quarantine", type, occurredAt: null, reason: `created_at: ${describe(at.error)}` };
+  try {
+    return { outcome: "act", type, occurredAt: at.data, intents: handler(env.data.data, type, at.data) };
+  } catch (e) {
+    const reason = e instanceof z.ZodError ? describe(e) : (e as Error).message;
+    return {
+      outcome: "quarantine",
+      type,
+      occurredAt: at.data,
+      reason: `data does not match ${type}: ${reason}`,
+    };
+  }
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`)
+    .join("; ");
+}

@@ -1,0 +1,185 @@
+import { Hono } from "hono";
+import { stream } from "hono/streaming";
+import { z } from "zod";
+import { findSuppression, historyOf, listSuppressions, suppressedAmong } from "../db/queries.ts";
+import { REASONS, type SuppressionTable } from "../db/schema.ts";
+import { badRequest, notFound } from "../errors.ts";
+import { normalizeAddress } from "../events/address.ts";
+import type { AppDeps } from "./app.ts";
+import { csvLine } from "./csv.ts";
+import { readJson } from "./json.ts";
+
+const MAX_CHECK = 10_000;
+
+const checkBody = z.object({
+  emails: z.array(z.string().max(1000)).max(MAX_CHECK, `at most ${MAX_CHECK} addresses per call`),
+});
+const putBody = z
+  .object({ reason: z.enum(REASONS).default("manual"), note: z.string().max(2000).nullish() })
+  .strict();
+const listQuery = z.object({
+  reason: z.enum(REASONS).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(600).optional(),
+  format: z.enum(["json", "csv"]).default("json"),
+});
+
+/** /v1/suppressions: the questions a sender asks, and the operator's manual changes. */
+export function suppressionRoutes(deps: AppDeps) {
+  const db = deps.db.kysely;
+  const now = deps.clock;
+
+  return new Hono()
+    .get("/v1/suppressions/:email", async (c) => {
+      const email = addressParam(c.req.param("email"));
+      const row = await findSuppression(db, email);
+      if (!row || row.suppressed === 0) return c.json({ email, suppressed: false }, 404);
+      const history = await historyOf(db, email);
+      return c.json({
+        ...present(row),
+        history: history.map((h) => ({
+          ...h,
+          occurred_at: iso(h.occurred_at),
+          recorded_at: iso(h.recorded_at),
+        })),
+      });
+    })
+    .post("/v1/suppressions/check", async (c) => {
+      const body = parse(checkBody, await readJson(c));
+      const invalid: string[] = [];
+      const emails: string[] = [];
+      for (const raw of body.emails) {
+        const email = normalizeAddress(raw);
+        if (email === null) invalid.push(raw);
+        else emails.push(email);
+      }
+      const hits = await suppressedAmong(db, [...new Set(emails)]);
+      return c.json({
+        checked: body.emails.length,
+        suppressed: hits.map((h) => ({
+          email: h.email,
+          reason: h.reason,
+          suppressed_at: iso(h.suppressed_at),
+        })),
+        invalid,
+      });
+    })
+    .get("/v1/suppressions", async (c) => {
+      const q = parse(listQuery, c.req.query());
+      const filter = { reason: q.reason, since: q.since ? Date.parse(q.since) : undefined };
+      if (q.format === "csv") {
+        c.header("content-type", "text/csv; charset=utf-8");
+        c.header("content-disposition", 'attachment; filename="suppressions.csv"');
+        return stream(c, async (out) => {
+          await out.write("email,reason,first_suppressed_at,suppressed_at,updated_at,note\n");
+          let after: { updatedAt: number; email: string } | undefined;
+          for (;;) {
+            const rows = await listSuppressions(db, { ...filter, after, limit: 5000 });
+            if (rows.length === 0) break;
+            await out.write(rows.map(csvRow).join(""));
+            const last = rows[rows.length - 1] as SuppressionTable;
+            after = { updatedAt: last.updated_at, email: last.email };
+          }
+        });
+      }
+      const rows = await listSuppressions(db, { ...filter, after: decodeCursor(q.cursor), limit: q.limit });
+      const last = rows[rows.length - 1];
+      return c.json({
+        items: rows.map(present),
+        next_cursor: rows.length === q.limit && last ? encodeCursor(last) : null,
+      });
+    })
+    .put("/v1/suppressions/:email", async (c) => {
+      const email = addressParam(c.req.param("email"));
+      const body = parse(putBody, await readJson(c));
+      await deps.writer.submit({
+        claim: "none",
+        svixId: null,
+        type: "api.put",
+        status: "processed",
+        occurredAt: now(),
+        intents: [
+          {
+            kind: "suppress",
+            email,
+            reason: body.reason,
+            eventType: "api.put",
+            occurredAt: now(),
+            note: body.note ?? undefined,
+          },
+        ],
+      });
+      const row = await findSuppression(db, email);
+      return c.json(row ? present(row) : { email, suppressed: true });
+    })
+    .delete("/v1/suppressions/:email", async (c) => {
+      const email = addressParam(c.req.param("email"));
+      const result = await deps.writer.submit({
+        claim: "none",
+        svixId: null,
+        type: "api.delete",
+        status: "processed",
+        occurredAt: now(),
+        intents: [{ kind: "lift", email, reasons: "*", eventType: "api.delete", occurredAt: now() }],
+      });
+      if (result.changed === 0)
+        throw notFound("not_suppressed", `${email} is not suppressed; nothing to lift.`);
+      return c.json({ email, suppressed: false });
+    });
+}
+
+function addressParam(raw: string): string {
+  const email = normalizeAddress(decodeURIComponent(raw));
+  if (email === null)
+    throw badRequest("invalid_email", `${JSON.stringify(raw.slice(0, 100))} is not an email address.`);
+  return email;
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const detail = result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+    throw badRequest("invalid_request", detail);
+  }
+  return result.data;
+}
+
+function present(row: SuppressionTable) {
+  return {
+    email: row.email,
+    suppressed: row.suppressed === 1,
+    reason: row.reason,
+    first_suppressed_at: iso(row.first_suppressed_at),
+    suppressed_at: iso(row.suppressed_at),
+    last_event_at: iso(row.last_event_at),
+    updated_at: iso(row.updated_at),
+    note: row.note,
+  };
+}
+
+function csvRow(row: SuppressionTable): string {
+  return csvLine([
+    row.email,
+    row.reason,
+    iso(row.first_suppressed_at),
+    iso(row.suppressed_at),
+    iso(row.updated_at),
+    row.note ?? "",
+  ]);
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function encodeCursor(row: SuppressionTable): string {
+  return Buffer.from(JSON.stringify([row.updated_at, row.email])).toString("base64url");
+}
+
+function decodeCursor(cursor: string | undefined): { updatedAt: number; email: string } | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const [updatedAt, email] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (typeof updatedAt === "number" && typeof email === "string") return { updatedAt, email };
+  } catch {}
+  throw badRequest("invalid_cursor", "cursor is not one this server returned; start again without it.");
+}

@@ -1,0 +1,73 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { AppError } from "../errors.ts";
+import { parseResendEvent } from "../events/resend.ts";
+import type { AppDeps } from "./app.ts";
+import { SignatureVerifier } from "./signature.ts";
+
+/**
+ * POST /webhooks/resend. Order matters: read the raw bytes, verify the signature over exactly
+ * those bytes (nothing may parse the body first: Hono would hand back a re-serialised string),
+ * then parse, then wait for the durable commit before answering. Resend retries anything that is
+ * not 2xx, so a failed commit answers 503 and an event we cannot read is quarantined and acked.
+ */
+export function webhookRoutes(deps: AppDeps) {
+  const verifier = new SignatureVerifier(deps.config.resend.webhookSecrets);
+  const limit = deps.config.server.bodyLimitBytes;
+
+  return new Hono().post(
+    "/webhooks/resend",
+    bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new AppError(
+          413,
+          "payload_too_large",
+          `Webhook bodies are limited to ${limit} bytes (server.bodyLimitBytes).`,
+        );
+      },
+    }),
+    async (c) => {
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      const { text, valid } = decode(bytes);
+      const svixId = c.req.header("svix-id");
+      verifier.verify(text, {
+        id: svixId,
+        timestamp: c.req.header("svix-timestamp"),
+        signature: c.req.header("svix-signature"),
+      });
+      let parsed = parseResendEvent(text);
+      if (parsed.outcome !== "quarantine" && !valid) {
+        parsed = {
+          outcome: "quarantine",
+          type: parsed.type,
+          occurredAt: parsed.occurredAt,
+          reason: "body is not valid UTF-8",
+        };
+      }
+      const result = await deps.writer.submit({
+        claim: "new",
+        svixId: svixId as string,
+        type: parsed.type,
+        status:
+          parsed.outcome === "act" ? "processed" : parsed.outcome === "ignore" ? "ignored" : "quarantined",
+        occurredAt: parsed.occurredAt,
+        intents: parsed.outcome === "act" ? parsed.intents : [],
+        ...(parsed.outcome === "quarantine" ? { quarantine: { reason: parsed.reason, body: bytes } } : {}),
+      });
+      return c.json({ status: result.status });
+    },
+  );
+}
+
+const strict = new TextDecoder("utf-8", { fatal: true });
+const lenient = new TextDecoder("utf-8");
+
+/** Invalid UTF-8 is verified as svix does (with replacement characters) and then quarantined. */
+function decode(bytes: Uint8Array): { text: string; valid: boolean } {
+  try {
+    return { text: strict.decode(bytes), valid: true };
+  } catch {
+    return { text: lenient.decode(bytes), valid: false };
+  }
+}
