@@ -119,7 +119,7 @@ export class Writer {
     const batch = this.queue.splice(0, this.opts.maxBatch ?? 1000);
     try {
       const results = await this.withLockRetry(() => this.commit(batch.map((p) => p.item)));
-      batch.forEach((p, i) => p.resolve(results[i] as WriteResult));
+      for (const [i, p] of batch.entries()) p.resolve(results[i] as WriteResult);
     } catch (e) {
       if (batch.length > 1 && !isBusy(e)) {
         // One bad item must not fail its neighbours: commit each alone so only it fails.
