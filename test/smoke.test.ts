@@ -14,10 +14,14 @@ afterEach(async () => {
 test("a real daemon turns a signed hard bounce into a suppression over real HTTP", async () => {
   daemon = await startDaemon({ config: writeConfig(tmp.dir, join(tmp.dir, "s.db")) });
   const body = fixture("email.bounced.permanent");
-  const res = await fetch(`${daemon.url}/webhooks/resend`, { method: "POST", body, headers: signedHeaders(body) });
+  const res = await fetch(`${daemon.url}/webhooks/resend`, {
+    method: "POST",
+    body,
+    headers: signedHeaders(body),
+  });
   expect(res.status).toBe(200);
   expect(await res.json()).toEqual({ status: "processed" });
   const got = await fetch(`${daemon.url}/v1/suppressions/delivered@example.com`, { headers: authHeaders() });
   expect(got.status).toBe(200);
-  expect((await got.json()).reason).toBe("hard_bounce");
+  expect(((await got.json()) as { reason: string }).reason).toBe("hard_bounce");
 });

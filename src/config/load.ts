@@ -81,7 +81,12 @@ function resolveEnv(value: unknown, env: Record<string, string | undefined>, pat
   }
   if (Array.isArray(value)) return value.map((v, i) => resolveEnv(v, env, [...path, String(i)]));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveEnv(v, env, [...path, k])]));
+    // Keys starting with "//" are comments (config.example.json explains every key that way).
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => !k.startsWith("//"))
+        .map(([k, v]) => [k, resolveEnv(v, env, [...path, k])]),
+    );
   }
   return value;
 }

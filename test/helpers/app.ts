@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../../src/config/schema.ts";
+import { sinkTargets } from "../../src/daemon.ts";
 import { type Db, migrate, openDatabase } from "../../src/db/client.ts";
 import { Writer } from "../../src/db/writer.ts";
-import { sinkTargets } from "../../src/daemon.ts";
 import { createApp } from "../../src/http/app.ts";
 import { TOKEN, testConfig } from "./config.ts";
 

@@ -17,7 +17,8 @@ export function testConfig(databaseUrl: string, overrides: Record<string, unknow
   const merged: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(overrides)) {
     const b = base[k];
-    merged[k] = b && !Array.isArray(b) && v && typeof v === "object" && !Array.isArray(v) ? { ...b, ...v } : v;
+    merged[k] =
+      b && !Array.isArray(b) && v && typeof v === "object" && !Array.isArray(v) ? { ...b, ...v } : v;
   }
   return parseConfig(merged);
 }

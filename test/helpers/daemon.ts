@@ -75,7 +75,10 @@ export async function startDaemon(opts: {
     if (!url) await Bun.sleep(20);
   }
   for (;;) {
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`daemon never became ready: ${err}${out}`);
     await Bun.sleep(20);

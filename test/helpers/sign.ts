@@ -36,7 +36,11 @@ export function signedHeaders(body: string, opts: { id?: string; secret?: string
 }
 
 /** A Resend event body: `{type, created_at, data}`. */
-export function event(type: string, data: Record<string, unknown>, createdAt = new Date().toISOString()): string {
+export function event(
+  type: string,
+  data: Record<string, unknown>,
+  createdAt = new Date().toISOString(),
+): string {
   return JSON.stringify({ type, created_at: createdAt, data });
 }
 
