@@ -166,7 +166,14 @@ function softBounce(
   now: number,
 ): PolicyResult {
   state.soft.push({ decision: "soft_bounce", at: intent.occurredAt });
-  const counted = countSoftBounces(state, intent.occurredAt, rule);
+  // Bounces arrive out of order: a late one may complete a window that ends at a newer bounce, so
+  // count every window of `days` that contains this bounce (each ends at a bounce at or after it).
+  const latest = intent.occurredAt + rule.days * DAY;
+  let counted = 0;
+  for (const s of state.soft) {
+    if (s.decision === "soft_bounce" && s.at >= intent.occurredAt && s.at < latest)
+      counted = Math.max(counted, countSoftBounces(state, s.at, rule));
+  }
   const note =
     rule.count > 0 ? `${counted} of ${rule.count} within ${rule.days} days` : "soft-bounce limit is off";
   const history = [entry(intent.email, "soft_bounce", null, intent, note)];
