@@ -1,11 +1,26 @@
 #!/usr/bin/env bun
+import { check } from "./cli/check.ts";
 import { type Command, EXIT, runCommand } from "./cli/command.ts";
+import { eventsList, eventsReprocess } from "./cli/events.ts";
+import { exportCsv } from "./cli/export.ts";
+import { importCsv } from "./cli/import.ts";
+import { migrate } from "./cli/migrate.ts";
+import { sendTestEvent } from "./cli/send_test_event.ts";
 import { serve } from "./cli/serve.ts";
 import { AppError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 
 /** Every command, in the order `suppressd --help` lists them. */
-const COMMANDS: Command[] = [serve];
+const COMMANDS: Command[] = [
+  serve,
+  check,
+  sendTestEvent,
+  importCsv,
+  exportCsv,
+  migrate,
+  eventsReprocess,
+  eventsList,
+];
 
 function mainHelp(): string {
   const rows = COMMANDS.map((c) => `  ${c.name.padEnd(18)}${c.summary}`).join("\n");

@@ -52,7 +52,18 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
     process.stdout.write(helpText(cmd));
     return EXIT.ok;
   }
-  return cmd.run(parsed as { positionals: string[]; values: Record<string, string | boolean | undefined> });
+  try {
+    return await cmd.run(
+      parsed as { positionals: string[]; values: Record<string, string | boolean | undefined> },
+    );
+  } catch (e) {
+    // A 503 from the writer (database locked or failing) means "unavailable" on the command line
+    // too, not the usage code AppError defaults to.
+    if (e instanceof AppError && e.status === 503 && e.exitCode === EXIT.usage) {
+      throw new AppError(e.status, e.code, e.message, EXIT.unavailable);
+    }
+    throw e;
+  }
 }
 
 export function usageError(message: string): AppError {
