@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { sinkTargets } from "../../src/daemon.ts";
 import { type Db, migrate, openDatabase } from "../../src/db/client.ts";
-import { type WriteItem, Writer, type WriterOptions } from "../../src/db/writer.ts";
+import { type WriteItem, Writer, type WriterOptions, type WriteStatus } from "../../src/db/writer.ts";
 import { parseResendEvent } from "../../src/events/resend.ts";
 import { tableCounts, tempDir } from "../helpers/app.ts";
 import { testConfig } from "../helpers/config.ts";
@@ -48,8 +48,10 @@ async function open(opts: Partial<WriterOptions> = {}, overrides: Record<string,
       tmp.cleanup();
     },
     counts: () => tableCounts(db),
-    async rows(sql: string, args: (string | number)[] = []) {
-      return (await db.reader.execute({ sql, args })).rows.map((r) => ({ ...r }));
+    /** Plain objects (a libsql Row also carries indexed keys and `length`). */
+    async rows(sql: string, args: (string | number)[] = []): Promise<Record<string, unknown>[]> {
+      const result = await db.reader.execute({ sql, args });
+      return result.rows.map((r) => Object.fromEntries(result.columns.map((c) => [c, r[c]])));
     },
   };
   opened.push(env);
@@ -131,7 +133,7 @@ describe("idempotency: the svix-id decides", () => {
     expect(await t.rows("SELECT email FROM suppressions")).toEqual([{ email: "first@x.com" }]);
   });
 
-  const firstStatuses: [string, string][] = [
+  const firstStatuses: [WriteStatus, string][] = [
     ["ignored", event("email.opened", { to: ["a@x.com"] }, iso(0))],
     ["quarantined", "not json at all"],
   ];
