@@ -1,0 +1,225 @@
+/**
+ * Issue 2 §7, ingest: replays distinct pre-signed Resend deliveries over 64 keep-alive connections
+ * with wrk against the real daemon and, in the same run, against bench/reference/server.ts, then
+ * checks each database. Run: ./node_modules/.bin/bun bench/ingest.ts --help
+ */
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { summarizeProfile } from "./lib/cpuprofile.ts";
+import { checkDatabase, type DbCheck, type IngestRun, startIngest } from "./lib/ingest_run.ts";
+import { environment, flags, int, median, ms, num, OUT, table, writeResult } from "./lib/report.ts";
+import { type Server, startDaemon, startReference } from "./lib/servers.ts";
+import { ensureWrk } from "./lib/wrk.ts";
+
+const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each also as BENCH_<NAME>)
+
+  --duration S      seconds per measured run (default 10; a run stops early if its pool runs out)
+  --warmup S        seconds of warm-up load before each measured run (default 2)
+  --connections N   concurrent keep-alive connections (default 64)
+  --threads N       wrk threads (default 1: wrk shares the 2 cores with the server)
+  --targets LIST    suppressd,reference[,echo] (default suppressd,reference); echo = svix verify, no DB
+  --rounds N        alternate the targets N times and report medians (default 1)
+  --profile LIST    targets to run under 'bun --cpu-prof' (default none), e.g. suppressd
+  --keep yes        keep the databases and pools under bench/out/ingest-*/ (default no)`;
+
+const f = flags(
+  {
+    duration: "10",
+    warmup: "2",
+    connections: "64",
+    threads: "1",
+    targets: "suppressd,reference",
+    rounds: "1",
+    profile: "",
+    keep: "no",
+  },
+  HELP,
+);
+const duration = num(f.duration, "duration");
+const warmup = num(f.warmup, "warmup");
+const connections = num(f.connections, "connections");
+const threads = num(f.threads, "threads");
+const rounds = num(f.rounds, "rounds");
+const targets = f.targets.split(",").filter(Boolean);
+const profiled = f.profile.split(",").filter(Boolean);
+for (const t of targets) {
+  if (!["suppressd", "reference", "echo"].includes(t)) throw new Error(`unknown target ${t}`);
+}
+
+/** At most this many deliveries are pre-signed for one run (about 1 KB each, in wrk's memory). */
+const MAX_POOL = 600_000;
+/** The ceiling on this machine is ~17k/s (DESIGN.md): enough warm-up deliveries not to run dry. */
+const WARMUP_RATE = 20_000;
+
+interface TargetRun {
+  target: string;
+  round: number;
+  warmupPerSecond: number;
+  run: IngestRun["summary"];
+  pool: number;
+  signSeconds: number;
+  check: DbCheck | null;
+  serverExit: number | null;
+  profile?: ReturnType<typeof summarizeProfile>;
+}
+
+const wrk = await ensureWrk();
+const runDir = join(OUT, `ingest-${Date.now()}`);
+mkdirSync(runDir, { recursive: true });
+console.log(
+  `ingest bench: ${connections} connections, ${duration} s runs after ${warmup} s warm-up, ` +
+    `wrk -t${threads}, targets ${targets.join(", ")}, ${rounds} round(s)\n`,
+);
+
+const results: TargetRun[] = [];
+for (let round = 1; round <= rounds; round++) {
+  for (const target of targets) results.push(await measure(target, round));
+}
+
+async function measure(target: string, round: number): Promise<TargetRun> {
+  const dir = join(runDir, `${target}-${round}`);
+  mkdirSync(dir, { recursive: true });
+  const db = join(dir, "bench.db");
+  const profileDir = profiled.includes(target) ? join(dir, "profile") : undefined;
+  const server: Server =
+    target === "suppressd"
+      ? await startDaemon(dir, db, profileDir)
+      : await startReference(dir, db, target === "echo" ? "echo" : "server", profileDir);
+  const load = { wrk, url: server.url, dir, connections, threads };
+  let warm: IngestRun;
+  let main: IngestRun;
+  let serverExit: number | null;
+  try {
+    warm = await startIngest({
+      ...load,
+      label: "warmup",
+      count: Math.ceil(WARMUP_RATE * warmup),
+      maxSeconds: warmup,
+    }).done;
+    // Size the pool so the measured run lasts about `duration` at the warm-up's pace; if the server
+    // speeds up the run just ends sooner, if it slows down wrk's -d stops it.
+    const estimate = Math.max(warm.summary.perSecond, 100);
+    const count = Math.min(MAX_POOL, Math.max(2_000, Math.ceil(estimate * duration * 1.25)));
+    process.stdout.write(`  ${target} #${round}: warm-up ${int(estimate)}/s, signing ${int(count)} … `);
+    main = await startIngest({ ...load, label: "main", count, maxSeconds: Math.ceil(duration * 1.5) + 1 })
+      .done;
+    console.log(`${int(main.summary.perSecond)}/s`);
+  } finally {
+    serverExit = await server.stop();
+  }
+  const check = target === "echo" ? null : await checkDatabase(db, [warm, main]);
+  let profile: ReturnType<typeof summarizeProfile> | undefined;
+  if (profileDir) {
+    const file = readdirSync(profileDir).find((p) => p.endsWith(".cpuprofile"));
+    if (file) profile = summarizeProfile(join(profileDir, file), ["flush", "commit", "fetch"]);
+  }
+  if (f.keep !== "yes") {
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith("bench.db") || name.startsWith("pool-")) rmSync(join(dir, name), { force: true });
+    }
+  }
+  return {
+    target,
+    round,
+    warmupPerSecond: warm.summary.perSecond,
+    run: main.summary,
+    pool: main.pool.count,
+    signSeconds: main.pool.signMs / 1000,
+    check,
+    serverExit,
+    profile,
+  };
+}
+
+// ---- report -------------------------------------------------------------------------------------
+
+const rows = results.map((r) => [
+  `${r.target}${rounds > 1 ? ` #${r.round}` : ""}`,
+  int(r.run.perSecond),
+  ms(r.run.latencyMs.p50),
+  ms(r.run.latencyMs.p99),
+  ms(r.run.latencyMs.max),
+  int(r.run.bad),
+  int(r.run.socketErrors),
+  int(r.run.ok),
+  r.run.seconds.toFixed(1),
+  r.check ? `${r.check.ok ? "ok" : "FAIL"} (${int(r.check.rows)} rows, ${r.check.missing} missing)` : "n/a",
+]);
+console.log(
+  `\n${table(
+    [
+      "target",
+      "events/s",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "non-2xx",
+      "sock err",
+      "2xx",
+      "secs",
+      "database check",
+    ],
+    rows,
+  )}`,
+);
+
+const med = (target: string, pick: (r: TargetRun) => number) =>
+  median(results.filter((r) => r.target === target).map(pick));
+const verdicts: { target: string; value: string; pass: boolean }[] = [];
+if (targets.includes("suppressd")) {
+  const rate = med("suppressd", (r) => r.run.perSecond);
+  const p99 = med("suppressd", (r) => r.run.latencyMs.p99);
+  const errors = results
+    .filter((r) => r.target === "suppressd")
+    .reduce((s, r) => s + r.run.bad + r.run.socketErrors, 0);
+  if (targets.includes("reference")) {
+    const ratio = rate / med("reference", (r) => r.run.perSecond);
+    verdicts.push({ target: "events/s ≥ 6× reference", value: `${ratio.toFixed(1)}×`, pass: ratio >= 6 });
+  }
+  verdicts.push({ target: "≥ 10,000 durable events/s", value: int(rate), pass: rate >= 10_000 });
+  verdicts.push({ target: "p99 ≤ 25 ms", value: `${ms(p99)} ms`, pass: p99 <= 25 });
+  verdicts.push({ target: "0 non-2xx (and no socket errors)", value: String(errors), pass: errors === 0 });
+  const checks = results.filter((r) => r.target === "suppressd");
+  verdicts.push({
+    target: "every 2xx'd svix-id stored",
+    value: checks.map((r) => r.check?.note ?? "").join("; "),
+    pass: checks.every((r) => r.check?.ok),
+  });
+}
+if (targets.includes("echo") && targets.includes("suppressd")) {
+  const share = med("suppressd", (r) => r.run.perSecond) / med("echo", (r) => r.run.perSecond);
+  console.log(`\nsuppressd reaches ${(100 * share).toFixed(0)}% of the verify-only echo server's rate.`);
+}
+console.log(
+  `\n${table(
+    ["issue 2 §7 target", "measured", ""],
+    verdicts.map((v) => [v.target, v.value, v.pass ? "PASS" : "MISS"]),
+  )}`,
+);
+
+for (const r of results.filter((r) => r.profile)) {
+  const p = r.profile as NonNullable<TargetRun["profile"]>;
+  console.log(`\nCPU profile of ${r.target} #${r.round} (self time, ${int(p.totalMs)} ms sampled):`);
+  console.log(
+    table(
+      ["area", "ms", "%"],
+      p.areas.slice(0, 12).map((a) => [a.area, int(a.ms), a.pct.toFixed(1)]),
+    ),
+  );
+  console.log(
+    table(
+      ["function", "where", "%"],
+      p.functions.slice(0, 15).map((x) => [x.name, x.where, x.pct.toFixed(1)]),
+    ),
+  );
+  console.log(`inclusive: ${JSON.stringify(p.inclusive)}`);
+}
+
+const path = writeResult("ingest", {
+  command: `bun bench/ingest.ts ${process.argv.slice(2).join(" ")}`.trim(),
+  options: { duration, warmup, connections, threads, targets, rounds },
+  environment: environment(),
+  results,
+  verdicts,
+});
+console.log(`\nresults: ${path}\nlogs, wrk output and profiles: ${runDir}`);

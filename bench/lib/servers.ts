@@ -1,0 +1,111 @@
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { BENCH_SECRET, BENCH_TOKEN } from "./payloads.ts";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const BUN = process.execPath;
+
+export interface Server {
+  name: string;
+  url: string;
+  pid: number;
+  log: string;
+  /** SIGTERM and wait (SIGKILL after `graceMs`); returns the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export interface StartOptions {
+  name: string;
+  /** Arguments after the bun executable. */
+  args: string[];
+  /** Where stdout and stderr go: a file, so a full pipe can never stall the server. */
+  log: string;
+  /** `bun --cpu-prof` into this directory. */
+  profileDir?: string;
+}
+
+/**
+ * Starts a server process under Bun and waits for the JSON line that carries its `"url"` (the
+ * daemon's "suppressd started" line, the reference's "listening" line), then for `/healthz`.
+ */
+export async function startServer(opts: StartOptions): Promise<Server> {
+  const fd = openSync(opts.log, "w");
+  const prof = opts.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.profileDir}`] : [];
+  const proc = Bun.spawn([BUN, ...prof, ...opts.args], {
+    cwd: ROOT,
+    stdin: "ignore",
+    stdout: fd,
+    stderr: fd,
+    env: { ...process.env, NODE_ENV: "production" },
+  });
+  closeSync(fd);
+  const deadline = Date.now() + 30_000;
+  let url: string | undefined;
+  while (!url) {
+    const out = readFileSync(opts.log, "utf8");
+    url = /"url":"([^"]+)"/.exec(out)?.[1];
+    if (url) break;
+    if (proc.exitCode !== null) throw new Error(`${opts.name} exited with ${proc.exitCode}:\n${out}`);
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`${opts.name} did not start within 30 s:\n${out}`);
+    }
+    await Bun.sleep(25);
+  }
+  while (
+    !(await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (Date.now() > deadline) throw new Error(`${opts.name} never answered /healthz`);
+    await Bun.sleep(25);
+  }
+  return {
+    name: opts.name,
+    url,
+    pid: proc.pid,
+    log: opts.log,
+    async stop(graceMs = 20_000) {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+      const code = await proc.exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** `suppressd serve` from source with a bench config on `dbFile`: the real daemon, port 0. */
+export function startDaemon(dir: string, dbFile: string, profileDir?: string): Promise<Server> {
+  const config = {
+    server: { host: "127.0.0.1", port: 0 },
+    database: { url: `file:${dbFile}` },
+    resend: { webhookSecrets: [BENCH_SECRET] },
+    api: { tokens: [BENCH_TOKEN] },
+  };
+  const path = join(dir, "daemon-config.json");
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return startServer({
+    name: "suppressd",
+    args: [join(ROOT, "src/main.ts"), "serve", "--config", path],
+    log: join(dir, "daemon.log"),
+    profileDir,
+  });
+}
+
+/** bench/reference/server.ts (or echo.ts) on `dbFile`, port 0. */
+export function startReference(
+  dir: string,
+  dbFile: string,
+  script: "server" | "echo" = "server",
+  profileDir?: string,
+): Promise<Server> {
+  return startServer({
+    name: script === "server" ? "reference" : "echo",
+    args: [join(ROOT, `bench/reference/${script}.ts`), "--db", dbFile, "--secret", BENCH_SECRET],
+    log: join(dir, `${script}.log`),
+    profileDir,
+  });
+}
