@@ -90,7 +90,7 @@ interface Row {
  * a no-op); a different reason goes to the policy, which keeps the stronger one.
  */
 export async function importStream(
-  input: AsyncIterable<Uint8Array | string>,
+  input: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   deps: {
     submit(intents: Intent[]): Promise<number>;
     suppressed(emails: string[]): Promise<Map<string, Reason>>;
@@ -104,7 +104,7 @@ export async function importStream(
   const decoder = new TextDecoder(); // drops a leading BOM
   let columns: Columns | null = null;
   const pending: Row[] = [];
-  let lastProgress = 0;
+  let written = 0;
 
   const invalid = (line: number, why: string) => {
     stats.invalid++;
@@ -138,10 +138,11 @@ export async function importStream(
     // A new address that did not become suppressed was lifted (by the API or an event) after
     // the row's date: an older suppression never overrides a newer lift.
     stats.lifted += Math.max(0, fresh - changed);
-    if (stats.rows - lastProgress >= PROGRESS_EVERY) {
-      lastProgress = stats.rows - (stats.rows % PROGRESS_EVERY);
+    const previously = written;
+    written += rows.length;
+    if (Math.floor(written / PROGRESS_EVERY) > Math.floor(previously / PROGRESS_EVERY)) {
       deps.report(
-        `import: ${stats.rows} rows read, ${stats.imported} imported, ${stats.already} already suppressed, ${stats.invalid} invalid`,
+        `import: ${written} rows written (${stats.imported} new, ${stats.already} already suppressed), ${stats.invalid} invalid so far`,
       );
     }
   };
@@ -280,6 +281,7 @@ export class CsvReader {
   private skipLf = false;
   private line = 1;
   private recordLine = 1;
+  private lastCr = false;
 
   push(text: string): CsvRecord[] {
     const out: CsvRecord[] = [];
@@ -295,10 +297,11 @@ export class CsvReader {
         const end = close < 0 ? n : close;
         const part = text.slice(i, end);
         this.cell += part;
-        this.line += countLines(part);
+        this.countLines(part);
         if (close >= 0) {
           this.quoted = false;
           this.afterQuote = true;
+          this.lastCr = false;
         }
         i = end;
         continue;
@@ -341,6 +344,15 @@ export class CsvReader {
     return [this.finish()];
   }
 
+  /** Line ends inside a quoted field; a CRLF split across two chunks is still one. */
+  private countLines(text: string) {
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (c === "\r" || (c === "\n" && !this.lastCr)) this.line++;
+      this.lastCr = c === "\r";
+    }
+  }
+
   private finish(): CsvRecord {
     this.cells.push(this.cell);
     const record = { line: this.recordLine, cells: this.cells };
@@ -354,12 +366,3 @@ export class CsvReader {
 }
 
 const SPECIAL = new Set([",", "\n", "\r", '"']);
-
-function countLines(text: string): number {
-  let lines = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "\n" || (c === "\r" && text[i + 1] !== "\n")) lines++;
-  }
-  return lines;
-}
