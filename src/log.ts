@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
+
 /**
  * One JSON object per line on stdout (journald keeps it as the message). Never pass secrets,
- * tokens or raw addresses here: use `hashAddress` for addresses.
+ * tokens or raw addresses here: use `logAddress` for addresses.
  */
 export type Level = "debug" | "info" | "warn" | "error";
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -22,3 +24,14 @@ export function jsonLogger(
 }
 
 export const silentLogger: Logger = { log() {} };
+
+/**
+ * An address as it may appear in a log line: the first 16 hex digits of the SHA-256 of the
+ * trimmed, lowercased address (enough to find one address's lines, `suppressd` hashes the same
+ * way everywhere), or the address itself when `log.hashAddresses` is false.
+ */
+export function logAddress(email: string, hash = true): string {
+  const normal = email.trim().toLowerCase();
+  if (!hash) return normal;
+  return `sha256:${createHash("sha256").update(normal).digest("hex").slice(0, 16)}`;
+}

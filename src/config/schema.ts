@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ipEntryError } from "../http/ip_rules.ts";
 
 /**
  * The whole configuration, validated once at start. Every key is documented for operators in
@@ -6,6 +7,12 @@ import { z } from "zod";
  */
 
 const secret = z.string().min(1, "must not be empty");
+
+/** An address, a CIDR range, or a name such as "resend" or "loopback" (see http/ip_rules.ts). */
+const ipEntry = z.string().superRefine((v, ctx) => {
+  const problem = ipEntryError(v);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 const softBounce = z
   .object({
@@ -67,7 +74,7 @@ export const configSchema = z
           .nullable()
           .default(null),
         /** Proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: the socket address. */
-        trustProxy: z.array(z.string()).default([]),
+        trustProxy: z.array(ipEntry).default([]),
       })
       .strict()
       .prefault({}),
@@ -92,7 +99,7 @@ export const configSchema = z
           ),
         /** "resend" for Resend's published addresses, or a list of addresses and CIDRs; null: anyone. */
         allowedIps: z
-          .union([z.literal("resend"), z.array(z.string()).min(1)])
+          .union([z.literal("resend"), z.array(ipEntry).min(1)])
           .nullable()
           .default(null),
       })
@@ -107,6 +114,13 @@ export const configSchema = z
           ),
       })
       .strict(),
+    metrics: z
+      .object({
+        /** Tokens that may read /metrics and nothing else (any api.tokens token may too). */
+        tokens: z.array(secret.min(16, "use at least 16 characters")).default([]),
+      })
+      .strict()
+      .prefault({}),
     policy: z
       .object({ softBounce: softBounce.prefault({}) })
       .strict()

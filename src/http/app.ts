@@ -3,8 +3,13 @@ import type { Config } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
 import type { Writer } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
+import { jsonLogger, type Logger } from "../log.ts";
+import { Metrics } from "../metrics/metrics.ts";
 import { bearerAuth } from "./auth.ts";
 import { healthRoutes } from "./health_routes.ts";
+import { clientIpOf, IpSet, ipAllowlist } from "./ip_rules.ts";
+import { metricsRoutes } from "./metrics_routes.ts";
+import { logPath, requestLog, WEBHOOK_PATH, WebhookObserver } from "./request_log.ts";
 import { suppressionRoutes } from "./suppression_routes.ts";
 import { webhookRoutes } from "./webhook_routes.ts";
 
@@ -14,18 +19,43 @@ export interface AppDeps {
   db: Db;
   writer: Writer;
   clock: () => number;
+  /** The daemon's registry, shared with the sync worker and retention; a fresh one if absent. */
+  metrics?: Metrics;
+  /** Request log lines go here; defaults to stdout at `log.level`. */
+  log?: Logger;
 }
 
 /**
- * Every route group, in one place. `/v1/*` requires a bearer token; the webhook route is
- * authenticated by its signature; health checks are open.
+ * Every route group, in one place. `/v1/*` requires a bearer token; `/metrics` an API token or a
+ * scrape-only `metrics.tokens` one; the webhook route is authenticated by its signature (and,
+ * optionally, its source address); health checks are open. Every request is logged and measured.
  */
 export function createApp(deps: AppDeps) {
+  const { config } = deps;
+  const metrics = deps.metrics ?? new Metrics({ db: deps.db.kysely });
+  const clientIp = clientIpOf(new IpSet(config.server.trustProxy));
+  const webhooks = new WebhookObserver(metrics);
   const app = new Hono();
-  app.use("/v1/*", bearerAuth(deps.config.api.tokens));
+  app.use(
+    "*",
+    requestLog({
+      log: deps.log ?? jsonLogger(config.log.level),
+      metrics,
+      webhooks,
+      clientIp,
+      logRequests: config.log.requests,
+      hashAddresses: config.log.hashAddresses,
+    }),
+  );
+  const allowed = config.resend.allowedIps;
+  if (allowed)
+    app.use(WEBHOOK_PATH, ipAllowlist(new IpSet(allowed === "resend" ? [allowed] : allowed), clientIp));
+  app.use("/v1/*", bearerAuth(config.api.tokens));
+  app.use("/metrics", bearerAuth([...config.api.tokens, ...config.metrics.tokens]));
   app.route("/", healthRoutes(deps));
-  app.route("/", webhookRoutes(deps));
+  app.route("/", webhookRoutes({ ...deps, writer: webhooks.wrap(deps.writer) }));
   app.route("/", suppressionRoutes(deps));
+  app.route("/", metricsRoutes(metrics));
   app.notFound((c) =>
     c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404),
   );
@@ -37,7 +67,7 @@ export function createApp(deps: AppDeps) {
       JSON.stringify({
         level: "error",
         msg: "unhandled error",
-        path: c.req.path,
+        path: logPath(c.req.path, config.log.hashAddresses),
         error: String(err?.stack ?? err),
       }),
     );
