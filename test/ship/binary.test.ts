@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
+import { build } from "../../scripts/build.ts";
+import { tempDir } from "../helpers/app.ts";
+import { authHeaders, startDaemon, writeConfig } from "../helpers/daemon.ts";
+import { fixture, signedHeaders } from "../helpers/sign.ts";
+
+/**
+ * The compiled binary, built once for this file, then run from an empty directory that holds
+ * nothing but the binary and two stray files that would break it if it read them: a bunfig.toml
+ * preloading a missing file, and a .env.
+ */
+const tmp = tempDir("suppressd-binary-");
+const runDir = join(tmp.dir, "run");
+const dataDir = join(tmp.dir, "data");
+const bin = join(runDir, "suppressd");
+// A PATH without Bun or node_modules/.bin.
+const bareEnv = { PATH: "/usr/bin:/bin" };
+
+beforeAll(async () => {
+  const built = await build({ outfile: join(tmp.dir, "build", "suppressd") });
+  mkdirSync(runDir);
+  mkdirSync(dataDir);
+  copyFileSync(built, bin);
+  chmodSync(bin, 0o755);
+  writeFileSync(join(runDir, "bunfig.toml"), 'preload = ["./missing-preload.ts"]\n');
+  writeFileSync(
+    join(runDir, ".env"),
+    "SUPPRESSD_CONFIG=/nonexistent/config.json\nSUPPRESSD_DOTENV_CANARY=test-token-from-a-stray-dotenv\n",
+  );
+}, 120_000);
+
+afterAll(() => tmp.cleanup());
+
+test("the build is one file", () => {
+  expect(readdirSync(join(tmp.dir, "build"))).toEqual(["suppressd"]);
+});
+
+test("--version prints the version embedded from package.json", () => {
+  const out = Bun.spawnSync([bin, "--version"], { cwd: runDir, env: bareEnv });
+  expect(out.exitCode).toBe(0);
+  expect(out.stdout.toString()).toBe(`suppressd ${pkg.version}\n`);
+});
+
+test("from an empty directory, the binary turns a signed bounce into a suppression", async () => {
+  const daemon = await startDaemon({
+    cmd: [bin],
+    cwd: runDir,
+    env: bareEnv,
+    config: writeConfig(dataDir, join(dataDir, "s.db")),
+  });
+  try {
+    const body = fixture("email.bounced.permanent");
+    const res = await fetch(`${daemon.url}/webhooks/resend`, {
+      method: "POST",
+      body,
+      headers: signedHeaders(body),
+    });
+    expect(res.status).toBe(200);
+    const got = await fetch(`${daemon.url}/v1/suppressions/delivered@example.com`, {
+      headers: authHeaders(),
+    });
+    expect(got.status).toBe(200);
+    expect(((await got.json()) as { reason: string }).reason).toBe("hard_bounce");
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+  }
+  // The database went where the config said, libSQL included in the binary; nothing was left in
+  // the working directory.
+  expect(existsSync(join(dataDir, "s.db"))).toBe(true);
+  expect(readdirSync(runDir).sort()).toEqual([".env", "bunfig.toml", "suppressd"]);
+});
+
+test("a stray .env in the working directory is not read", () => {
+  // The token is only defined in runDir/.env: reading it would make this config valid.
+  const dir = join(tmp.dir, "dotenv");
+  mkdirSync(dir);
+  const config = writeConfig(dir, join(dir, "s.db"), { api: { tokens: ["env:SUPPRESSD_DOTENV_CANARY"] } });
+  // Were the .env read, the daemon would start and keep running: the timeout ends it.
+  const out = Bun.spawnSync([bin, "serve", "--config", config], {
+    cwd: runDir,
+    env: bareEnv,
+    timeout: 20_000,
+  });
+  expect(out.exitCode).toBe(78);
+  expect(out.stderr.toString()).toContain("SUPPRESSD_DOTENV_CANARY, which is not set");
+}, 30_000);
