@@ -7,6 +7,7 @@ import { importCsv } from "./cli/import.ts";
 import { migrate } from "./cli/migrate.ts";
 import { sendTestEvent } from "./cli/send_test_event.ts";
 import { serve } from "./cli/serve.ts";
+import { status } from "./cli/status.ts";
 import { AppError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 
@@ -14,6 +15,7 @@ import { VERSION } from "./version.ts";
 const COMMANDS: Command[] = [
   serve,
   check,
+  status,
   sendTestEvent,
   importCsv,
   exportCsv,
