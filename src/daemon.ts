@@ -10,6 +10,11 @@ export interface Daemon {
   writer: Writer;
   /** Stops accepting, finishes in-flight requests and queued commits, closes the database. */
   stop(): Promise<void>;
+  /**
+   * Takes the webhook secrets and API tokens of `next` (SIGHUP) and returns the other settings
+   * that differ from the running ones: those need a restart.
+   */
+  reload(next: Config): string[];
 }
 
 /** Opens and migrates the database, then serves the app. What `suppressd serve` runs. */
@@ -21,7 +26,11 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
     sinks: sinkTargets(config),
     clock,
   });
-  const app = createApp({ config, db, writer, clock });
+  const deps = { config, db, writer, clock };
+  // A reload builds a new app on the same database and writer and swaps it in: each request runs
+  // wholly on the app it started on, so none sees half-applied credentials or is dropped.
+  let app = createApp(deps);
+  let current = config;
   let listener: Listener;
   try {
     listener = await listen((req, info) => app.fetch(req, { remoteAddress: info.remoteAddress }), {
@@ -43,7 +52,47 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
       await writer.close();
       db.close();
     },
+    reload(next) {
+      const merged = withCredentialsOf(current, next);
+      app = createApp({ ...deps, config: merged });
+      const changed = changedSettings(current, next);
+      current = merged;
+      return changed;
+    },
   };
+}
+
+/** What a reload changes: `resend.webhookSecrets` and `api.tokens`, nothing else. */
+function withCredentialsOf(current: Config, next: Config): Config {
+  return Object.freeze({
+    ...current,
+    resend: Object.freeze({ ...current.resend, webhookSecrets: next.resend.webhookSecrets }),
+    api: Object.freeze({ ...current.api, tokens: next.api.tokens }),
+  });
+}
+
+/** Paths (never values: they may be secrets) of settings that differ, other than the reloadable. */
+function changedSettings(current: Config, next: Config): string[] {
+  const a = flatten(current);
+  const b = flatten(next);
+  return [...new Set([...a.keys(), ...b.keys()])].filter(
+    (path) => !RELOADABLE.has(path) && a.get(path) !== b.get(path),
+  );
+}
+
+const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens"]);
+
+/** `section.key` → JSON of the value, one level deep (`sinks` is compared whole). */
+function flatten(config: Config): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [section, value] of Object.entries(config)) {
+    const isSection = value !== null && typeof value === "object" && !Array.isArray(value);
+    const entries = isSection
+      ? Object.entries(value).map(([k, v]) => [`${section}.${k}`, v] as const)
+      : [[section, value] as const];
+    for (const [path, v] of entries) out.set(path, JSON.stringify(v));
+  }
+  return out;
 }
 
 export function sinkTargets(config: Config): SinkTarget[] {

@@ -50,6 +50,29 @@ export const serve: Command = {
       };
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
+      // SIGHUP re-reads the config file for new webhook secrets and API tokens (a rotation adds the
+      // new secret, reloads, and removes the old one later). A broken file changes nothing.
+      process.on("SIGHUP", () => {
+        if (stopping) return;
+        if (dev) {
+          log.log("warn", "SIGHUP ignored: development mode has no config file to re-read", {});
+          return;
+        }
+        try {
+          const next = loadConfig({ flag: values.config as string | undefined }).config;
+          const needsRestart = daemon.reload(next);
+          log.log("info", "reloaded webhook secrets and API tokens", {
+            config: loaded.source,
+            webhook_secrets: next.resend.webhookSecrets.length,
+            api_tokens: next.api.tokens.length,
+            ...(needsRestart.length > 0 ? { ignored_until_restart: needsRestart } : {}),
+          });
+        } catch (e) {
+          log.log("error", "reload failed; still running with the previous secrets and tokens", {
+            error: (e as Error).message,
+          });
+        }
+      });
     });
     return EXIT.ok;
   },
