@@ -1,0 +1,43 @@
+import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { tempDir } from "../helpers/app.ts";
+import { authHeaders, ROOT, startDaemon, writeConfig } from "../helpers/daemon.ts";
+import { fixture, signedHeaders } from "../helpers/sign.ts";
+
+/** Deno from the npm registry (a dev dependency), so CI needs nothing else. */
+const DENO = join(ROOT, "node_modules/.bin/deno");
+const tmp = tempDir("suppressd-deno-");
+afterAll(() => tmp.cleanup());
+
+test("`deno task start` runs the daemon from source: one webhook, one check, clean stop", async () => {
+  const daemon = await startDaemon({
+    cmd: [DENO, "task", "--quiet", "start"],
+    config: writeConfig(tmp.dir, join(tmp.dir, "s.db")),
+  });
+  try {
+    const body = fixture("email.bounced.permanent");
+    const res = await fetch(`${daemon.url}/webhooks/resend`, {
+      method: "POST",
+      body,
+      headers: signedHeaders(body),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "processed" });
+
+    const check = await fetch(`${daemon.url}/v1/suppressions/check`, {
+      method: "POST",
+      headers: authHeaders(),
+      body: JSON.stringify({ emails: ["delivered@example.com", "someone-else@example.com"] }),
+    });
+    expect(check.status).toBe(200);
+    const result = (await check.json()) as { suppressed: { email: string; reason: string }[] };
+    expect(result.suppressed).toEqual([
+      expect.objectContaining({ email: "delivered@example.com", reason: "hard_bounce" }),
+    ]);
+    expect(daemon.stdout()).toContain('"msg":"suppressd started"');
+  } finally {
+    // deno task passes SIGTERM on to the daemon, which drains and exits 0.
+    expect(await daemon.stop()).toBe(0);
+  }
+  expect(daemon.stdout()).toContain('"msg":"stopped"');
+}, 60_000);
