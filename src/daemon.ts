@@ -1,8 +1,13 @@
+import { accessSync, constants } from "node:fs";
 import type { Config } from "./config/schema.ts";
 import { type Db, migrate, openDatabase } from "./db/client.ts";
+import { Retention } from "./db/retention.ts";
 import { type SinkTarget, Writer } from "./db/writer.ts";
+import { configError } from "./errors.ts";
 import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
+import { jsonLogger } from "./log.ts";
+import { Metrics } from "./metrics/metrics.ts";
 
 export interface Daemon {
   url: string;
@@ -19,6 +24,7 @@ export interface Daemon {
 
 /** Opens and migrates the database, then serves the app. What `suppressd serve` runs. */
 export async function startDaemon(config: Config, clock: () => number = Date.now): Promise<Daemon> {
+  checkTlsFiles(config);
   const db = await openDatabase(config.database);
   await migrate(db);
   const writer = new Writer(db, {
@@ -26,7 +32,10 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
     sinks: sinkTargets(config),
     clock,
   });
-  const deps = { config, db, writer, clock };
+  const log = jsonLogger(config.log.level);
+  // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
+  const metrics = new Metrics({ db: db.kysely });
+  const deps = { config, db, writer, clock, metrics, log };
   // A reload builds a new app on the same database and writer and swaps it in: each request runs
   // wholly on the app it started on, so none sees half-applied credentials or is dropped.
   let app = createApp(deps);
@@ -43,12 +52,20 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
     db.close();
     throw e;
   }
+  const retention = new Retention(db, {
+    days: config.retention.days,
+    clock,
+    log,
+    onPruned: (n) => metrics.pruned.inc(undefined, n),
+  });
+  retention.start();
   return {
     url: listener.url,
     db,
     writer,
     async stop() {
       await listener.stop();
+      await retention.stop();
       await writer.close();
       db.close();
     },
@@ -100,4 +117,20 @@ export function sinkTargets(config: Config): SinkTarget[] {
     name: s.name,
     lifts: s.type === "mailchimp" ? s.tag !== undefined : s.sendLifts,
   }));
+}
+
+/** A missing or unreadable certificate stops the start with the key to fix, not a stack trace. */
+function checkTlsFiles(config: Config) {
+  const tls = config.server.tls;
+  if (!tls) return;
+  for (const [key, path] of [
+    ["server.tls.cert", tls.cert],
+    ["server.tls.key", tls.key],
+  ] as const) {
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (e) {
+      throw configError(`${key}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? e}).`);
+    }
+  }
 }
