@@ -129,8 +129,10 @@ export function suppressionRoutes(deps: AppDeps) {
     });
 }
 
+/** `raw` comes from `c.req.param()`, which Hono has already percent-decoded: decoding again turned
+ * `a%25b@x.com` into a 500 (URIError) and `a%2525b@x.com` into the wrong address. */
 function addressParam(raw: string): string {
-  const email = normalizeAddress(decodeURIComponent(raw));
+  const email = normalizeAddress(raw);
   if (email === null)
     throw badRequest("invalid_email", `${JSON.stringify(raw.slice(0, 100))} is not an email address.`);
   return email;
