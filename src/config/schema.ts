@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ipEntryError } from "../http/ip_rules.ts";
+import { checkTemplate } from "../sync/template.ts";
 
 /**
  * The whole configuration, validated once at start. Every key is documented for operators in
@@ -28,7 +29,8 @@ const mailchimpSink = z
     name: z.string().regex(/^[a-z0-9_-]{1,64}$/i, "letters, digits, '-' or '_' (at most 64)"),
     apiKey: secret.regex(/-[a-z]+\d+$/, "a Mailchimp API key ends in its data centre, like '…-us19'"),
     listIds: z.array(z.string().min(1)).min(1, "name at least one audience (list) id"),
-    tag: z.string().min(1).optional(),
+    /** Added to every member we unsubscribe; may use {{reason}} (e.g. "suppressd:{{reason}}"). */
+    tag: z.string().min(1).max(100).superRefine(templateProblems).optional(),
     createMissing: z.boolean().default(false),
     baseUrl: z.url().optional(),
     timeoutMs: z.number().int().positive().max(30_000).default(30_000),
@@ -41,21 +43,45 @@ const httpSink = z
     type: z.literal("http"),
     name: z.string().regex(/^[a-z0-9_-]{1,64}$/i, "letters, digits, '-' or '_' (at most 64)"),
     method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).default("POST"),
-    url: z.string().min(1),
-    headers: z.record(z.string(), z.string()).default({}),
-    body: z.string().optional(),
+    url: z.string().min(1).superRefine(templateProblems),
+    headers: z.record(z.string(), z.string().superRefine(templateProblems)).default({}),
+    body: z.string().superRefine(templateProblems).optional(),
     concurrency: z.number().int().min(1).max(64).default(4),
     doneStatuses: z.array(z.number().int().min(100).max(599)).default([]),
     timeoutMs: z.number().int().positive().max(60_000).default(15_000),
     /** Send lifts too; by default a sink only hears about new suppressions. */
     sendLifts: z.boolean().default(false),
     liftMethod: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).optional(),
-    liftUrl: z.string().optional(),
-    liftBody: z.string().optional(),
+    liftUrl: z.string().superRefine(templateProblems).optional(),
+    liftBody: z.string().superRefine(templateProblems).optional(),
   })
   .strict();
 
 export const sinkSchema = z.discriminatedUnion("type", [mailchimpSink, httpSink]);
+
+function templateProblems(value: string, ctx: z.RefinementCtx) {
+  for (const message of checkTemplate(value)) ctx.addIssue({ code: "custom", message });
+}
+
+/** The outbox worker inside the daemon. */
+const sync = z
+  .object({
+    /** How often an idle worker looks for due jobs. */
+    pollMs: z.number().int().min(50).max(60_000).default(1000),
+    /** Jobs per claim (one claim may become several bulk calls). */
+    claimSize: z.number().int().min(1).max(10_000).default(2000),
+    /** Claims being sent at once, so a slow Mailchimp batch does not hold up newer jobs. */
+    claimsInFlight: z.number().int().min(1).max(16).default(4),
+    /** A claim not renewed for this long (the worker died) goes back to the queue. */
+    leaseSeconds: z.number().int().min(10).max(3600).default(60),
+    /** A job still failing this long after it was queued is marked dead. */
+    giveUpHours: z
+      .number()
+      .positive()
+      .max(24 * 30)
+      .default(72),
+  })
+  .strict();
 
 export const configSchema = z
   .object({
@@ -125,7 +151,19 @@ export const configSchema = z
       .object({ softBounce: softBounce.prefault({}) })
       .strict()
       .prefault({}),
-    sinks: z.array(sinkSchema).default([]),
+    sinks: z
+      .array(sinkSchema)
+      .default([])
+      .superRefine((sinks, ctx) => {
+        const seen = new Set<string>();
+        for (const [i, s] of sinks.entries()) {
+          // The name keys the outbox rows: two sinks with one name would take each other's jobs.
+          if (seen.has(s.name))
+            ctx.addIssue({ code: "custom", path: [i, "name"], message: `'${s.name}' is used twice` });
+          seen.add(s.name);
+        }
+      }),
+    sync: sync.prefault({}),
     log: z
       .object({
         level: z.enum(["debug", "info", "warn", "error"]).default("info"),

@@ -1,0 +1,278 @@
+import { type Kysely, type Selectable, sql } from "kysely";
+import type { Database, JobStatus, SyncJobTable } from "../db/schema.ts";
+import type { SyncJob } from "./sink.ts";
+
+/**
+ * The outbox queries. Each is one statement, so it is atomic on its own in SQLite and on a libSQL
+ * server alike: that, not a transaction, is what keeps two workers from claiming the same row.
+ * They run on the reader client (never the writer's single connection, whose transactions belong
+ * to the Writer); the caller retries SQLITE_BUSY (see `withBusyRetry`).
+ */
+
+const ids = (list: readonly number[]) => sql<number>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
+const texts = (list: readonly string[]) =>
+  sql<string>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
+
+/** Leases whose worker died (crash, SIGKILL, lost machine) go back to the queue. */
+export async function reclaimExpired(db: Kysely<Database>, now: number): Promise<number> {
+  const r = await db
+    .updateTable("sync_jobs")
+    .set({ status: "pending", lease_owner: null, lease_until: null, updated_at: now })
+    .where("status", "=", "running")
+    .where("lease_until", "<", now)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/**
+ * Claims up to `limit` due jobs of `sinks` for `owner` until `leaseUntil`. A job whose address
+ * already has a job running on the same sink waits, so a suppress and the lift that followed it
+ * can never race each other to the sink.
+ */
+export async function claimDue(
+  db: Kysely<Database>,
+  o: { owner: string; now: number; leaseUntil: number; limit: number; sinks: readonly string[] },
+): Promise<SyncJob[]> {
+  const rows = await db
+    .updateTable("sync_jobs")
+    .set({ status: "running", lease_owner: o.owner, lease_until: o.leaseUntil, updated_at: o.now })
+    .where("id", "in", (eb) =>
+      eb
+        .selectFrom("sync_jobs as j")
+        .select("j.id")
+        .where("j.status", "=", "pending")
+        .where("j.next_attempt_at", "<=", o.now)
+        .where("j.sink", "in", texts(o.sinks))
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("sync_jobs as r")
+                .select("r.id")
+                .whereRef("r.sink", "=", "j.sink")
+                .whereRef("r.email", "=", "j.email")
+                .where("r.status", "=", "running"),
+            ),
+          ),
+        )
+        .orderBy("j.next_attempt_at")
+        .limit(o.limit),
+    )
+    .where("status", "=", "pending")
+    .returning([
+      "id",
+      "sink",
+      "email",
+      "action",
+      "reason",
+      "event_type",
+      "occurred_at",
+      "attempts",
+      "created_at",
+    ])
+    .execute();
+  // Copy the columns only: a libsql row also carries indexed keys and `length`.
+  return rows.map((r) => ({
+    id: r.id,
+    sink: r.sink,
+    email: r.email,
+    action: r.action,
+    reason: r.reason,
+    event_type: r.event_type,
+    occurred_at: r.occurred_at,
+    attempts: r.attempts,
+    created_at: r.created_at,
+  }));
+}
+
+/** Extends the lease of jobs still being sent (a Mailchimp batch can take minutes). */
+export async function renewLeases(
+  db: Kysely<Database>,
+  owner: string,
+  jobIds: readonly number[],
+  leaseUntil: number,
+): Promise<void> {
+  if (jobIds.length === 0) return;
+  await db
+    .updateTable("sync_jobs")
+    .set({ lease_until: leaseUntil })
+    .where("id", "in", ids(jobIds))
+    .where("status", "=", "running")
+    .where("lease_owner", "=", owner)
+    .execute();
+}
+
+export interface Completion {
+  id: number;
+  status: Extract<JobStatus, "done" | "pending" | "dead" | "superseded">;
+  /** When the next attempt may run (pending only). */
+  next: number;
+  error: string | null;
+  /** Whether this counts as an attempt (false when a job is only handed back). */
+  attempted: boolean;
+}
+
+/**
+ * Records what became of claimed jobs in one statement. Only rows this owner still holds change:
+ * if our lease ran out and another worker took a job over, its result is the one that counts.
+ */
+export async function complete(
+  db: Kysely<Database>,
+  owner: string,
+  now: number,
+  items: readonly Completion[],
+): Promise<number> {
+  if (items.length === 0) return 0;
+  const payload = JSON.stringify(
+    items.map((i) => ({ id: i.id, s: i.status, n: i.next, e: i.error, a: i.attempted ? 1 : 0 })),
+  );
+  const r = await sql`
+    UPDATE sync_jobs SET
+      status = u.value ->> 's',
+      next_attempt_at = u.value ->> 'n',
+      last_error = u.value ->> 'e',
+      attempts = attempts + (u.value ->> 'a'),
+      lease_owner = NULL,
+      lease_until = NULL,
+      updated_at = ${now}
+    FROM json_each(${payload}) AS u
+    WHERE sync_jobs.id = u.value ->> 'id'
+      AND sync_jobs.status = 'running'
+      AND sync_jobs.lease_owner = ${owner}`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+export interface JobFilter {
+  status?: JobStatus;
+  sink?: string;
+  /** Rows with a smaller id than this (the cursor of the previous page). */
+  before?: number;
+  limit: number;
+}
+
+/** Newest first. */
+export type JobRow = Selectable<SyncJobTable>;
+
+export async function listJobs(db: Kysely<Database>, f: JobFilter): Promise<JobRow[]> {
+  let q = db.selectFrom("sync_jobs").select(JOB_COLUMNS);
+  if (f.status) q = q.where("status", "=", f.status);
+  if (f.sink) q = q.where("sink", "=", f.sink);
+  if (f.before !== undefined) q = q.where("id", "<", f.before);
+  const rows = await q.orderBy("id", "desc").limit(f.limit).execute();
+  return rows.map((r) => Object.fromEntries(JOB_COLUMNS.map((c) => [c, r[c]])) as JobRow);
+}
+
+const JOB_COLUMNS = [
+  "id",
+  "sink",
+  "email",
+  "action",
+  "reason",
+  "event_type",
+  "occurred_at",
+  "status",
+  "attempts",
+  "next_attempt_at",
+  "lease_owner",
+  "lease_until",
+  "last_error",
+  "created_at",
+  "updated_at",
+] as const satisfies readonly (keyof SyncJobTable)[];
+
+export async function countJobs(db: Kysely<Database>, sink?: string): Promise<Record<JobStatus, number>> {
+  let q = db
+    .selectFrom("sync_jobs")
+    .select((eb) => ["status", eb.fn.countAll<number>().as("n")])
+    .groupBy("status");
+  if (sink) q = q.where("sink", "=", sink);
+  const out: Record<JobStatus, number> = { pending: 0, running: 0, done: 0, dead: 0, superseded: 0 };
+  for (const r of await q.execute()) out[r.status] = Number(r.n);
+  return out;
+}
+
+/**
+ * Dead jobs back to the queue, by id or all of them (optionally of one sink). A dead job whose
+ * address has a newer job on the same sink is superseded instead: sending it now would push an
+ * older state over a newer one. The three-day window starts again (`created_at` is reset).
+ */
+export async function retryDead(
+  db: Kysely<Database>,
+  now: number,
+  which: { ids: readonly number[] } | { all: true; sink?: string },
+): Promise<{ requeued: number[]; superseded: number[] }> {
+  const base = () => {
+    let q = db.updateTable("sync_jobs").where("status", "=", "dead");
+    if ("ids" in which) q = q.where("id", "in", ids(which.ids));
+    else if (which.sink) q = q.where("sink", "=", which.sink);
+    return q;
+  };
+  const superseded = await base()
+    .set({ status: "superseded", updated_at: now })
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom("sync_jobs as n")
+          .select("n.id")
+          .whereRef("n.sink", "=", "sync_jobs.sink")
+          .whereRef("n.email", "=", "sync_jobs.email")
+          .whereRef("n.id", ">", "sync_jobs.id")
+          .where("n.status", "!=", "superseded"),
+      ),
+    )
+    .returning("id")
+    .execute();
+  const requeued = await base()
+    .set({
+      status: "pending",
+      attempts: 0,
+      next_attempt_at: now,
+      created_at: now,
+      lease_owner: null,
+      lease_until: null,
+      updated_at: now,
+    })
+    .returning("id")
+    .execute();
+  return { requeued: requeued.map((r) => r.id), superseded: superseded.map((r) => r.id) };
+}
+
+/** Deletes finished rows (done, superseded) last changed before `cutoff`, a slice at a time. */
+export async function pruneFinished(db: Kysely<Database>, cutoff: number, limit = 5000): Promise<number> {
+  const r = await db
+    .deleteFrom("sync_jobs")
+    .where("id", "in", (eb) =>
+      eb
+        .selectFrom("sync_jobs")
+        .select("id")
+        .where("status", "in", ["done", "superseded"])
+        .where("updated_at", "<", cutoff)
+        .limit(limit),
+    )
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+/**
+ * Runs a statement, waiting out SQLITE_BUSY (another process holds the write lock) with short
+ * asynchronous sleeps, so the event loop keeps serving webhooks meanwhile.
+ */
+export async function withBusyRetry<T>(
+  run: () => Promise<T>,
+  sleep: (ms: number) => Promise<void>,
+  waitMs = 10_000,
+): Promise<T> {
+  let waited = 0;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    try {
+      return await run();
+    } catch (e) {
+      if (!isBusy(e) || waited >= waitMs) throw e;
+      await sleep(delay);
+      waited += delay;
+    }
+  }
+}
+
+export function isBusy(e: unknown): boolean {
+  const code = String((e as { code?: string })?.code ?? "");
+  return /SQLITE_BUSY|SQLITE_LOCKED/.test(code) || /database is locked/i.test(String((e as Error)?.message));
+}

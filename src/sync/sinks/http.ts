@@ -1,0 +1,111 @@
+import type { HttpSinkConfig } from "../../config/schema.ts";
+import { Semaphore } from "../semaphore.ts";
+import type { Outcome, Sink, SyncJob } from "../sink.ts";
+import { render, templateVars } from "../template.ts";
+
+/**
+ * Any audience API reachable over HTTP: one request per job from templates (see template.ts for
+ * the placeholders and how each place escapes them). 2xx and `doneStatuses` are done; 408, 425,
+ * 429 and 5xx, refused connections and timeouts are retried (honouring Retry-After); any other
+ * answer will not change by asking again, so the job goes dead with the answer in its last_error.
+ */
+export class HttpSink implements Sink {
+  readonly name: string;
+  private readonly limit: Semaphore;
+  private readonly host: string;
+
+  constructor(
+    private readonly cfg: HttpSinkConfig,
+    private readonly fetcher: typeof fetch = fetch,
+  ) {
+    this.name = cfg.name;
+    this.limit = new Semaphore(cfg.concurrency);
+    this.host = hostOf(cfg.url);
+  }
+
+  async send(jobs: readonly SyncJob[], signal: AbortSignal): Promise<Map<number, Outcome>> {
+    const out = new Map<number, Outcome>();
+    await Promise.all(
+      jobs.map((job) =>
+        this.limit.run(async () => {
+          if (signal.aborted) return;
+          const o = await this.one(job, signal);
+          if (o) out.set(job.id, o);
+        }),
+      ),
+    );
+    return out;
+  }
+
+  /** The request a job turns into (exported for tests and `config check`). */
+  request(job: SyncJob): { method: string; url: string; headers: Record<string, string>; body?: string } {
+    const lift = job.action === "lift";
+    const method = (lift ? this.cfg.liftMethod : undefined) ?? this.cfg.method;
+    const urlT = (lift ? this.cfg.liftUrl : undefined) ?? this.cfg.url;
+    const bodyT = lift ? (this.cfg.liftBody ?? this.cfg.body) : this.cfg.body;
+    const vars = templateVars(job);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.cfg.headers)) headers[k] = render(v, vars, "header");
+    const type = Object.entries(headers).find(([k]) => k.toLowerCase() === "content-type")?.[1];
+    let body: string | undefined;
+    if (bodyT !== undefined && method !== "GET") {
+      const json = type ? /json/i.test(type) : /^\s*[[{]/.test(bodyT);
+      body = render(bodyT, vars, json ? "json" : "url");
+      if (!type) headers["content-type"] = json ? "application/json" : "application/x-www-form-urlencoded";
+    }
+    return { method, url: render(urlT, vars, "url"), headers, body };
+  }
+
+  private async one(job: SyncJob, signal: AbortSignal): Promise<Outcome | undefined> {
+    if (job.action === "lift" && !this.cfg.sendLifts) return { kind: "done", note: "lifts are not sent" };
+    const req = this.request(job);
+    let res: Response;
+    try {
+      res = await this.fetcher(req.url, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.cfg.timeoutMs)]),
+        redirect: "manual",
+      });
+    } catch (e) {
+      if (signal.aborted) return undefined;
+      const err = e as Error;
+      const why =
+        err?.name === "TimeoutError"
+          ? `no answer within ${this.cfg.timeoutMs / 1000} s`
+          : `could not reach it (${err?.message ?? e})`;
+      return { kind: "retry", error: `${req.method} ${this.host}: ${why}` };
+    }
+    const text = await res.text().catch(() => "");
+    const said = `${req.method} ${this.host} answered ${res.status}${excerpt(text)}`;
+    if ((res.status >= 200 && res.status < 300) || this.cfg.doneStatuses.includes(res.status)) {
+      return { kind: "done" };
+    }
+    if ([408, 425, 429].includes(res.status) || res.status >= 500) {
+      return { kind: "retry", error: said, retryAfterMs: retryAfter(res.headers.get("retry-after")) };
+    }
+    return { kind: "fail", error: `${said} (add it to doneStatuses if it means "nothing to do")` };
+  }
+}
+
+function excerpt(text: string): string {
+  const t = text.replace(/\s+/g, " ").trim();
+  return t ? `: ${t.slice(0, 200)}` : "";
+}
+
+/** Retry-After in seconds or as an HTTP date (RFC 9110 §10.2.3); capped at an hour. */
+export function retryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const secs = Number(value);
+  const ms = Number.isFinite(secs) ? secs * 1000 : Date.parse(value) - now;
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 3_600_000) : undefined;
+}
+
+function hostOf(urlTemplate: string): string {
+  try {
+    return new URL(urlTemplate.replace(/\{\{[^}]*\}\}/g, "x")).host;
+  } catch {
+    return "the sink";
+  }
+}

@@ -1,0 +1,161 @@
+import ApiClient from "@mailchimp/mailchimp_marketing/src/ApiClient.js";
+import { VERSION } from "../../version.ts";
+import type { Semaphore } from "../semaphore.ts";
+
+/**
+ * One Mailchimp account, through its own instance of the official client (the package's default
+ * export is a process-wide singleton: two accounts would share one key). Every call takes a slot
+ * of the key's semaphore, because Mailchimp allows 10 simultaneous connections per key and answers
+ * 429 past that.
+ */
+export interface MailchimpAccount {
+  apiKey: string;
+  /** `https://<dc>.api.mailchimp.com/3.0` from the key's suffix unless given. */
+  baseUrl?: string;
+  timeoutMs: number;
+}
+
+export function baseUrlFor(account: { apiKey: string; baseUrl?: string }): string {
+  if (account.baseUrl) return account.baseUrl.replace(/\/+$/, "");
+  const dc = account.apiKey.split("-").pop() ?? "";
+  return `https://${dc}.api.mailchimp.com/3.0`;
+}
+
+/**
+ * A Mailchimp answer that was not a success, in words an operator can act on. `status` is null
+ * when no HTTP answer came at all (timeout, refused connection).
+ */
+export class MailchimpError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly title: string,
+    readonly detail: string,
+    readonly transient: boolean,
+  ) {
+    super(message);
+    this.name = "MailchimpError";
+  }
+}
+
+type Json = Record<string, unknown>;
+
+export class MailchimpApi {
+  private readonly client: ApiClient;
+  private readonly timeoutMs: number;
+  readonly baseUrl: string;
+
+  constructor(
+    account: MailchimpAccount,
+    private readonly limit: Semaphore,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {
+    this.client = new ApiClient();
+    this.baseUrl = baseUrlFor(account);
+    this.client.basePath = this.baseUrl;
+    // No `server`: the client would replace the first "server" it finds in the URL with it.
+    this.client.setConfig({ apiKey: account.apiKey });
+    this.client.timeout = account.timeoutMs;
+    this.client.defaultHeaders = { "User-Agent": `suppressd/${VERSION}` };
+    this.timeoutMs = account.timeoutMs;
+  }
+
+  ping(): Promise<Json> {
+    return this.call("GET /ping", () => this.client.ping.get());
+  }
+  getList(listId: string): Promise<Json> {
+    return this.call(`GET /lists/${listId}`, () =>
+      this.client.lists.getList(listId, { fields: ["id", "name"] }),
+    );
+  }
+  /** PUT: an upsert (creates the member when new). */
+  putMember(listId: string, hash: string, body: Json): Promise<Json> {
+    return this.call("PUT member", () => this.client.lists.setListMember(listId, hash, body));
+  }
+  /** PATCH: updates an existing member only (404 when the address is not in the audience). */
+  patchMember(listId: string, hash: string, body: Json): Promise<Json> {
+    return this.call("PATCH member", () => this.client.lists.updateListMember(listId, hash, body));
+  }
+  tags(listId: string, hash: string, tags: { name: string; status: "active" | "inactive" }[]) {
+    return this.call("POST member tags", () =>
+      this.client.lists.updateListMemberTags(listId, hash, { tags }),
+    );
+  }
+  /** POST /lists/{id}: up to 500 members; 200 even when some failed (`errors[]`). */
+  batchSubscribe(listId: string, body: Json): Promise<Json> {
+    return this.call(`POST /lists/${listId}`, () => this.client.lists.batchListMembers(listId, body), 0);
+  }
+  startBatch(operations: Json[]): Promise<Json> {
+    return this.call("POST /batches", () => this.client.batches.start({ operations }), 0);
+  }
+  batchStatus(id: string): Promise<Json> {
+    return this.call(`GET /batches/${id}`, () => this.client.batches.status(id));
+  }
+
+  /**
+   * Runs one call in a connection slot. A 429 or 5xx is tried again twice after a short pause
+   * (slot released meanwhile): they are usually momentary. Timeouts are not: the call already
+   * waited its full timeout, and the job's own backoff takes over.
+   */
+  private async call<T>(what: string, run: () => Promise<T>, quickRetries = 2): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.limit.run(run);
+      } catch (e) {
+        const err = toMailchimpError(e, what, this.timeoutMs);
+        if (!err.transient || err.status === null || attempt >= quickRetries) throw err;
+        await this.sleep(500 * 2 ** attempt + Math.floor(Math.random() * 250));
+      }
+    }
+  }
+}
+
+/** superagent's error (what the official client rejects with) → a MailchimpError in plain words. */
+export function toMailchimpError(e: unknown, what: string, timeoutMs: number): MailchimpError {
+  if (e instanceof MailchimpError) return e;
+  const err = e as {
+    status?: number;
+    timeout?: number;
+    code?: string;
+    message?: string;
+    response?: { body?: unknown };
+  };
+  if (err?.timeout !== undefined || err?.code === "ECONNABORTED") {
+    return new MailchimpError(
+      `${what}: no answer from Mailchimp within ${timeoutMs / 1000} s`,
+      null,
+      "Timeout",
+      "",
+      true,
+    );
+  }
+  if (typeof err?.status !== "number") {
+    const why = err?.code ? `${err.code} ${err.message ?? ""}`.trim() : (err?.message ?? String(e));
+    return new MailchimpError(`${what}: could not reach Mailchimp (${why})`, null, "Network", "", true);
+  }
+  const body = (err.response?.body ?? {}) as { title?: unknown; detail?: unknown };
+  const title = typeof body.title === "string" ? body.title : "";
+  const detail = typeof body.detail === "string" ? body.detail : "";
+  const said = [title, detail].filter(Boolean).join(": ") || "no problem+json body (an HTML error page?)";
+  const s = err.status;
+  if (s === 401) {
+    return new MailchimpError(
+      `Mailchimp rejected the API key (401 ${title || "Unauthorized"}): check the sink's apiKey and that its -dc suffix is right. ${detail}`.trim(),
+      s,
+      title,
+      detail,
+      false,
+    );
+  }
+  if (s === 403) {
+    return new MailchimpError(
+      `Mailchimp refused access (403 ${title || "Forbidden"}): the key's account may be disabled or lack this permission. ${detail}`.trim(),
+      s,
+      title,
+      detail,
+      false,
+    );
+  }
+  const transient = s === 429 || s >= 500 || s === 408;
+  return new MailchimpError(`${what}: Mailchimp answered ${s} (${said})`, s, title, detail, transient);
+}

@@ -1,0 +1,58 @@
+import { createHash } from "node:crypto";
+import type { SyncJob } from "./sink.ts";
+
+/** The values a template may use. */
+export const TEMPLATE_VARS = ["email", "email_md5", "reason", "event_type", "occurred_at"] as const;
+export type TemplateVar = (typeof TEMPLATE_VARS)[number];
+
+/**
+ * Where a value lands decides how it is escaped, so an address can never break out of its place:
+ * `url` percent-encodes (a path segment or query value), `json` escapes for the inside of a JSON
+ * string literal, `header` drops line breaks. The `sql` filter (`{{email|sql}}`) also doubles
+ * single quotes, for APIs that take an SQL expression (listmonk's query endpoints).
+ */
+export type Context = "url" | "json" | "header";
+
+const PLACEHOLDER = /\{\{\s*([a-z_]+)\s*(?:\|\s*([a-z]+)\s*)?\}\}/g;
+const FILTERS = ["sql"] as const;
+
+/** Problems with a template, in words for the config error (empty when it is fine). */
+export function checkTemplate(template: string): string[] {
+  const problems: string[] = [];
+  for (const m of template.matchAll(PLACEHOLDER)) {
+    if (!(TEMPLATE_VARS as readonly string[]).includes(m[1] as string)) {
+      problems.push(
+        `unknown placeholder {{${m[1]}}} (use ${TEMPLATE_VARS.map((v) => `{{${v}}}`).join(", ")})`,
+      );
+    }
+    if (m[2] !== undefined && !(FILTERS as readonly string[]).includes(m[2])) {
+      problems.push(`unknown filter |${m[2]} (only |sql)`);
+    }
+  }
+  return problems;
+}
+
+export function templateVars(job: SyncJob): Record<TemplateVar, string> {
+  return {
+    email: job.email,
+    email_md5: md5(job.email),
+    reason: job.reason,
+    event_type: job.event_type,
+    occurred_at: new Date(job.occurred_at).toISOString(),
+  };
+}
+
+export function render(template: string, vars: Record<TemplateVar, string>, context: Context): string {
+  return template.replace(PLACEHOLDER, (_, name: TemplateVar, filter?: string) => {
+    let value = vars[name] ?? "";
+    if (filter === "sql") value = value.replaceAll("'", "''");
+    if (context === "url") return encodeURIComponent(value);
+    if (context === "json") return JSON.stringify(value).slice(1, -1);
+    return value.replace(/[\r\n]+/g, " ");
+  });
+}
+
+/** Mailchimp's member id: the MD5 of the lowercased address. */
+export function md5(email: string): string {
+  return createHash("md5").update(email.toLowerCase()).digest("hex");
+}

@@ -1,0 +1,303 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Db } from "../db/client.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import type { SyncBatchReport } from "../metrics/metrics.ts";
+import { backoffMs, RETRY_DEFAULTS, type RetryPolicy } from "./backoff.ts";
+import {
+  type Completion,
+  claimDue,
+  complete,
+  pruneFinished,
+  reclaimExpired,
+  renewLeases,
+  withBusyRetry,
+} from "./outbox.ts";
+import { type Outcome, outcomeOf, type Sink, type SyncJob } from "./sink.ts";
+
+export interface WorkerOptions {
+  db: Db;
+  sinks: readonly Sink[];
+  clock?: () => number;
+  /** Waits between polls and after SQLITE_BUSY; tests pass one that moves a fake clock. */
+  sleep?: (ms: number) => Promise<void>;
+  log?: Logger;
+  /** Names this worker in `lease_owner`; unique per process by default. */
+  owner?: string;
+  /** Jobs per claim. */
+  claimLimit?: number;
+  /** How long a claim is ours before another worker may take it over; renewed while sending. */
+  leaseMs?: number;
+  /** How often an idle worker looks for due jobs. */
+  pollMs?: number;
+  /** Claims being sent at once (a Mailchimp batch may take minutes; others need not wait). */
+  maxInFlight?: number;
+  retry?: RetryPolicy;
+  random?: () => number;
+  /** Done and superseded rows older than this are deleted; null keeps them. */
+  retentionMs?: number | null;
+  /** Called after each sink's part of a claim (metrics and the "sync batch" log line). */
+  report?: (r: SyncBatchReport) => void;
+}
+
+export interface WorkerStats {
+  claimed: number;
+  done: number;
+  retried: number;
+  dead: number;
+  superseded: number;
+}
+
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The outbox worker: claims due sync jobs with an expiring lease, sends them through their sink
+ * and records the outcome.
+ *
+ * Crash recovery needs nothing from memory: the database is the queue. A worker that dies (crash,
+ * SIGKILL, lost machine) leaves its claims `running` with a lease that expires after `leaseMs`;
+ * the next claim by any worker, this process after a restart included, puts them back in the
+ * queue. Sync is therefore at-least-once, and every sink call is an idempotent upsert.
+ */
+export class SyncWorker {
+  readonly owner: string;
+  readonly stats: WorkerStats = { claimed: 0, done: 0, retried: 0, dead: 0, superseded: 0 };
+  private readonly clock: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly log: Logger;
+  private readonly sinks: Map<string, Sink>;
+  private readonly claimLimit: number;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly maxInFlight: number;
+  private readonly retry: RetryPolicy;
+  private readonly random: () => number;
+  private readonly inFlight = new Map<Promise<void>, number[]>();
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private wake: () => void = () => {};
+  private lastPrune = 0;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.clock = opts.clock ?? Date.now;
+    this.sleep = opts.sleep ?? realSleep;
+    this.log = opts.log ?? silentLogger;
+    this.sinks = new Map(opts.sinks.map((s) => [s.name, s]));
+    this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+    this.claimLimit = opts.claimLimit ?? 2000;
+    this.leaseMs = opts.leaseMs ?? 60_000;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.maxInFlight = opts.maxInFlight ?? 4;
+    this.retry = opts.retry ?? RETRY_DEFAULTS;
+    this.random = opts.random ?? Math.random;
+  }
+
+  start(): void {
+    if (this.loop || this.sinks.size === 0) return;
+    this.loop = this.run();
+  }
+
+  /** Looks for due jobs now instead of at the next poll. */
+  notify(): void {
+    this.wake();
+  }
+
+  /**
+   * Stops claiming and lets the claims being sent finish (up to `graceMs`). What is still being
+   * sent after that goes back to the queue untouched, to be sent again by whoever runs next.
+   */
+  async stop(graceMs = 8000): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    const all = Promise.allSettled([...this.inFlight.keys()]);
+    const late = await Promise.race([all.then(() => false), realSleep(graceMs).then(() => true)]);
+    if (!late) return;
+    this.abort.abort();
+    const unfinished = [...this.inFlight.values()].flat();
+    this.log.log("warn", "sync stopped with sends in flight; they go back to the queue", {
+      jobs: unfinished.length,
+    });
+    await this.record(unfinished.map((id) => handBack(id, this.clock()))).catch(() => {});
+  }
+
+  /** One claim, sent and recorded; how many jobs it held. For tests and `jobs run`. */
+  async runOnce(): Promise<number> {
+    const jobs = await this.claim();
+    if (jobs.length > 0) await this.process(jobs);
+    return jobs.length;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      if (this.inFlight.size >= this.maxInFlight) {
+        await Promise.race(this.inFlight.keys());
+        continue;
+      }
+      let jobs: SyncJob[] = [];
+      try {
+        jobs = await this.claim();
+        await this.maybePrune();
+      } catch (e) {
+        this.log.log("error", "sync claim failed", { error: String((e as Error)?.message ?? e) });
+      }
+      if (jobs.length > 0) {
+        const ids = jobs.map((j) => j.id);
+        const p: Promise<void> = this.process(jobs)
+          .catch((e) =>
+            this.log.log("error", "sync send failed", { error: String((e as Error)?.message ?? e) }),
+          )
+          .finally(() => {
+            this.inFlight.delete(p);
+            this.wake();
+          });
+        this.inFlight.set(p, ids);
+        // A full claim means more are waiting: claim again at once (up to maxInFlight).
+        if (jobs.length === this.claimLimit) continue;
+      }
+      if (this.stopping) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.sleep(this.pollMs).then(resolve);
+      });
+      this.wake = () => {};
+    }
+  }
+
+  private async claim(): Promise<SyncJob[]> {
+    const db = this.opts.db.kysely;
+    const now = this.clock();
+    await withBusyRetry(() => reclaimExpired(db, now), this.sleep);
+    const jobs = await withBusyRetry(
+      () =>
+        claimDue(db, {
+          owner: this.owner,
+          now,
+          leaseUntil: now + this.leaseMs,
+          limit: this.claimLimit,
+          sinks: [...this.sinks.keys()],
+        }),
+      this.sleep,
+    );
+    this.stats.claimed += jobs.length;
+    return jobs;
+  }
+
+  private async process(claimed: SyncJob[]): Promise<void> {
+    // Two claims of one address on one sink (a reclaimed lease beside a newer job): only the
+    // newest state matters.
+    const newest = new Map<string, SyncJob>();
+    const stale: SyncJob[] = [];
+    for (const job of [...claimed].sort((a, b) => b.id - a.id)) {
+      const key = `${job.sink}\u0000${job.email}`;
+      if (newest.has(key)) stale.push(job);
+      else newest.set(key, job);
+    }
+    const bySink = new Map<string, SyncJob[]>();
+    for (const job of newest.values()) {
+      const list = bySink.get(job.sink) ?? [];
+      list.push(job);
+      bySink.set(job.sink, list);
+    }
+    const pending = new Set(newest.values());
+    const heartbeat = setInterval(
+      () => {
+        const ids = [...pending].map((j) => j.id);
+        withBusyRetry(
+          () => renewLeases(this.opts.db.kysely, this.owner, ids, this.clock() + this.leaseMs),
+          this.sleep,
+        ).catch((e) =>
+          this.log.log("warn", "could not renew sync leases", { error: String(e?.message ?? e) }),
+        );
+      },
+      Math.max(1000, Math.floor(this.leaseMs / 3)),
+    );
+    try {
+      const now = () => this.clock();
+      const done: Completion[] = stale.map((j) => ({
+        id: j.id,
+        status: "superseded",
+        next: j.created_at,
+        error: null,
+        attempted: false,
+      }));
+      this.stats.superseded += stale.length;
+      await Promise.all(
+        [...bySink].map(async ([name, jobs]) => {
+          const sink = this.sinks.get(name) as Sink;
+          const started = performance.now();
+          let outcomes: Map<number, Outcome>;
+          let error: string | undefined;
+          try {
+            outcomes = await sink.send(jobs, this.abort.signal);
+          } catch (e) {
+            const o = this.abort.signal.aborted ? undefined : outcomeOf(e);
+            if (o && o.kind !== "done") error = o.error;
+            outcomes = new Map(o ? jobs.map((j) => [j.id, o]) : []);
+          }
+          const results = jobs.map((j) => this.completion(j, outcomes.get(j.id), now()));
+          for (const j of jobs) pending.delete(j);
+          this.opts.report?.({
+            sink: name,
+            jobs: jobs.length,
+            done: results.filter((r) => r.status === "done").length,
+            retry: results.filter((r) => r.status === "pending" && r.attempted).length,
+            dead: results.filter((r) => r.status === "dead").length,
+            durationMs: performance.now() - started,
+            ...(error === undefined ? {} : { error }),
+          });
+          // Record each sink's results as soon as they are known, not after the slowest sink.
+          await this.record(results);
+        }),
+      );
+      await this.record(done);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private completion(job: SyncJob, outcome: Outcome | undefined, now: number): Completion {
+    if (outcome === undefined) return handBack(job.id, now);
+    if (outcome.kind === "done") {
+      this.stats.done++;
+      return { id: job.id, status: "done", next: now, error: null, attempted: true };
+    }
+    if (outcome.kind === "fail") {
+      this.stats.dead++;
+      this.log.log("warn", "sync job failed permanently", {
+        job: job.id,
+        sink: job.sink,
+        error: outcome.error,
+      });
+      return { id: job.id, status: "dead", next: now, error: outcome.error, attempted: true };
+    }
+    if (now - job.created_at >= this.retry.giveUpMs) {
+      this.stats.dead++;
+      const days = Math.round(this.retry.giveUpMs / 86_400_000);
+      const error = `gave up after ${days} days of failures; last: ${outcome.error}`;
+      this.log.log("warn", "sync job gave up", { job: job.id, sink: job.sink, error });
+      return { id: job.id, status: "dead", next: now, error, attempted: true };
+    }
+    this.stats.retried++;
+    const wait = Math.max(backoffMs(job.attempts + 1, this.retry, this.random), outcome.retryAfterMs ?? 0);
+    return { id: job.id, status: "pending", next: now + wait, error: outcome.error, attempted: true };
+  }
+
+  private record(items: Completion[]): Promise<number> {
+    return withBusyRetry(() => complete(this.opts.db.kysely, this.owner, this.clock(), items), this.sleep);
+  }
+
+  private async maybePrune() {
+    const keep = this.opts.retentionMs;
+    const now = this.clock();
+    if (keep == null || now - this.lastPrune < 3_600_000) return;
+    this.lastPrune = now;
+    const n = await withBusyRetry(() => pruneFinished(this.opts.db.kysely, now - keep), this.sleep);
+    if (n > 0) this.log.log("info", "pruned finished sync jobs", { rows: n });
+  }
+}
+
+function handBack(id: number, now: number): Completion {
+  return { id, status: "pending", next: now, error: null, attempted: false };
+}

@@ -1,0 +1,494 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Server } from "bun";
+import { tarGz } from "./tar.ts";
+
+/**
+ * A fake Mailchimp Marketing API v3 on loopback, for every call suppressd makes. It behaves like
+ * the real one where it matters to us: Basic auth with the key as password (401 problem+json
+ * otherwise), problem+json errors, "Member In Compliance State" and "Forgotten Email Not
+ * Subscribed", POST /lists/{id} answering 200 with `errors[]` on partial failure, batch
+ * operations that finish asynchronously with their results in a gzipped tar of JSON files, and
+ * 429 past `maxConnections` simultaneous requests per key.
+ *
+ * Faults for tests: `mode` ("down": 503 HTML pages, "hang": no answer until healed, "throttle":
+ * 429), `failNext(n, kind)`, and `latencyMs` per call. Member states and every status ever written
+ * are recorded for assertions.
+ */
+
+export type MemberStatus = "subscribed" | "unsubscribed" | "cleaned" | "pending" | "transactional";
+
+export interface FakeMember {
+  email: string;
+  status: MemberStatus;
+  tags: Set<string>;
+}
+
+type Fault = "503" | "429" | "hang";
+
+interface Batch {
+  id: string;
+  status: "pending" | "started" | "finished";
+  total: number;
+  finished: number;
+  errored: number;
+  submittedAt: string;
+  completedAt: string;
+  results: { status_code: number; operation_id: string; response: string }[];
+}
+
+export interface FakeOptions {
+  apiKey?: string;
+  lists?: string[];
+  latencyMs?: number;
+  maxConnections?: number;
+  /** How long a batch takes to run once submitted. */
+  batchMs?: number;
+}
+
+interface Answer {
+  status: number;
+  body?: unknown;
+}
+
+export const FAKE_KEY = "0123456789abcdef0123456789abcdef-us19";
+
+export class FakeMailchimp {
+  readonly apiKey: string;
+  latencyMs: number;
+  maxConnections: number;
+  batchMs: number;
+  mode: "up" | "down" | "hang" | "throttle" = "up";
+  /** Addresses Mailchimp keeps in compliance state (unsubscribed/bounced/reviewed) and refuses. */
+  readonly compliance = new Set<string>();
+  /** Addresses permanently deleted (GDPR): they cannot be re-imported. */
+  readonly forgotten = new Set<string>();
+  /** Addresses Mailchimp calls "fake or invalid". */
+  readonly invalid = new Set<string>();
+  readonly lists = new Map<string, Map<string, FakeMember>>();
+  readonly stats = {
+    requests: 0,
+    routes: new Map<string, number>(),
+    inFlight: 0,
+    maxInFlight: 0,
+    throttled: 0,
+    /** Every status written to any member, in order: suppressd must never write subscribed/pending. */
+    statusWrites: [] as MemberStatus[],
+    batchOps: 0,
+  };
+  private server!: Server<undefined>;
+  private readonly faults: Fault[] = [];
+  private readonly hanging = new Set<() => void>();
+  private readonly batches = new Map<string, Batch>();
+
+  private constructor(o: FakeOptions) {
+    this.apiKey = o.apiKey ?? FAKE_KEY;
+    this.latencyMs = o.latencyMs ?? 0;
+    this.maxConnections = o.maxConnections ?? 10;
+    this.batchMs = o.batchMs ?? 20;
+    for (const id of o.lists ?? ["list1"]) this.lists.set(id, new Map());
+  }
+
+  static start(o: FakeOptions = {}): FakeMailchimp {
+    const fake = new FakeMailchimp(o);
+    fake.server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => fake.handle(req) });
+    return fake;
+  }
+
+  /** What goes in a sink's `baseUrl`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.server.port}/3.0`;
+  }
+
+  stop(): void {
+    this.heal();
+    this.server.stop(true);
+  }
+
+  /** Back to normal; requests left hanging get a 503 page now. */
+  heal(): void {
+    this.mode = "up";
+    this.faults.length = 0;
+    for (const release of this.hanging) release();
+    this.hanging.clear();
+  }
+
+  failNext(n: number, kind: Fault): void {
+    for (let i = 0; i < n; i++) this.faults.push(kind);
+  }
+
+  addMember(list: string, email: string, status: MemberStatus = "subscribed", tags: string[] = []): void {
+    this.listOf(list).set(hash(email), { email: email.toLowerCase(), status, tags: new Set(tags) });
+  }
+
+  member(list: string, email: string): FakeMember | undefined {
+    return this.lists.get(list)?.get(hash(email));
+  }
+
+  private listOf(list: string): Map<string, FakeMember> {
+    let m = this.lists.get(list);
+    if (!m) {
+      m = new Map();
+      this.lists.set(list, m);
+    }
+    return m;
+  }
+
+  private async handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    this.stats.requests++;
+    if (url.pathname.startsWith("/batch-results/")) {
+      // Stands in for the storage server the real results URL points at: no key, no limit.
+      await this.delay();
+      const batch = this.batches.get(url.pathname.slice("/batch-results/".length).replace(/\.tar\.gz$/, ""));
+      if (!batch) return new Response("NoSuchKey", { status: 404 });
+      return new Response(resultsArchive(batch), { headers: { "content-type": "application/x-gzip" } });
+    }
+    const auth = req.headers.get("authorization") ?? "";
+    const key = auth.startsWith("Basic ")
+      ? Buffer.from(auth.slice(6), "base64").toString().split(":")[1]
+      : undefined;
+    this.stats.inFlight++;
+    try {
+      if (this.stats.inFlight > this.maxConnections) {
+        this.stats.throttled++;
+        return problem(
+          429,
+          "Too Many Requests",
+          "You have exceeded the limit of 10 simultaneous connections.",
+        );
+      }
+      this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.stats.inFlight);
+      const fault =
+        this.faults.shift() ??
+        (this.mode === "down"
+          ? "503"
+          : this.mode === "hang"
+            ? "hang"
+            : this.mode === "throttle"
+              ? "429"
+              : undefined);
+      if (fault === "hang") {
+        // Until healed, or until the client gives up and closes the connection.
+        await new Promise<void>((r) => {
+          this.hanging.add(r);
+          req.signal.addEventListener("abort", () => r());
+        });
+        return htmlError();
+      }
+      await this.delay();
+      if (fault === "503") return htmlError();
+      if (fault === "429") {
+        this.stats.throttled++;
+        return problem(
+          429,
+          "Too Many Requests",
+          "You have exceeded the limit of 10 simultaneous connections.",
+        );
+      }
+      if (key === undefined)
+        return problem(401, "API Key Missing", "Your request did not include an API key.");
+      if (key !== this.apiKey) {
+        return problem(
+          401,
+          "API Key Invalid",
+          "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+        );
+      }
+      const path = url.pathname.replace(/^\/3\.0/, "");
+      const text = await req.text();
+      let body: Record<string, unknown> = {};
+      if (text) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          return problem(400, "JSON Parse Error", "We encountered an unspecified JSON parsing error.");
+        }
+      }
+      const a = this.route(req.method, path, body);
+      if (a.status === 204) return new Response(null, { status: 204 });
+      if (a.status >= 400)
+        return problem(
+          a.status,
+          String((a.body as { title: string }).title),
+          String((a.body as { detail: string }).detail),
+        );
+      return Response.json(a.body, { status: a.status });
+    } finally {
+      this.stats.inFlight--;
+    }
+  }
+
+  private delay(): Promise<void> {
+    return this.latencyMs > 0 ? Bun.sleep(this.latencyMs) : Promise.resolve();
+  }
+
+  /** The API proper, shared by HTTP calls and batch operations. */
+  private route(method: string, path: string, body: Record<string, unknown>): Answer {
+    const parts = path.split("/").filter(Boolean);
+    const routeName = `${method} /${parts.map((p, i) => (i % 2 === 1 ? ":id" : p)).join("/")}`;
+    this.stats.routes.set(routeName, (this.stats.routes.get(routeName) ?? 0) + 1);
+    if (method === "GET" && path === "/ping")
+      return { status: 200, body: { health_status: "Everything's Chimpy!" } };
+    if (parts[0] === "batches") return this.batchRoute(method, parts[1], body);
+    if (parts[0] !== "lists" || parts[1] === undefined) return notFound();
+    const list = this.lists.get(parts[1]);
+    if (!list) return notFound();
+    if (parts.length === 2 && method === "GET")
+      return {
+        status: 200,
+        body: { id: parts[1], name: `Audience ${parts[1]}`, stats: { member_count: list.size } },
+      };
+    if (parts.length === 2 && method === "POST") return this.batchSubscribe(list, body);
+    if (parts[2] !== "members" || parts[3] === undefined) return notFound();
+    const id = parts[3];
+    const member = list.get(id);
+    if (parts.length === 5 && parts[4] === "tags" && method === "POST") {
+      if (!member) return notFound();
+      for (const t of (body.tags ?? []) as { name: string; status: string }[]) {
+        if (t.status === "active") member.tags.add(t.name);
+        else member.tags.delete(t.name);
+      }
+      return { status: 204 };
+    }
+    if (parts.length !== 4) return notFound();
+    if (method === "GET") return member ? { status: 200, body: present(id, member) } : notFound();
+    if (method === "PATCH") {
+      if (!member) return notFound();
+      return this.write(list, id, member.email, body.status as MemberStatus | undefined, undefined);
+    }
+    if (method === "PUT") {
+      const email = String(body.email_address ?? member?.email ?? "").toLowerCase();
+      if (!email) return invalid("The resource submitted could not be validated. email_address is required.");
+      if (hash(email) !== id) return invalid("The email address does not match the subscriber hash.");
+      return this.write(
+        list,
+        id,
+        email,
+        body.status as MemberStatus | undefined,
+        body.status_if_new as MemberStatus | undefined,
+      );
+    }
+    return {
+      status: 405,
+      body: { title: "Method Not Allowed", detail: "The requested method and resource are not compatible." },
+    };
+  }
+
+  private write(
+    list: Map<string, FakeMember>,
+    id: string,
+    email: string,
+    status?: MemberStatus,
+    ifNew?: MemberStatus,
+  ): Answer {
+    const member = list.get(id);
+    const refused = this.refusal(email, member !== undefined);
+    if (refused) return { status: 400, body: refused };
+    if (member) {
+      if (status) {
+        member.status = status;
+        this.stats.statusWrites.push(status);
+      }
+      return { status: 200, body: present(id, member) };
+    }
+    const initial = ifNew ?? status;
+    if (!initial)
+      return invalid("The resource submitted could not be validated. status is required for a new member.");
+    const created: FakeMember = { email, status: initial, tags: new Set() };
+    list.set(id, created);
+    this.stats.statusWrites.push(initial);
+    return { status: 200, body: present(id, created) };
+  }
+
+  private refusal(email: string, exists: boolean): { title: string; detail: string } | null {
+    if (this.compliance.has(email)) {
+      return {
+        title: "Member In Compliance State",
+        detail: `${email} is already a list member in compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed.`,
+      };
+    }
+    if (!exists && this.forgotten.has(email)) {
+      return {
+        title: "Forgotten Email Not Subscribed",
+        detail: `${email} was permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list.`,
+      };
+    }
+    if (this.invalid.has(email))
+      return {
+        title: "Invalid Resource",
+        detail: `${email} looks fake or invalid, please enter a real email address.`,
+      };
+    return null;
+  }
+
+  private batchSubscribe(list: Map<string, FakeMember>, body: Record<string, unknown>): Answer {
+    const members = (body.members ?? []) as {
+      email_address?: string;
+      status?: MemberStatus;
+      status_if_new?: MemberStatus;
+    }[];
+    if (members.length > 500)
+      return invalid("members: a maximum of 500 members may be added or updated per call.");
+    const update = body.update_existing === true;
+    const out = { new_members: [] as unknown[], updated_members: [] as unknown[], errors: [] as unknown[] };
+    for (const m of members) {
+      const email = String(m.email_address ?? "").toLowerCase();
+      const id = hash(email);
+      const exists = list.has(id);
+      const refused = this.refusal(email, exists);
+      if (refused) {
+        out.errors.push({
+          email_address: m.email_address,
+          error: refused.detail,
+          error_code: "ERROR_GENERIC",
+          field: "",
+          field_message: "",
+        });
+        continue;
+      }
+      if (exists && !update) {
+        out.errors.push({
+          email_address: m.email_address,
+          error: `${email} is already a list member, do you want to update? please provide update_existing:true in the request body`,
+          error_code: "ERROR_CONTACT_EXISTS",
+          field: "",
+          field_message: "",
+        });
+        continue;
+      }
+      const a = this.write(list, id, email, m.status, m.status_if_new ?? m.status);
+      (exists ? out.updated_members : out.new_members).push(a.body);
+    }
+    return {
+      status: 200,
+      body: {
+        ...out,
+        total_created: out.new_members.length,
+        total_updated: out.updated_members.length,
+        error_count: out.errors.length,
+        _links: [],
+      },
+    };
+  }
+
+  private batchRoute(method: string, id: string | undefined, body: Record<string, unknown>): Answer {
+    if (method === "POST" && id === undefined) {
+      const ops = (body.operations ?? []) as {
+        method: string;
+        path: string;
+        body?: string;
+        operation_id?: string;
+      }[];
+      const batch: Batch = {
+        id: randomUUID().replace(/-/g, "").slice(0, 10),
+        status: "pending",
+        total: ops.length,
+        finished: 0,
+        errored: 0,
+        submittedAt: new Date().toISOString(),
+        completedAt: "",
+        results: [],
+      };
+      this.batches.set(batch.id, batch);
+      setTimeout(() => this.runBatch(batch, ops), this.batchMs);
+      return { status: 200, body: this.presentBatch(batch) };
+    }
+    const batch = id ? this.batches.get(id) : undefined;
+    if (method === "GET" && batch) return { status: 200, body: this.presentBatch(batch) };
+    return notFound();
+  }
+
+  private runBatch(
+    batch: Batch,
+    ops: { method: string; path: string; body?: string; operation_id?: string }[],
+  ) {
+    batch.status = "started";
+    for (const op of ops) {
+      this.stats.batchOps++;
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = op.body ? JSON.parse(op.body) : {};
+      } catch {}
+      const a = this.route(op.method, op.path.startsWith("/") ? op.path : `/${op.path}`, parsed);
+      const response =
+        a.status >= 400
+          ? JSON.stringify({
+              type: "https://mailchimp.com/developer/marketing/docs/errors/",
+              status: a.status,
+              instance: randomUUID(),
+              ...(a.body as object),
+            })
+          : JSON.stringify(a.body ?? {});
+      if (a.status >= 400) batch.errored++;
+      batch.finished++;
+      batch.results.push({ status_code: a.status, operation_id: op.operation_id ?? "", response });
+    }
+    batch.status = "finished";
+    batch.completedAt = new Date().toISOString();
+  }
+
+  private presentBatch(b: Batch) {
+    return {
+      id: b.id,
+      status: b.status,
+      total_operations: b.total,
+      finished_operations: b.finished,
+      errored_operations: b.errored,
+      submitted_at: b.submittedAt,
+      completed_at: b.completedAt,
+      response_body_url:
+        b.status === "finished" ? `http://127.0.0.1:${this.server.port}/batch-results/${b.id}.tar.gz` : "",
+      _links: [],
+    };
+  }
+}
+
+/** Results in files of up to 500 entries, like the real archives. */
+function resultsArchive(b: Batch): Uint8Array {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < b.results.length; i += 500)
+    files[`${b.id}/${i / 500}.json`] = JSON.stringify(b.results.slice(i, i + 500));
+  return tarGz(files);
+}
+
+export function hash(email: string): string {
+  return createHash("md5").update(email.toLowerCase()).digest("hex");
+}
+
+function present(id: string, m: FakeMember) {
+  return { id, email_address: m.email, status: m.status, tags: [...m.tags].map((name) => ({ name })) };
+}
+
+function notFound(): Answer {
+  return {
+    status: 404,
+    body: { title: "Resource Not Found", detail: "The requested resource could not be found." },
+  };
+}
+
+function invalid(detail: string): Answer {
+  return { status: 400, body: { title: "Invalid Resource", detail } };
+}
+
+function problem(status: number, title: string, detail: string): Response {
+  return new Response(
+    JSON.stringify({
+      type: "https://mailchimp.com/developer/marketing/docs/errors/",
+      title,
+      status,
+      detail,
+      instance: randomUUID(),
+    }),
+    { status, headers: { "content-type": "application/problem+json; charset=utf-8" } },
+  );
+}
+
+function htmlError(): Response {
+  return new Response(
+    "<html><head><title>503 Service Unavailable</title></head><body><h1>Service Unavailable</h1></body></html>",
+    {
+      status: 503,
+      headers: { "content-type": "text/html" },
+    },
+  );
+}
