@@ -26,6 +26,8 @@ export interface Db {
   kysely: Kysely<Database>;
   /** Kysely over the writer's connection, for building statements the writer runs. */
   builder: Kysely<Database>;
+  /** Replaces the writer's connection (after SQLITE_BUSY left a statement open on it). */
+  resetWriter(): Promise<void>;
   close(): void;
 }
 
@@ -40,12 +42,14 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   };
   const writer = createClient({ ...common, concurrency: 1 });
   const reader = createClient({ ...common, concurrency: 4 });
-  if (local) {
-    // WAL lets readers run beside the writer; FULL makes every acknowledged commit survive a power
-    // loss (NORMAL may lose the last ones). Both are per-connection except journal_mode.
-    await writer.execute("PRAGMA journal_mode=WAL");
-    await writer.execute("PRAGMA synchronous=FULL");
-  }
+  // WAL lets readers run beside the writer; FULL makes every acknowledged commit survive a power
+  // loss (NORMAL may lose the last ones). synchronous is per connection, so it is set again
+  // whenever the writer's connection is replaced.
+  const durable = async () => {
+    if (local) await writer.execute("PRAGMA synchronous=FULL");
+  };
+  if (local) await writer.execute("PRAGMA journal_mode=WAL");
+  await durable();
   const kysely = new Kysely<Database>({ dialect: new LibsqlDialect(reader) });
   const builder = new Kysely<Database>({ dialect: new LibsqlDialect(writer) });
   return {
@@ -53,6 +57,10 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
     reader,
     kysely,
     builder,
+    async resetWriter() {
+      await writer.reconnect();
+      await durable();
+    },
     close() {
       writer.close();
       reader.close();

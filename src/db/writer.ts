@@ -126,7 +126,7 @@ export class Writer {
         for (const p of batch) {
           await this.withLockRetry(() => this.commit([p.item])).then(
             (r) => p.resolve(r[0] as WriteResult),
-            p.reject,
+            (e) => p.reject(asUnavailable(e)),
           );
         }
         return;
@@ -143,7 +143,11 @@ export class Writer {
       try {
         return await run();
       } catch (e) {
-        if (!isBusy(e) || this.clock() + delay > deadline) throw e;
+        if (!isBusy(e)) throw e;
+        // The statement that hit SQLITE_BUSY stays un-reset on the connection and makes every later
+        // COMMIT fail with "SQL statements in progress"; a fresh connection is the only cure.
+        await this.db.resetWriter();
+        if (this.clock() + delay > deadline) throw e;
         this.stats.retries++;
         await new Promise((r) => setTimeout(r, delay));
       }

@@ -247,10 +247,8 @@ describe("batches", () => {
     await expect(t.writer.submit(poisoned())).rejects.toMatchObject({ status: 503 });
   });
 
-  // BUG (src/db/writer.ts, flush): when a batch of several items fails and is retried item by item,
-  // the failing item is rejected with the raw LibsqlError instead of asUnavailable(e), so the HTTP
-  // layer answers 500 "internal" for the same failure that answers 503 when the item is alone.
-  test.todo("a bad item in a batch is refused with the same 503 as when alone", async () => {
+  // A batch that fails is retried item by item; the failing item gets the same 503 as alone.
+  test("a bad item in a batch is refused with the same 503 as when alone", async () => {
     const t = await open();
     const settled = await Promise.allSettled([
       t.writer.submit(delivery(bounce("left@x.com", "Permanent", iso(0)))),

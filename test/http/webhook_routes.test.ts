@@ -409,13 +409,9 @@ describe("a database that cannot commit", () => {
     }
   });
 
-  // BUG (src/db/writer.ts withLockRetry + @libsql/client 0.18 sqlite3.js executeStmt): the BEGIN
-  // IMMEDIATE that failed with SQLITE_BUSY is never reset, so until the garbage collector finalizes
-  // that statement every later COMMIT on the writer's connection fails with "SQLITE_BUSY: cannot
-  // commit transaction - SQL statements in progress": the daemon keeps answering 503 after the
-  // other process let go. `await db.writer.reconnect()` before retrying a busy error fixes it
-  // (checked by hand: the next transaction commits).
-  test.todo("Resend's retry after the lock is released is processed", async () => {
+  // A BEGIN IMMEDIATE that failed with SQLITE_BUSY stays un-reset in @libsql/client 0.18 and would
+  // make every later COMMIT fail; the writer replaces its connection after a busy error.
+  test("Resend's retry after the lock is released is processed", async () => {
     const env = await lockable();
     try {
       const body = bounce("retry@x.com");
