@@ -8,12 +8,18 @@ import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { type SyncService, startSync } from "./sync/service.ts";
 
 export interface Daemon {
   url: string;
   db: Db;
   writer: Writer;
-  /** Stops accepting, finishes in-flight requests and queued commits, closes the database. */
+  /** The outbox worker and the sinks it sends to. */
+  sync: SyncService;
+  /**
+   * Stops accepting, finishes in-flight requests and queued commits and the sync batches being
+   * sent, closes the database.
+   */
   stop(): Promise<void>;
   /**
    * Takes the webhook secrets and API tokens of `next` (SIGHUP) and returns the other settings
@@ -59,14 +65,19 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
     onPruned: (n) => metrics.pruned.inc(undefined, n),
   });
   retention.start();
+  const sync = startSync({ config, db, clock, log, metrics });
   return {
     url: listener.url,
     db,
     writer,
+    sync,
     async stop() {
-      await listener.stop();
-      await retention.stop();
-      await writer.close();
+      const http = async () => {
+        await listener.stop();
+        await retention.stop();
+        await writer.close();
+      };
+      await Promise.all([http(), sync.stop()]);
       db.close();
     },
     reload(next) {

@@ -1,9 +1,11 @@
 #!/usr/bin/env bun
 import { check } from "./cli/check.ts";
 import { type Command, EXIT, runCommand } from "./cli/command.ts";
+import { configCheck } from "./cli/config_check.ts";
 import { eventsList, eventsReprocess } from "./cli/events.ts";
 import { exportCsv } from "./cli/export.ts";
 import { importCsv } from "./cli/import.ts";
+import { jobsList, jobsRetry } from "./cli/jobs.ts";
 import { migrate } from "./cli/migrate.ts";
 import { sendTestEvent } from "./cli/send_test_event.ts";
 import { serve } from "./cli/serve.ts";
@@ -22,6 +24,9 @@ const COMMANDS: Command[] = [
   migrate,
   eventsReprocess,
   eventsList,
+  jobsList,
+  jobsRetry,
+  configCheck,
 ];
 
 function mainHelp(): string {

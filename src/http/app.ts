@@ -11,6 +11,7 @@ import { clientIpOf, IpSet, ipAllowlist } from "./ip_rules.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
 import { logPath, requestLog, WEBHOOK_PATH, WebhookObserver } from "./request_log.ts";
 import { suppressionRoutes } from "./suppression_routes.ts";
+import { syncRoutes } from "./sync_routes.ts";
 import { webhookRoutes } from "./webhook_routes.ts";
 
 /** Everything the HTTP layer needs, passed in so a test builds a fresh app on a fresh database. */
@@ -55,6 +56,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", healthRoutes(deps));
   app.route("/", webhookRoutes({ ...deps, writer: webhooks.wrap(deps.writer) }));
   app.route("/", suppressionRoutes(deps));
+  app.route("/", syncRoutes(deps));
   app.route("/", metricsRoutes(metrics));
   app.notFound((c) =>
     c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404),

@@ -13,20 +13,18 @@ export type TemplateVar = (typeof TEMPLATE_VARS)[number];
  */
 export type Context = "url" | "json" | "header";
 
-const PLACEHOLDER = /\{\{\s*([a-z_]+)\s*(?:\|\s*([a-z]+)\s*)?\}\}/g;
+const PLACEHOLDER = /\{\{\s*([a-z0-9_]+)\s*(?:\|\s*([a-z]+)\s*)?\}\}/g;
 const FILTERS = ["sql"] as const;
 
 /** Problems with a template, in words for the config error (empty when it is fine). */
 export function checkTemplate(template: string): string[] {
   const problems: string[] = [];
-  for (const m of template.matchAll(PLACEHOLDER)) {
-    if (!(TEMPLATE_VARS as readonly string[]).includes(m[1] as string)) {
-      problems.push(
-        `unknown placeholder {{${m[1]}}} (use ${TEMPLATE_VARS.map((v) => `{{${v}}}`).join(", ")})`,
-      );
-    }
-    if (m[2] !== undefined && !(FILTERS as readonly string[]).includes(m[2])) {
-      problems.push(`unknown filter |${m[2]} (only |sql)`);
+  for (const [text] of template.matchAll(/\{\{[^}]*\}\}/g)) {
+    const m = new RegExp(`^${PLACEHOLDER.source}$`).exec(text);
+    if (!m || !(TEMPLATE_VARS as readonly string[]).includes(m[1] as string)) {
+      problems.push(`unknown placeholder ${text} (use ${TEMPLATE_VARS.map((v) => `{{${v}}}`).join(", ")})`);
+    } else if (m[2] !== undefined && !(FILTERS as readonly string[]).includes(m[2])) {
+      problems.push(`unknown filter |${m[2]} in ${text} (only |sql)`);
     }
   }
   return problems;

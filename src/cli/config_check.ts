@@ -1,0 +1,32 @@
+import { loadConfig } from "../config/load.ts";
+import { buildSinks } from "../sync/sinks/index.ts";
+import { type Command, EXIT, usageError } from "./command.ts";
+
+export const configCheck: Command = {
+  name: "config check",
+  summary:
+    "Validate the config file and ask every sink's service whether it accepts it (Mailchimp: /ping and each audience).",
+  usage: `config check [--offline] [--config FILE]
+
+Exit 0 when everything is fine, 78 when the file is invalid or a sink is misconfigured (wrong API
+key, unknown audience, bad URL), with one line per problem.`,
+  options: { offline: { type: "boolean", description: "only validate the file; contact no one" } },
+  async run({ positionals, values }) {
+    if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const loaded = loadConfig({ flag: values.config as string | undefined });
+    const { config } = loaded;
+    const lines = [`${loaded.source}: valid`];
+    let problems = 0;
+    if (config.sinks.length === 0) lines.push("no sinks: suppressions are kept and answered, pushed nowhere");
+    if (!values.offline && config.sinks.length > 0) {
+      for (const r of await buildSinks(config.sinks).probe()) {
+        problems += r.problems.length;
+        lines.push(`sink ${r.sink} (${r.type}): ${r.problems.length === 0 ? "ok" : "PROBLEM"}`);
+        for (const ok of r.ok) lines.push(`  ok: ${ok}`);
+        for (const p of r.problems) lines.push(`  problem: ${p}`);
+      }
+    }
+    (problems > 0 ? process.stderr : process.stdout).write(`${lines.join("\n")}\n`);
+    return problems > 0 ? EXIT.config : EXIT.ok;
+  },
+};
