@@ -58,6 +58,12 @@ export async function main(argv: string[]): Promise<number> {
   const two = rest[0] ? `${first} ${rest[0]}` : "";
   const cmd = COMMANDS.find((c) => c.name === two) ?? COMMANDS.find((c) => c.name === words[0]);
   if (!cmd) {
+    const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+    if (group.length > 0) {
+      const rows = group.map((c) => `  suppressd ${c.name.padEnd(18)}${c.summary}`).join("\n");
+      process.stderr.write(`suppressd ${first}: name a subcommand:\n${rows}\n`);
+      return EXIT.usage;
+    }
     process.stderr.write(`suppressd: unknown command '${first}'.\n\n${mainHelp()}`);
     return EXIT.usage;
   }

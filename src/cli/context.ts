@@ -32,7 +32,7 @@ export async function openContext(
   values: Record<string, string | boolean | undefined>,
   opts: { schema: "migrate" | "require" | "as-is" },
 ): Promise<CliContext> {
-  const loaded = loadConfig({ flag: values.config as string | undefined, allowDevelopment: true });
+  const loaded = loadConfig({ flag: values.config as string | undefined, allowDevelopment: "existing" });
   const { config } = loaded;
   const where = config.database.url.split("?")[0] ?? "";
   let db: Db;

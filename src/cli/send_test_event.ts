@@ -57,7 +57,10 @@ rejects the signature (it is not using this configuration's resend.webhookSecret
         `unknown event type ${JSON.stringify(type)}. Known types: ${SAMPLE_TYPES.map((t) => t.type).join(", ")}.`,
       );
     }
-    const { config } = loadConfig({ flag: values.config as string | undefined, allowDevelopment: true });
+    const { config } = loadConfig({
+      flag: values.config as string | undefined,
+      allowDevelopment: "existing",
+    });
     const url = (values.url as string | undefined) ?? defaultUrl(config);
     const id = `msg_test_${randomBytes(12).toString("hex")}`;
     const now = new Date();

@@ -12,7 +12,7 @@ export const serve: Command = {
   summary: "Run the daemon: receive Resend webhooks and answer suppression queries (the default command).",
   usage: "serve [--config FILE]",
   async run({ values }) {
-    const loaded = loadConfig({ flag: values.config as string | undefined, allowDevelopment: true });
+    const loaded = loadConfig({ flag: values.config as string | undefined, allowDevelopment: "create" });
     const { config } = loaded;
     const log = jsonLogger(config.log.level);
     const daemon = await startDaemon(config);

@@ -34,7 +34,11 @@ export function configPath(flag: string | undefined, env: Record<string, string 
 export function loadConfig(opts: {
   flag?: string;
   env?: Record<string, string | undefined>;
-  allowDevelopment?: boolean;
+  /**
+   * Without a config file: "create" (serve) starts a development instance, generating its
+   * credentials on first start; "existing" (other commands) uses one that `serve` created.
+   */
+  allowDevelopment?: "create" | "existing";
 }): LoadedConfig {
   const env = opts.env ?? process.env;
   const path = configPath(opts.flag, env);
@@ -46,7 +50,7 @@ export function loadConfig(opts: {
           "or run `suppressd serve` without a config file for a local development instance.",
       );
     }
-    return { ...developmentConfig(env), source: "development mode" };
+    return { ...developmentConfig(env, opts.allowDevelopment === "create"), source: "development mode" };
   }
   let raw: unknown;
   try {
@@ -107,7 +111,10 @@ function deepFreeze<T>(value: T): T {
  * A local instance for trying suppressd: loopback only, credentials generated on first start and
  * kept in `data/dev-credentials.json` (owner-only) so `send-test-event` and restarts find them.
  */
-function developmentConfig(env: Record<string, string | undefined>): {
+function developmentConfig(
+  env: Record<string, string | undefined>,
+  create: boolean,
+): {
   config: Config;
   development: DevelopmentCredentials;
 } {
@@ -117,6 +124,11 @@ function developmentConfig(env: Record<string, string | undefined>): {
   let creds: Omit<DevelopmentCredentials, "file">;
   if (existsSync(file)) {
     creds = { ...JSON.parse(readFileSync(file, "utf8")), created: false };
+  } else if (!create) {
+    throw configError(
+      "No config.json and no development instance yet: start one with `suppressd serve` (or `npm start`), " +
+        "or copy config.example.json to config.json.",
+    );
   } else {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     creds = {

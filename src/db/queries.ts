@@ -26,15 +26,19 @@ export type HistoryRow = Pick<
   "decision" | "reason" | "event_type" | "svix_id" | "occurred_at" | "recorded_at" | "note"
 >;
 
-/** Which of `emails` are suppressed: one indexed lookup per address inside a single query. */
+/**
+ * Which of `emails` are suppressed: one primary-key lookup per address inside a single query.
+ * `suppressed` is filtered here, not in SQL: given `suppressed = 1`, SQLite prefers the listing
+ * index and scans every suppressed row (150 ms per 1,000 addresses on a 200k list).
+ */
 export async function suppressedAmong(db: Kysely<Database>, emails: string[]) {
   if (emails.length === 0) return [];
-  return db
+  const rows = await db
     .selectFrom("suppressions")
-    .select(["email", "reason", "suppressed_at"])
-    .where("suppressed", "=", 1)
+    .select(["email", "reason", "suppressed_at", "suppressed"])
     .where("email", "in", sql<string>`(SELECT value FROM json_each(${JSON.stringify(emails)}))`)
     .execute();
+  return rows.filter((r) => r.suppressed === 1).map(({ suppressed: _, ...r }) => r);
 }
 
 export interface ListFilter {
