@@ -66,7 +66,12 @@ async function gather(
     database: { url: where, bytes: fileBytes(where) },
     suppressed: {
       total: reasons.reduce((a, r) => a + r.n, 0),
-      by_reason: Object.fromEntries(reasons.sort((a, b) => b.n - a.n).map((r) => [r.reason, r.n])),
+      by_reason: Object.fromEntries(
+        reasons
+          .filter((r) => r.n > 0)
+          .sort((a, b) => b.n - a.n)
+          .map((r) => [r.reason, r.n]),
+      ),
     },
     last_event: last ? { type: last.type, received_at: new Date(last.receivedAt).toISOString() } : null,
     events_kept: {

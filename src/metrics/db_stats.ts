@@ -1,29 +1,46 @@
 import { type Kysely, sql } from "kysely";
-import type { Database } from "../db/schema.ts";
+import { type Database, type JobStatus, REASONS, type Reason } from "../db/schema.ts";
 
 /**
- * Read-only counts for `/metrics` and `suppressd status`. Each is one indexed query or one scan
- * of a table that stays small (the outbox by status, the quarantine); the daemon caches them.
+ * Read-only counts for `/metrics` and `suppressd status`. The ones /metrics uses read indexes or
+ * small tables (the live outbox, the quarantine); the daemon caches them between scrapes.
  */
 
-export async function suppressedByReason(db: Kysely<Database>): Promise<{ reason: string; n: number }[]> {
-  const rows = await db
-    .selectFrom("suppressions")
-    .select(["reason", (eb) => eb.fn.countAll<number>().as("n")])
-    .where("suppressed", "=", 1)
-    .groupBy("reason")
-    .execute();
-  return rows.map((r) => ({ reason: r.reason, n: Number(r.n) }));
+/**
+ * Suppressed addresses per reason, every reason included. One count per reason over the
+ * suppressions_by_reason index, with a turn of the event loop between them: libSQL's local calls
+ * block it, so one GROUP BY over a large table would hold up webhooks for its whole duration.
+ */
+export async function suppressedByReason(db: Kysely<Database>): Promise<{ reason: Reason; n: number }[]> {
+  const out: { reason: Reason; n: number }[] = [];
+  for (const reason of REASONS) {
+    const row = await db
+      .selectFrom("suppressions")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("suppressed", "=", 1)
+      .where("reason", "=", reason)
+      .executeTakeFirstOrThrow();
+    out.push({ reason, n: Number(row.n) });
+    await new Promise((r) => setImmediate(r));
+  }
+  return out;
 }
 
+/**
+ * Sync jobs by sink and status. `statuses` limits the count to those (the sync_jobs_due index
+ * finds them): /metrics asks for the live ones only, since done and superseded rows pile up
+ * until the worker prunes them and their rate is in suppressd_sync_jobs_total anyway.
+ */
 export async function outboxByStatus(
   db: Kysely<Database>,
-): Promise<{ sink: string; status: string; n: number }[]> {
-  const rows = await db
+  statuses?: readonly JobStatus[],
+): Promise<{ sink: string; status: JobStatus; n: number }[]> {
+  let q = db
     .selectFrom("sync_jobs")
     .select(["sink", "status", (eb) => eb.fn.countAll<number>().as("n")])
-    .groupBy(["sink", "status"])
-    .execute();
+    .groupBy(["sink", "status"]);
+  if (statuses) q = q.where("status", "in", statuses);
+  const rows = await q.execute();
   return rows.map((r) => ({ sink: r.sink, status: r.status, n: Number(r.n) }));
 }
 

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { type Database, REASONS } from "../db/schema.ts";
+import type { Database, JobStatus } from "../db/schema.ts";
 import { VERSION } from "../version.ts";
 import { lastEventReceived, outboxByStatus, quarantineCounts, suppressedByReason } from "./db_stats.ts";
 import { Registry } from "./registry.ts";
@@ -21,6 +21,9 @@ export interface SyncBatchReport {
 }
 
 export type WebhookOutcome = "processed" | "ignored" | "quarantined" | "duplicate";
+
+/** Outbox statuses exported as gauges: the backlog and the failures, not the finished history. */
+const LIVE_JOBS: readonly JobStatus[] = ["pending", "running", "dead"];
 
 /** Distinct event types kept as labels; Resend has about twenty, so more means something odd. */
 const MAX_TYPES = 64;
@@ -68,7 +71,7 @@ export class Metrics {
   );
   readonly outbox = this.registry.gauge(
     "suppressd_outbox_jobs",
-    "Sync jobs by sink and status (pending, running, done, dead, superseded), read from the database.",
+    "Sync jobs waiting (pending), being sent (running) or given up (dead), by sink; read from the database.",
     ["sink", "status"],
   );
   readonly quarantine = this.registry.gauge(
@@ -155,18 +158,15 @@ export class Metrics {
 
   private refreshDatabaseGauges(): Promise<void> {
     const db = this.opts.db;
-    const now = (this.opts.clock ?? Date.now)();
-    if (!db || now - this.refreshed < (this.opts.cacheMs ?? 5000)) return Promise.resolve();
+    const now = Date.now();
+    if (!db || now - this.refreshed < (this.opts.cacheMs ?? 15_000)) return Promise.resolve();
     this.refreshing ??= (async () => {
       try {
-        const [reasons, jobs, quarantine, last] = await Promise.all([
-          suppressedByReason(db),
-          outboxByStatus(db),
-          quarantineCounts(db),
-          lastEventReceived(db),
-        ]);
-        // Every reason is exported, zero included, so a series does not vanish when it empties.
-        for (const reason of REASONS) this.suppressions.set({ reason }, 0);
+        // One after the other, not Promise.all: each local query blocks the event loop while it runs.
+        const reasons = await suppressedByReason(db);
+        const jobs = await outboxByStatus(db, LIVE_JOBS);
+        const quarantine = await quarantineCounts(db);
+        const last = await lastEventReceived(db);
         for (const r of reasons) this.suppressions.set({ reason: r.reason }, r.n);
         this.outbox.clear();
         for (const j of jobs) this.outbox.set({ sink: j.sink, status: j.status }, j.n);

@@ -1,5 +1,6 @@
 import type { Migration } from "kysely/migration";
 import * as m001 from "./001_initial.ts";
+import * as m002 from "./002_suppressions_by_reason.ts";
 
 /**
  * Every migration, by name, in order. Listed in code because a compiled binary has no migrations
@@ -7,4 +8,5 @@ import * as m001 from "./001_initial.ts";
  */
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
+  "002_suppressions_by_reason": m002,
 };
