@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers/app.ts";
 import { writeConfig } from "../helpers/daemon.ts";
@@ -71,9 +72,21 @@ test("something that is not an address is a usage error", async () => {
   expect(r.stderr).toContain("is not an email address");
 });
 
-test("development mode: check finds ./data without a config file, and asks for the schema first", async () => {
+test("development mode: check needs the instance serve creates, then finds ./data and asks for the schema", async () => {
   const dev = tempDir();
   try {
+    const none = await runCli(["check", "someone@example.com"], { cwd: dev.dir });
+    expect(none.code).toBe(78);
+    expect(none.stderr).toContain("suppressd serve");
+    // What `serve` leaves behind on its first start.
+    mkdirSync(join(dev.dir, "data"), { mode: 0o700 });
+    writeFileSync(
+      join(dev.dir, "data/dev-credentials.json"),
+      JSON.stringify({
+        webhookSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        apiToken: "dev_0123456789abcdef0123",
+      }),
+    );
     const before = await runCli(["check", "someone@example.com"], { cwd: dev.dir });
     expect(before.code).toBe(69);
     expect(before.stderr).toContain("suppressd migrate");
