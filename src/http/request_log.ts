@@ -13,7 +13,8 @@ export const WEBHOOK_PATH = "/webhooks/resend";
  * webhook route is given, so the route itself knows nothing about metrics.
  */
 export class WebhookObserver {
-  private readonly inFlight = new Map<string, { type: string; outcome: WebhookOutcome }>();
+  /** Per svix-id, because two copies of one delivery can be in flight at once (a retry race). */
+  private readonly inFlight = new Map<string, { type: string; outcome: WebhookOutcome }[]>();
   constructor(private readonly metrics: Metrics) {}
 
   wrap(writer: Writer): Writer {
@@ -22,7 +23,9 @@ export class WebhookObserver {
       if (item.claim === "new" && item.svixId !== null) {
         const outcome = result.status as WebhookOutcome;
         this.metrics.webhook(item.type, outcome);
-        this.inFlight.set(item.svixId, { type: item.type, outcome });
+        const list = this.inFlight.get(item.svixId);
+        if (list) list.push({ type: item.type, outcome });
+        else this.inFlight.set(item.svixId, [{ type: item.type, outcome }]);
       }
       return result;
     };
@@ -37,8 +40,9 @@ export class WebhookObserver {
 
   /** The result recorded for `svixId` by this request, removed so the map only holds in-flight ones. */
   take(svixId: string): { type: string; outcome: WebhookOutcome } | undefined {
-    const r = this.inFlight.get(svixId);
-    this.inFlight.delete(svixId);
+    const list = this.inFlight.get(svixId);
+    const r = list?.shift();
+    if (list?.length === 0) this.inFlight.delete(svixId);
     return r;
   }
 }

@@ -51,6 +51,16 @@ describe("request log", () => {
     expect(t.raw().toLowerCase()).not.toContain("jane.doe");
   });
 
+  test("two copies of one delivery in flight at once: one line says processed, the other duplicate", async () => {
+    t = await observedApp({ log: { requests: true } });
+    const body = bounce("race@example.com");
+    const headers = signedHeaders(body);
+    const send = () => t?.request("/webhooks/resend", { method: "POST", body, headers });
+    await Promise.all([send(), send()]);
+    const outcomes = t.logs().map((l) => l.outcome);
+    expect(outcomes.sort()).toEqual(["duplicate", "processed"]);
+  });
+
   test("log.hashAddresses false writes the address; log.requests false writes no line", async () => {
     t = await observedApp({ log: { requests: true, hashAddresses: false } });
     await t.request("/v1/suppressions/Jane%40example.com", { headers: auth });
