@@ -22,8 +22,8 @@ export interface Daemon {
    */
   stop(): Promise<void>;
   /**
-   * Takes the webhook secrets and API tokens of `next` (SIGHUP) and returns the other settings
-   * that differ from the running ones: those need a restart.
+   * Takes the webhook secrets and the API and metrics tokens of `next` (SIGHUP) and returns the
+   * other settings that differ from the running ones: those need a restart.
    */
   reload(next: Config): string[];
 }
@@ -90,12 +90,13 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
   };
 }
 
-/** What a reload changes: `resend.webhookSecrets` and `api.tokens`, nothing else. */
+/** What a reload changes: the webhook secrets and the API and scrape tokens, nothing else. */
 function withCredentialsOf(current: Config, next: Config): Config {
   return Object.freeze({
     ...current,
     resend: Object.freeze({ ...current.resend, webhookSecrets: next.resend.webhookSecrets }),
     api: Object.freeze({ ...current.api, tokens: next.api.tokens }),
+    metrics: Object.freeze({ ...current.metrics, tokens: next.metrics.tokens }),
   });
 }
 
@@ -108,7 +109,7 @@ function changedSettings(current: Config, next: Config): string[] {
   );
 }
 
-const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens"]);
+const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens", "metrics.tokens"]);
 
 /** `section.key` → JSON of the value, one level deep (`sinks` is compared whole). */
 function flatten(config: Config): Map<string, string> {

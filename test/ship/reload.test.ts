@@ -9,6 +9,7 @@ const tmp = tempDir("suppressd-reload-");
 afterAll(() => tmp.cleanup());
 
 const NEW_TOKEN = "rotated-token-0123456789abcdef";
+const SCRAPE_TOKEN = "scrape-token-0123456789abcdef";
 
 async function post(url: string, body: string, secret: string): Promise<number> {
   const res = await fetch(`${url}/webhooks/resend`, {
@@ -33,12 +34,16 @@ async function logged(daemon: RunningDaemon, msg: string, nth = 1): Promise<Reco
   throw new Error(`never logged '${msg}': ${daemon.stdout()}${daemon.stderr()}`);
 }
 
-test("SIGHUP adds a webhook secret and an API token without dropping a delivery", async () => {
+test("SIGHUP adds a webhook secret and API and metrics tokens without dropping a delivery", async () => {
   const write = (overrides: Record<string, unknown>) =>
     writeConfig(tmp.dir, join(tmp.dir, "s.db"), overrides);
   const daemon = await startDaemon({ config: write({}) });
   try {
     expect(await post(daemon.url, bounce("before@example.com"), OTHER_SECRET)).toBe(401);
+    const scrapeBefore = await fetch(`${daemon.url}/metrics`, {
+      headers: { authorization: `Bearer ${SCRAPE_TOKEN}` },
+    });
+    expect(scrapeBefore.status).toBe(401);
 
     // Deliveries signed with the old secret keep flowing while the secrets are swapped.
     let reloaded = false;
@@ -52,6 +57,7 @@ test("SIGHUP adds a webhook secret and an API token without dropping a delivery"
     write({
       resend: { webhookSecrets: [SECRET, OTHER_SECRET] },
       api: { tokens: [TOKEN, NEW_TOKEN] },
+      metrics: { tokens: [SCRAPE_TOKEN] },
       policy: { softBounce: { count: 5 } },
     });
     daemon.proc.kill("SIGHUP");
@@ -72,6 +78,10 @@ test("SIGHUP adds a webhook secret and an API token without dropping a delivery"
       headers: { authorization: `Bearer ${NEW_TOKEN}` },
     });
     expect(got.status).toBe(200);
+    const scrape = await fetch(`${daemon.url}/metrics`, {
+      headers: { authorization: `Bearer ${SCRAPE_TOKEN}` },
+    });
+    expect(scrape.status).toBe(200);
 
     // A broken file changes nothing: the daemon logs why and keeps the running credentials.
     write({ resend: { webhookSecrets: ["not-a-resend-secret"] } });
@@ -80,7 +90,7 @@ test("SIGHUP adds a webhook secret and an API token without dropping a delivery"
     expect(String(failed.error)).toContain("resend.webhookSecrets.0");
     expect(await post(daemon.url, bounce("still@example.com"), OTHER_SECRET)).toBe(200);
 
-    for (const secret of [SECRET, OTHER_SECRET, TOKEN, NEW_TOKEN]) {
+    for (const secret of [SECRET, OTHER_SECRET, TOKEN, NEW_TOKEN, SCRAPE_TOKEN]) {
       expect(daemon.stdout() + daemon.stderr()).not.toContain(secret);
     }
   } finally {
