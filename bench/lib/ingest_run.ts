@@ -25,12 +25,12 @@ export interface IngestRun {
 
 /**
  * Signs a fresh pool (timestamps are "now", so Svix's 5-minute tolerance holds), then replays it
- * once. `start` lets a caller run something alongside (the lookup bench) before awaiting.
+ * once. The caller may run something alongside (the lookup bench) before awaiting `done`.
  */
-export function startIngest(o: IngestLoad): { pid: number; done: Promise<IngestRun> } {
+export function startIngest(o: IngestLoad): { stop(): void; done: Promise<IngestRun> } {
   const pool = writePool(o.dir, o.label, o.count, o.threads);
   const outFile = join(o.dir, `wrk-${o.label}.json`);
-  const { running, pid } = runWrk(o.wrk, {
+  const { running, stop } = runWrk(o.wrk, {
     url: o.url,
     script: "ingest.lua",
     connections: o.connections,
@@ -44,7 +44,7 @@ export function startIngest(o: IngestLoad): { pid: number; done: Promise<IngestR
     const sent = result.threads.flatMap((t, i) => (pool.ids[i] ?? []).slice(0, t.issued));
     return { pool, summary: summarize(result), sent };
   });
-  return { pid, done };
+  return { stop, done };
 }
 
 export interface DbCheck {

@@ -49,6 +49,9 @@ export interface WrkThread {
   last_us: number;
   exhausted?: number;
   pool?: number;
+  /** lookup.lua: 200 (suppressed) and 404 (mailable) answers. */
+  found?: number;
+  absent?: number;
   statuses: Record<string, number>;
 }
 
@@ -76,7 +79,13 @@ export interface WrkSummary {
   latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
 }
 
-export function runWrk(wrk: string, o: WrkOptions): { running: Promise<WrkResult>; pid: number } {
+export interface WrkProcess {
+  running: Promise<WrkResult>;
+  /** Ends the run now; wrk still reports what it measured. */
+  stop(): void;
+}
+
+export function runWrk(wrk: string, o: WrkOptions): WrkProcess {
   const args = [
     wrk,
     `-t${o.threads}`,
@@ -115,7 +124,7 @@ export function runWrk(wrk: string, o: WrkOptions): { running: Promise<WrkResult
       throw new Error(`wrk left no readable result in ${o.outFile} (${e}):\n${out}\n${err}`);
     }
   })();
-  return { running, pid: proc.pid };
+  return { running, stop: () => proc.kill("SIGINT") };
 }
 
 export function summarize(r: WrkResult): WrkSummary {
