@@ -51,10 +51,8 @@ test("a webhook that cannot be committed gets 503, not 200, nothing is stored, a
   for (const table of ["webhook_events", "suppressions", "suppression_events"])
     expect(await count(table)).toBe(0);
 
-  // Resend retries the same message once the lock is gone. Known slowness (reported against
-  // src/db/writer.ts): each BEGIN that failed with SQLITE_BUSY stays un-reset on the writer's
-  // connection until the garbage collector finalizes it, and until then every COMMIT fails with
-  // "SQL statements in progress"; the writer's own retries have so far outlasted that.
+  // Resend retries the same message once the lock is gone. (The BEGIN that failed with SQLITE_BUSY
+  // stays un-reset in @libsql/client 0.18; the writer replaces its connection so COMMIT works again.)
   const retry = await send();
   expect(retry.status).toBe(200);
   expect(await retry.json()).toEqual({ status: "processed" });
