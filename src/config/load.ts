@@ -55,8 +55,10 @@ export function loadConfig(opts: {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw configError(`${path} is not valid JSON: ${(e as Error).message}`);
+  } catch {
+    // The parser's message can quote the file (Deno's does), and the file holds secrets: say
+    // where to look instead.
+    throw configError(`${path} is not valid JSON; \`jq . ${path}\` shows where it breaks.`);
   }
   return { config: parseConfig(raw, env, path), source: path, development: null };
 }
