@@ -20,6 +20,8 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each a
   --targets LIST    suppressd,reference[,echo] (default suppressd,reference); echo = svix verify, no DB
   --rounds N        alternate the targets N times and report medians (default 1)
   --profile LIST    targets to run under 'bun --cpu-prof' (default none), e.g. suppressd
+  --daemon-config J JSON merged over the daemon's bench config, top-level sections replaced,
+                    e.g. '{"log":{"requests":false}}' (default {})
   --keep yes        keep the databases and pools under bench/out/ingest-*/ (default no)`;
 
 const f = flags(
@@ -31,6 +33,7 @@ const f = flags(
     targets: "suppressd,reference",
     rounds: "1",
     profile: "",
+    "daemon-config": "{}",
     keep: "no",
   },
   HELP,
@@ -42,6 +45,7 @@ const threads = num(f.threads, "threads");
 const rounds = num(f.rounds, "rounds");
 const targets = f.targets.split(",").filter(Boolean);
 const profiled = f.profile.split(",").filter(Boolean);
+const daemonConfig = JSON.parse(f["daemon-config"]) as Record<string, unknown>;
 for (const t of targets) {
   if (!["suppressd", "reference", "echo"].includes(t)) throw new Error(`unknown target ${t}`);
 }
@@ -83,7 +87,7 @@ async function measure(target: string, round: number): Promise<TargetRun> {
   const profileDir = profiled.includes(target) ? join(dir, "profile") : undefined;
   const server: Server =
     target === "suppressd"
-      ? await startDaemon(dir, db, profileDir)
+      ? await startDaemon(dir, db, profileDir, daemonConfig)
       : await startReference(dir, db, target === "echo" ? "echo" : "server", profileDir);
   const load = { wrk, url: server.url, dir, connections, threads };
   let warm: IngestRun;
@@ -217,7 +221,7 @@ for (const r of results.filter((r) => r.profile)) {
 
 const path = writeResult("ingest", {
   command: `bun bench/ingest.ts ${process.argv.slice(2).join(" ")}`.trim(),
-  options: { duration, warmup, connections, threads, targets, rounds },
+  options: { duration, warmup, connections, threads, targets, rounds, daemonConfig },
   environment: environment(),
   results,
   verdicts,

@@ -15,6 +15,7 @@ interface CpuProfile {
 }
 
 export interface ProfileSummary {
+  /** CPU time sampled on the JS thread (samples × interval). */
   totalMs: number;
   /** Self time by function, largest first. */
   functions: { name: string; where: string; ms: number; pct: number }[];
@@ -30,10 +31,12 @@ export function summarizeProfile(path: string, inclusiveOf: string[] = []): Prof
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // Count samples, not timeDeltas: the profiler does not sample an idle thread, so the delta of
+  // the first sample after a wait would charge the whole wait to whatever ran next.
+  const deltas = [...profile.timeDeltas].sort((a, b) => a - b);
+  const intervalMs = (deltas[Math.floor(deltas.length / 2)] ?? 1000) / 1000;
   const self = new Map<number, number>();
-  for (const [i, id] of profile.samples.entries()) {
-    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
-  }
+  for (const id of profile.samples) self.set(id, (self.get(id) ?? 0) + intervalMs);
   const totalMs = [...self.values()].reduce((a, b) => a + b, 0);
   const fn = new Map<string, { name: string; where: string; ms: number }>();
   const area = new Map<string, number>();

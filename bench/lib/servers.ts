@@ -77,13 +77,22 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   };
 }
 
-/** `suppressd serve` from source with a bench config on `dbFile`: the real daemon, port 0. */
-export function startDaemon(dir: string, dbFile: string, profileDir?: string): Promise<Server> {
+/**
+ * `suppressd serve` from source with a bench config on `dbFile`: the real daemon, port 0, every
+ * other key at its default (request log included). `overrides` replace whole top-level sections.
+ */
+export function startDaemon(
+  dir: string,
+  dbFile: string,
+  profileDir?: string,
+  overrides: Record<string, unknown> = {},
+): Promise<Server> {
   const config = {
     server: { host: "127.0.0.1", port: 0 },
     database: { url: `file:${dbFile}` },
     resend: { webhookSecrets: [BENCH_SECRET] },
     api: { tokens: [BENCH_TOKEN] },
+    ...overrides,
   };
   const path = join(dir, "daemon-config.json");
   writeFileSync(path, JSON.stringify(config, null, 2));
