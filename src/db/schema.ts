@@ -9,6 +9,7 @@ export interface Database {
   webhook_events: WebhookEventTable;
   quarantine: QuarantineTable;
   suppressions: SuppressionTable;
+  suppression_reasons: SuppressionReasonTable;
   suppression_events: SuppressionEventTable;
   sync_jobs: SyncJobTable;
 }
@@ -45,7 +46,10 @@ export const REASONS = [
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
-/** Current state per address. A lifted address keeps its row with `suppressed = 0`. */
+/**
+ * Current state per address, summarised from its reasons. A lifted address keeps its row with
+ * `suppressed = 0`; `reason` is the strongest reason in force (or the last one, once lifted).
+ */
 export interface SuppressionTable {
   email: string;
   suppressed: 0 | 1;
@@ -57,9 +61,19 @@ export interface SuppressionTable {
   last_event_at: number;
   /** Wall-clock time of the last change, for `?since=` and the list cursor. */
   updated_at: number;
-  /** What the lift that cleared this row covered ("*" for an API lift), so a late event knows. */
-  lifted_reasons: string | null;
   note: string | null;
+}
+
+/**
+ * Each kind of suppression of an address, lifted on its own. `reason` "*" remembers an API lift of
+ * everything. Rows with active = 0 remember a lift, so a late, older event cannot undo it.
+ */
+export interface SuppressionReasonTable {
+  email: string;
+  reason: Reason | "*";
+  active: 0 | 1;
+  since: number | null;
+  last_event_at: number;
 }
 
 export type Decision =

@@ -5,7 +5,9 @@ import { type Intent, intentKey } from "../events/intents.ts";
 import {
   type AddressState,
   applyIntent,
+  emptyState,
   type HistoryEntry,
+  type ReasonKey,
   type SoftBounceRule,
   softWindowStart,
 } from "../events/policy.ts";
@@ -243,6 +245,9 @@ export class Writer {
     // 3. Load the state the policy needs, for every address in the batch at once.
     const intents = live.flatMap((i) => i.intents);
     const states = await this.loadStates(run, intents);
+    const loaded = new Map(
+      [...states].map(([email, st]) => [email, { row: st.row, reasons: reasonsKey(st) }]),
+    );
 
     // 4. Decide, in arrival order, against state that includes the batch's earlier decisions.
     const history: (HistoryEntry & { svix_id: string | null; recorded_at: number })[] = [];
@@ -250,7 +255,7 @@ export class Writer {
     const changedPerItem = live.map((item) => {
       let changed = 0;
       for (const intent of item.intents) {
-        const state = states.get(intentKey(intent)) ?? { row: null, soft: [] };
+        const state = states.get(intentKey(intent)) ?? emptyState();
         const result = applyIntent(state, intent, this.opts.softBounce, now);
         for (const h of result.history) history.push({ ...h, svix_id: item.svixId, recorded_at: now });
         if (result.change) {
@@ -263,7 +268,9 @@ export class Writer {
 
     // 5. Write history, the new state of every touched address, and the outbox.
     for (const part of chunks(history)) await run(b.insertInto("suppression_events").values(part).compile());
-    const rows = [...states.values()].map((s) => s.row).filter((r): r is SuppressionTable => r !== null);
+    // Only what the policy changed is written back: most deliveries change nothing.
+    const touched = [...states.entries()].filter(([email, s]) => loaded.get(email)?.row !== s.row);
+    const rows = touched.map(([, s]) => s.row).filter((r): r is SuppressionTable => r !== null);
     for (const part of chunks(rows)) {
       const q = b
         .insertInto("suppressions")
@@ -272,11 +279,36 @@ export class Writer {
           oc.column("email").doUpdateSet((eb) => ({
             suppressed: eb.ref("excluded.suppressed"),
             reason: eb.ref("excluded.reason"),
+            first_suppressed_at: eb.ref("excluded.first_suppressed_at"),
             suppressed_at: eb.ref("excluded.suppressed_at"),
             last_event_at: eb.ref("excluded.last_event_at"),
             updated_at: eb.ref("excluded.updated_at"),
-            lifted_reasons: eb.ref("excluded.lifted_reasons"),
             note: eb.ref("excluded.note"),
+          })),
+        )
+        .compile();
+      await run(q);
+    }
+    const reasons = [...states.entries()]
+      .filter(([email, s]) => loaded.get(email)?.reasons !== reasonsKey(s))
+      .flatMap(([email, s]) =>
+        [...s.reasons].map(([reason, r]) => ({
+          email,
+          reason,
+          active: r.active ? (1 as const) : (0 as const),
+          since: r.since,
+          last_event_at: r.at,
+        })),
+      );
+    for (const part of chunks(reasons)) {
+      const q = b
+        .insertInto("suppression_reasons")
+        .values(part)
+        .onConflict((oc) =>
+          oc.columns(["email", "reason"]).doUpdateSet((eb) => ({
+            active: eb.ref("excluded.active"),
+            since: eb.ref("excluded.since"),
+            last_event_at: eb.ref("excluded.last_event_at"),
           })),
         )
         .compile();
@@ -298,7 +330,7 @@ export class Writer {
     const states = new Map<string, AddressState>();
     const emails = [...new Set(intents.filter((i) => i.kind !== "invalid_address").map(intentKey))];
     if (emails.length === 0) return states;
-    for (const email of emails) states.set(email, { row: null, soft: [] });
+    for (const email of emails) states.set(email, emptyState());
     const b = this.db.builder;
     const inList = (list: string[]) => sql<string>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
     const rows = await run(
@@ -307,6 +339,16 @@ export class Writer {
     for (const row of rows.rows) {
       const state = states.get(row.email as string);
       if (state) state.row = suppressionRow(row);
+    }
+    const reasons = await run(
+      b.selectFrom("suppression_reasons").selectAll().where("email", "in", inList(emails)).compile(),
+    );
+    for (const r of reasons.rows) {
+      states.get(r.email as string)?.reasons.set(r.reason as ReasonKey, {
+        active: r.active === 1,
+        since: r.since as number | null,
+        at: r.last_event_at as number,
+      });
     }
     const soft = intents.filter((i) => i.kind === "soft_bounce" || i.kind === "delivered");
     if (soft.length > 0 && this.opts.softBounce.count > 0) {
@@ -384,9 +426,13 @@ export function suppressionRow(r: Record<string, unknown>): SuppressionTable {
     suppressed_at: r.suppressed_at as number,
     last_event_at: r.last_event_at as number,
     updated_at: r.updated_at as number,
-    lifted_reasons: r.lifted_reasons as string | null,
     note: r.note as string | null,
   };
+}
+
+/** A snapshot of an address's reasons, to tell whether the policy changed them. */
+function reasonsKey(state: AddressState): string {
+  return JSON.stringify([...state.reasons]);
 }
 
 function chunks<T>(list: T[]): T[][] {

@@ -13,10 +13,33 @@ export interface SoftBounceRule {
   days: number;
 }
 
+/**
+ * One kind of suppression of one address. An address may be suppressed for several reasons at
+ * once; each is lifted on its own, and the address is mailable only when none is active. A lift
+ * is remembered (active false, `at` its time) even when nothing was active, so an older event of
+ * that kind that arrives later does not suppress again.
+ */
+export interface ReasonState {
+  active: boolean;
+  /** Event time at which this reason's current suppression began. */
+  since: number | null;
+  /** Newest event time applied to this reason. */
+  at: number;
+}
+
+/** `"*"` records an API lift of everything (its `at` blocks any older event). */
+export type ReasonKey = Reason | "*";
+
 export interface AddressState {
+  /** The address's summary row; null until it is first suppressed. */
   row: SuppressionTable | null;
+  reasons: Map<ReasonKey, ReasonState>;
   /** Recent soft bounces and resets, any order. */
   soft: { decision: "soft_bounce" | "soft_bounce_reset"; at: number }[];
+}
+
+export function emptyState(): AddressState {
+  return { row: null, reasons: new Map(), soft: [] };
 }
 
 export interface HistoryEntry {
@@ -37,8 +60,8 @@ export interface PolicyResult {
 const DAY = 86_400_000;
 
 /**
- * When an address is already suppressed and another reason arrives, the stronger one is kept, so
- * a lift of a weaker kind (an unsubscribe revoked) cannot clear a stronger one (a spam complaint).
+ * Which reason an address suppressed for several is shown with (every active reason still counts
+ * for lifting: revoking an unsubscribe does not clear a hard bounce, nor the other way round).
  */
 const STRENGTH: Record<Reason, number> = {
   complaint: 6,
@@ -84,79 +107,104 @@ function suppress(
   note: string | null,
 ): PolicyResult {
   const at = intent.occurredAt;
-  const row = state.row;
-  if (row === null) {
-    state.row = {
-      email,
-      suppressed: 1,
-      reason,
-      first_suppressed_at: at,
-      suppressed_at: at,
-      last_event_at: at,
-      updated_at: now,
-      lifted_reasons: null,
-      note,
-    };
-    return { history: [entry(email, "suppressed", reason, intent, note)], change: "suppress" };
-  }
-  if (row.suppressed === 1) {
-    const stronger = STRENGTH[reason] > STRENGTH[row.reason];
-    state.row = {
-      ...row,
-      reason: stronger ? reason : row.reason,
-      last_event_at: Math.max(row.last_event_at, at),
-      updated_at: stronger ? now : row.updated_at,
-      note: stronger && note !== null ? note : row.note,
-    };
+  const current = state.reasons.get(reason);
+  if (current?.active) {
+    current.at = Math.max(current.at, at);
+    current.since = Math.min(current.since ?? at, at);
     return { history: [entry(email, "already_suppressed", reason, intent, note)], change: null };
   }
-  // Lifted. A suppression older than the lift stays lifted if that lift covered its kind: an
-  // older event never overrides a newer state.
-  if (at < row.last_event_at && covers(row.lifted_reasons, reason)) {
+  // An older event never overrides a newer state: a lift of this kind, or an API lift of
+  // everything, that happened after this event keeps it lifted.
+  const liftedAt = Math.max(current?.at ?? -Infinity, state.reasons.get("*")?.at ?? -Infinity);
+  if (at < liftedAt) {
     return {
       history: [entry(email, "stale", reason, intent, "older than the lift now in force")],
       change: null,
     };
   }
+  state.reasons.set(reason, { active: true, since: at, at });
+  const row = state.row;
+  const strongest = strongestActive(state) as Reason;
+  if (row === null || row.suppressed === 0) {
+    state.row = {
+      email,
+      suppressed: 1,
+      reason: strongest,
+      first_suppressed_at: row?.first_suppressed_at ?? at,
+      suppressed_at: at,
+      last_event_at: Math.max(row?.last_event_at ?? at, at),
+      updated_at: now,
+      note,
+    };
+    return { history: [entry(email, "suppressed", reason, intent, note)], change: "suppress" };
+  }
   state.row = {
     ...row,
-    suppressed: 1,
-    reason,
-    suppressed_at: at,
+    reason: strongest,
     last_event_at: Math.max(row.last_event_at, at),
-    updated_at: now,
-    lifted_reasons: null,
-    note,
+    updated_at: strongest === row.reason ? row.updated_at : now,
+    note: note ?? row.note,
   };
-  return { history: [entry(email, "suppressed", reason, intent, note)], change: "suppress" };
+  return { history: [entry(email, "already_suppressed", reason, intent, note)], change: null };
 }
 
 function lift(state: AddressState, intent: Extract<Intent, { kind: "lift" }>, now: number): PolicyResult {
+  const at = intent.occurredAt;
   const row = state.row;
-  const why = (text: string): PolicyResult => ({
-    history: [entry(intent.email, "lift_ignored", row?.reason ?? null, intent, text)],
+  const wasSuppressed = row?.suppressed === 1;
+  const ignored = (why: string): PolicyResult => ({
+    history: [entry(intent.email, "lift_ignored", row?.reason ?? null, intent, why)],
     change: null,
   });
-  if (row === null || row.suppressed === 0) return why("address was not suppressed");
-  if (!covers(intent.reasons === "*" ? "*" : intent.reasons.join(","), row.reason)) {
-    return why(`suppressed for ${row.reason}, which this event does not lift`);
+  if (intent.reasons === "*") {
+    // An operator's decision, now: it lifts everything, complaints included. Lifting an address
+    // that is not suppressed changes nothing and is answered 404, so it leaves no trace.
+    if (!wasSuppressed) return { history: [], change: null };
+    for (const [key, r] of state.reasons)
+      if (key !== "*" && r.active) Object.assign(r, { active: false, at });
+    state.reasons.set("*", { active: false, since: null, at });
+  } else {
+    if (intent.reasons.length === 0) return ignored("nothing but the API lifts a complaint");
+    const newer: Reason[] = [];
+    for (const reason of intent.reasons) {
+      const r = state.reasons.get(reason);
+      if (r?.active && (r.since ?? at) >= at) newer.push(reason);
+      else
+        state.reasons.set(reason, { active: false, since: r?.since ?? null, at: Math.max(r?.at ?? at, at) });
+    }
+    if (!wasSuppressed) return ignored("address was not suppressed");
+    const still = strongestActive(state);
+    if (still !== null) {
+      if (row) state.row = { ...row, reason: still, updated_at: still === row.reason ? row.updated_at : now };
+      return ignored(
+        newer.includes(still)
+          ? "the suppression is newer than this event"
+          : `still suppressed for ${still}, which this event does not lift`,
+      );
+    }
   }
-  // An API lift is an operator's decision now; an event only lifts what began before it.
-  if (intent.reasons !== "*" && row.suppressed_at >= intent.occurredAt) {
-    return why("the suppression is newer than this event");
-  }
+  if (row === null) return { history: [], change: null };
   state.row = {
     ...row,
     suppressed: 0,
-    last_event_at: Math.max(row.last_event_at, intent.occurredAt),
+    last_event_at: Math.max(row.last_event_at, at),
     updated_at: now,
-    lifted_reasons: intent.reasons === "*" ? "*" : intent.reasons.join(","),
     note: intent.note ?? row.note,
   };
   return {
     history: [entry(intent.email, "lifted", row.reason, intent, intent.note ?? null)],
     change: "lift",
   };
+}
+
+/** The reason an address is shown as suppressed for: the strongest one in force. */
+function strongestActive(state: AddressState): Reason | null {
+  let best: Reason | null = null;
+  for (const [key, r] of state.reasons) {
+    if (key === "*" || !r.active) continue;
+    if (best === null || STRENGTH[key] > STRENGTH[best]) best = key;
+  }
+  return best;
 }
 
 function softBounce(
@@ -204,10 +252,6 @@ export function countSoftBounces(state: AddressState, at: number, rule: SoftBoun
   for (const s of state.soft)
     if (s.decision === "soft_bounce_reset" && s.at <= at && s.at > since) since = s.at;
   return state.soft.filter((s) => s.decision === "soft_bounce" && s.at > since && s.at <= at).length;
-}
-
-function covers(lifted: string | null, reason: Reason): boolean {
-  return lifted === "*" || (lifted ?? "").split(",").includes(reason);
 }
 
 function entry(

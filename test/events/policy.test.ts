@@ -5,6 +5,7 @@ import {
   type AddressState,
   applyIntent,
   countSoftBounces,
+  emptyState,
   type SoftBounceRule,
   softWindowStart,
 } from "../../src/events/policy.ts";
@@ -59,8 +60,6 @@ interface Scenario {
   decisions: string[];
   /** Which intents changed mailability ("suppress" / "lift" / "-"). */
   changes?: string[];
-  /** A known bug in src/events/policy.ts: the scenario states the required behaviour and is todo. */
-  bug?: string;
 }
 
 const scenarios: Scenario[] = [
@@ -270,30 +269,26 @@ const scenarios: Scenario[] = [
   {
     name: "suppression.removed arriving before the older hard bounce it removes",
     intents: [removedBounce(10), hard(0)],
-    expect: { suppressed: false },
+    expect: null,
     decisions: ["lift_ignored", "stale"],
-    bug: "a lift of an address with no row is not remembered, so the older event suppresses",
   },
   {
     name: "resubscribed arriving before the older unsubscribe",
     intents: [resubscribed(10), unsubscribed(0)],
-    expect: { suppressed: false },
+    expect: null,
     decisions: ["lift_ignored", "stale"],
-    bug: "a lift of an address with no row is not remembered, so the older event suppresses",
   },
   {
     name: "a lift of an already lifted address still covers older events of its kind",
     intents: [unsubscribed(0), resubscribed(5), removedBounce(10), hard(7)],
     expect: { suppressed: false },
     decisions: ["suppressed", "lifted", "lift_ignored", "stale"],
-    bug: "lift_ignored on a lifted row does not record the newer lift, so hard(7) < removed(10) suppresses",
   },
   {
     name: "lifting the stronger reason leaves a weaker one still in force",
     intents: [hard(0), unsubscribed(1), removedBounce(2)],
     expect: { suppressed: true, reason: "unsubscribe" },
     decisions: ["suppressed", "already_suppressed", "lift_ignored"],
-    bug: "the row keeps only the strongest reason: lifting it forgets the unsubscribe (a person who unsubscribed gets mail)",
   },
 
   // Soft bounces.
@@ -396,8 +391,8 @@ const scenarios: Scenario[] = [
 
 describe("applyIntent: scenarios for one address", () => {
   for (const s of scenarios) {
-    (s.bug ? test.todo : test)(s.bug ? `${s.name} (BUG: ${s.bug})` : s.name, () => {
-      const state: AddressState = { row: null, soft: [] };
+    test(s.name, () => {
+      const state: AddressState = emptyState();
       const decisions: string[] = [];
       const changes: string[] = [];
       for (const intent of s.intents) {
@@ -424,7 +419,7 @@ describe("applyIntent: scenarios for one address", () => {
 
 describe("applyIntent: the row it keeps", () => {
   test("a new suppression records event times and the wall clock separately", () => {
-    const state: AddressState = { row: null, soft: [] };
+    const state: AddressState = emptyState();
     applyIntent(state, hard(0), DEFAULT_RULE, NOW);
     expect(state.row).toEqual({
       email: EMAIL,
@@ -434,13 +429,13 @@ describe("applyIntent: the row it keeps", () => {
       suppressed_at: at(0),
       last_event_at: at(0),
       updated_at: NOW,
-      lifted_reasons: null,
       note: null,
     });
+    expect(state.reasons.get("hard_bounce")).toEqual({ active: true, since: at(0), at: at(0) });
   });
 
   test("last_event_at only moves forward", () => {
-    const state: AddressState = { row: null, soft: [] };
+    const state: AddressState = emptyState();
     applyIntent(state, hard(5), DEFAULT_RULE, NOW);
     applyIntent(state, complaint(2), DEFAULT_RULE, NOW);
     expect(state.row?.last_event_at).toBe(at(5));
@@ -448,36 +443,37 @@ describe("applyIntent: the row it keeps", () => {
   });
 
   test("a lift remembers what it covered; re-suppressing keeps first_suppressed_at", () => {
-    const state: AddressState = { row: null, soft: [] };
+    const state: AddressState = emptyState();
     applyIntent(state, hard(0), DEFAULT_RULE, NOW);
     applyIntent(state, removedBounce(1), DEFAULT_RULE, NOW);
-    expect(state.row?.lifted_reasons).toBe("hard_bounce,provider_suppressed");
+    expect(state.reasons.get("hard_bounce")).toEqual({ active: false, since: at(0), at: at(1) });
+    expect(state.reasons.get("provider_suppressed")).toEqual({ active: false, since: null, at: at(1) });
     applyIntent(state, complaint(2), DEFAULT_RULE, NOW);
     expect(state.row).toMatchObject({
       suppressed: 1,
       reason: "complaint",
       first_suppressed_at: at(0),
       suppressed_at: at(2),
-      lifted_reasons: null,
     });
   });
 
   test("an API delete is recorded as covering everything", () => {
-    const state: AddressState = { row: null, soft: [] };
+    const state: AddressState = emptyState();
     applyIntent(state, complaint(0), DEFAULT_RULE, NOW);
     applyIntent(state, apiDelete(1), DEFAULT_RULE, NOW);
-    expect(state.row?.lifted_reasons).toBe("*");
+    expect(state.reasons.get("*")).toEqual({ active: false, since: null, at: at(1) });
+    expect(state.reasons.get("complaint")?.active).toBe(false);
   });
 
   test("a note travels with the suppression and into the history", () => {
-    const state: AddressState = { row: null, soft: [] };
+    const state: AddressState = emptyState();
     const result = applyIntent(state, { ...manual(0), note: "asked by phone" } as Intent, DEFAULT_RULE, NOW);
     expect(state.row?.note).toBe("asked by phone");
     expect(result.history[0]?.note).toBe("asked by phone");
   });
 
   test("the soft-bounce limit's history says how many were counted", () => {
-    const state: AddressState = { row: null, soft: [] };
+    const state: AddressState = emptyState();
     applyIntent(state, soft(0), DEFAULT_RULE, NOW);
     const result = applyIntent(state, soft(1), DEFAULT_RULE, NOW);
     expect(result.history[0]?.note).toBe("2 of 3 within 14 days");
@@ -486,7 +482,7 @@ describe("applyIntent: the row it keeps", () => {
 
 describe("applyIntent: an invalid address", () => {
   test("is recorded with its raw value and suppresses nothing", () => {
-    const state: AddressState = { row: null, soft: [] };
+    const state: AddressState = emptyState();
     const result = applyIntent(
       state,
       { kind: "invalid_address", raw: "not an address", eventType: "email.bounced", occurredAt: at(0) },
@@ -513,7 +509,7 @@ describe("countSoftBounces and softWindowStart", () => {
     const rule = { count: 3, days: 14 };
     expect(softWindowStart(at(20), rule)).toBe(at(6));
     const state: AddressState = {
-      row: null,
+      ...emptyState(),
       soft: [
         { decision: "soft_bounce", at: at(6) },
         { decision: "soft_bounce", at: at(6.5) },

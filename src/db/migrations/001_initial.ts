@@ -26,8 +26,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       suppressed_at INTEGER NOT NULL,
       last_event_at INTEGER NOT NULL,
       updated_at INTEGER NOT NULL,
-      lifted_reasons TEXT,
       note TEXT
+    ) STRICT, WITHOUT ROWID`,
+    sql`CREATE TABLE suppression_reasons (
+      email TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      active INTEGER NOT NULL,
+      since INTEGER,
+      last_event_at INTEGER NOT NULL,
+      PRIMARY KEY (email, reason)
     ) STRICT, WITHOUT ROWID`,
     sql`CREATE INDEX suppressions_listing ON suppressions (suppressed, updated_at, email)`,
     sql`CREATE TABLE suppression_events (
@@ -67,7 +74,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of ["sync_jobs", "suppression_events", "suppressions", "quarantine", "webhook_events"]) {
+  for (const table of [
+    "sync_jobs",
+    "suppression_events",
+    "suppression_reasons",
+    "suppressions",
+    "quarantine",
+    "webhook_events",
+  ]) {
     await sql`DROP TABLE ${sql.table(table)}`.execute(db);
   }
 }
