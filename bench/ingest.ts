@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { summarizeProfile } from "./lib/cpuprofile.ts";
 import { checkDatabase, type DbCheck, type IngestRun, startIngest } from "./lib/ingest_run.ts";
 import { environment, flags, int, median, ms, num, OUT, table, writeResult } from "./lib/report.ts";
-import { type Server, startDaemon, startReference } from "./lib/servers.ts";
+import { type Server, sourceInfo, sourceRoot, startDaemon, startReference } from "./lib/servers.ts";
 import { ensureWrk } from "./lib/wrk.ts";
 
 const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each also as BENCH_<NAME>)
@@ -20,6 +20,8 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each a
   --targets LIST    suppressd,reference[,echo] (default suppressd,reference); echo = svix verify, no DB
   --rounds N        alternate the targets N times and report medians (default 1)
   --profile LIST    targets to run under 'bun --cpu-prof' (default none), e.g. suppressd
+  --rev REV         run the daemon from a committed revision (git archive, e.g. HEAD) instead of
+                    the working tree, which other engineers may be editing (default: working tree)
   --daemon-config J JSON merged over the daemon's bench config, top-level sections replaced,
                     e.g. '{"log":{"requests":false}}' (default {})
   --keep yes        keep the databases and pools under bench/out/ingest-*/ (default no)`;
@@ -34,6 +36,7 @@ const f = flags(
     rounds: "1",
     profile: "",
     "daemon-config": "{}",
+    rev: "",
     keep: "no",
   },
   HELP,
@@ -46,6 +49,8 @@ const rounds = num(f.rounds, "rounds");
 const targets = f.targets.split(",").filter(Boolean);
 const profiled = f.profile.split(",").filter(Boolean);
 const daemonConfig = JSON.parse(f["daemon-config"]) as Record<string, unknown>;
+const daemonRoot = sourceRoot(f.rev);
+const source = sourceInfo(f.rev);
 for (const t of targets) {
   if (!["suppressd", "reference", "echo"].includes(t)) throw new Error(`unknown target ${t}`);
 }
@@ -72,7 +77,14 @@ const runDir = join(OUT, `ingest-${Date.now()}`);
 mkdirSync(runDir, { recursive: true });
 console.log(
   `ingest bench: ${connections} connections, ${duration} s runs after ${warmup} s warm-up, ` +
-    `wrk -t${threads}, targets ${targets.join(", ")}, ${rounds} round(s)\n`,
+    `wrk -t${threads}, targets ${targets.join(", ")}, ${rounds} round(s)`,
+);
+console.log(
+  `suppressd source: ${source.measured}${
+    !f.rev && source.dirtySrc.length > 0
+      ? ` (uncommitted changes in ${source.dirtySrc.length} src file(s))`
+      : ""
+  }\n`,
 );
 
 const results: TargetRun[] = [];
@@ -87,7 +99,7 @@ async function measure(target: string, round: number): Promise<TargetRun> {
   const profileDir = profiled.includes(target) ? join(dir, "profile") : undefined;
   const server: Server =
     target === "suppressd"
-      ? await startDaemon(dir, db, profileDir, daemonConfig)
+      ? await startDaemon(dir, db, profileDir, daemonConfig, daemonRoot)
       : await startReference(dir, db, target === "echo" ? "echo" : "server", profileDir);
   const load = { wrk, url: server.url, dir, connections, threads };
   let warm: IngestRun;
@@ -186,7 +198,7 @@ if (targets.includes("suppressd")) {
   const checks = results.filter((r) => r.target === "suppressd");
   verdicts.push({
     target: "every 2xx'd svix-id stored",
-    value: checks.map((r) => r.check?.note ?? "").join("; "),
+    value: [...new Set(checks.map((r) => r.check?.note ?? ""))].join("; "),
     pass: checks.every((r) => r.check?.ok),
   });
 }
@@ -223,6 +235,7 @@ const path = writeResult("ingest", {
   command: `bun bench/ingest.ts ${process.argv.slice(2).join(" ")}`.trim(),
   options: { duration, warmup, connections, threads, targets, rounds, daemonConfig },
   environment: environment(),
+  source,
   results,
   verdicts,
 });

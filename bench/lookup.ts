@@ -20,7 +20,7 @@ import {
   writeResult,
 } from "./lib/report.ts";
 import { seededAddress, seedSuppressions } from "./lib/seed.ts";
-import { type Server, startDaemon } from "./lib/servers.ts";
+import { type Server, sourceInfo, sourceRoot, startDaemon } from "./lib/servers.ts";
 import { ensureWrk, runWrk, summarize, type WrkSummary } from "./lib/wrk.ts";
 
 const HELP = `Usage: ./node_modules/.bin/bun bench/lookup.ts [options]   (each also as BENCH_<NAME>)
@@ -31,6 +31,7 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/lookup.ts [options]   (each a
   --ingest-connections N connections for the concurrent ingest load (default 64)
   --check-size N         addresses per POST /v1/suppressions/check (default 10000)
   --check-calls N        measured check calls per phase (default 20)
+  --rev REV              run (and seed with) a committed revision, e.g. HEAD (default: working tree)
   --keep yes             keep the seeded database under bench/out/lookup-*/ (default no)`;
 
 const f = flags(
@@ -41,6 +42,7 @@ const f = flags(
     "ingest-connections": "64",
     "check-size": "10000",
     "check-calls": "20",
+    rev: "",
     keep: "no",
   },
   HELP,
@@ -51,6 +53,8 @@ const connections = num(f.connections, "connections");
 const ingestConnections = num(f["ingest-connections"], "ingest-connections");
 const checkSize = num(f["check-size"], "check-size");
 const checkCalls = num(f["check-calls"], "check-calls");
+const root = sourceRoot(f.rev);
+const source = sourceInfo(f.rev);
 
 /** Enough pre-signed deliveries to keep 64 connections busy for the whole loaded phase at ~20k/s. */
 const INGEST_RATE = 20_000;
@@ -61,10 +65,17 @@ mkdirSync(dir, { recursive: true });
 const db = join(dir, "lookup.db");
 
 process.stdout.write(`seeding ${int(addresses)} suppressed addresses (+ one history row each) … `);
-const seedSeconds = await seedSuppressions(db, addresses);
+const seedSeconds = await seedSuppressions(db, addresses, root);
 console.log(`${seedSeconds.toFixed(1)} s`);
 
-const server: Server = await startDaemon(dir, db);
+console.log(
+  `suppressd source: ${source.measured}${
+    !f.rev && source.dirtySrc.length > 0
+      ? ` (uncommitted changes in ${source.dirtySrc.length} src file(s))`
+      : ""
+  }`,
+);
+const server: Server = await startDaemon(dir, db, undefined, {}, root);
 let idle: { get: WrkSummary; check: CheckResult };
 let loaded: { get: WrkSummary; check: CheckResult; ingest: IngestRun };
 try {
@@ -244,6 +255,7 @@ const path = writeResult("lookup", {
   command: `bun bench/lookup.ts ${process.argv.slice(2).join(" ")}`.trim(),
   options: { addresses, duration, connections, ingestConnections, checkSize, checkCalls },
   environment: environment(),
+  source,
   seedSeconds,
   idle,
   loaded: { get: loaded.get, check: loaded.check, ingest: loaded.ingest.summary },

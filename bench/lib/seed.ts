@@ -1,4 +1,6 @@
-import { migrate, openDatabase } from "../../src/db/client.ts";
+import { join, resolve } from "node:path";
+
+type DbModule = typeof import("../../src/db/client.ts");
 
 /**
  * The seeded addresses: `user0000042@domain42.example.com`. Index `i` in [0, count) exists; any
@@ -14,13 +16,20 @@ const REASON_SQL = `CASE i % 10 WHEN 0 THEN 'complaint' WHEN 1 THEN 'soft_bounce
   WHEN 2 THEN 'unsubscribe' WHEN 3 THEN 'provider_suppressed' ELSE 'hard_bounce' END`;
 
 /**
- * Creates the schema through the project's own openDatabase/migrate, then fills `suppressions`
+ * Creates the schema through the project's own openDatabase/migrate (from `root`), then fills `suppressions`
  * (and one history row per address, as every real suppression has) with `count` addresses.
  * Each chunk is one INSERT … SELECT over a recursive CTE: SQLite generates the rows itself, so
  * nothing crosses the JS boundary per row. Returns the seconds it took.
  */
-export async function seedSuppressions(dbFile: string, count: number, chunk = 200_000): Promise<number> {
+export async function seedSuppressions(
+  dbFile: string,
+  count: number,
+  root = resolve(import.meta.dir, "../.."),
+  chunk = 200_000,
+): Promise<number> {
   const started = performance.now();
+  // The schema of the source being measured (see sourceRoot), not necessarily the working tree's.
+  const { migrate, openDatabase }: DbModule = await import(join(root, "src/db/client.ts"));
   const db = await openDatabase({ url: `file:${dbFile}` });
   try {
     await migrate(db);

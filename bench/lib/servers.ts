@@ -1,9 +1,54 @@
-import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { BENCH_SECRET, BENCH_TOKEN } from "./payloads.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BUN = process.execPath;
+
+/**
+ * The daemon's source to run: the working tree (`rev` empty) or a committed revision exported
+ * with `git archive` into bench/out/rev-<sha>/. Other engineers edit the shared tree while a bench
+ * runs; a revision cannot change halfway through a measurement. node_modules is a symlink.
+ */
+export function sourceRoot(rev: string): string {
+  if (!rev) return ROOT;
+  const sha = git(["rev-parse", "--verify", `${rev}^{commit}`]);
+  const dir = join(ROOT, "bench/out", `rev-${sha.slice(0, 12)}`);
+  if (!existsSync(join(dir, "src/main.ts"))) {
+    mkdirSync(dir, { recursive: true });
+    const archive = Bun.spawnSync(["git", "archive", sha, "src", "package.json"], { cwd: ROOT });
+    if (archive.exitCode !== 0) throw new Error(`git archive ${sha} failed: ${archive.stderr}`);
+    const tar = Bun.spawnSync(["tar", "-x", "-C", dir], { stdin: archive.stdout });
+    if (tar.exitCode !== 0) throw new Error(`tar failed: ${tar.stderr}`);
+    if (!existsSync(join(dir, "node_modules")))
+      symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  }
+  return dir;
+}
+
+/** HEAD, the revision measured, and the files under src/ that differ from HEAD right now. */
+export function sourceInfo(rev: string) {
+  const dirty = git(["status", "--porcelain", "--", "src"]).split("\n").filter(Boolean);
+  return {
+    head: git(["rev-parse", "HEAD"]),
+    measured: rev ? git(["rev-parse", `${rev}^{commit}`]) : "working tree",
+    dirtySrc: dirty,
+  };
+}
+
+function git(args: string[]): string {
+  const p = Bun.spawnSync(["git", ...args], { cwd: ROOT });
+  if (p.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${p.stderr.toString()}`);
+  return p.stdout.toString().trim();
+}
 
 export interface Server {
   name: string;
@@ -86,6 +131,7 @@ export function startDaemon(
   dbFile: string,
   profileDir?: string,
   overrides: Record<string, unknown> = {},
+  root: string = ROOT,
 ): Promise<Server> {
   const config = {
     server: { host: "127.0.0.1", port: 0 },
@@ -98,7 +144,7 @@ export function startDaemon(
   writeFileSync(path, JSON.stringify(config, null, 2));
   return startServer({
     name: "suppressd",
-    args: [join(ROOT, "src/main.ts"), "serve", "--config", path],
+    args: [join(root, "src/main.ts"), "serve", "--config", path],
     log: join(dir, "daemon.log"),
     profileDir,
   });
