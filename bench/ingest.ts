@@ -8,7 +8,15 @@ import { join } from "node:path";
 import { summarizeProfile } from "./lib/cpuprofile.ts";
 import { checkDatabase, type DbCheck, type IngestRun, startIngest } from "./lib/ingest_run.ts";
 import { environment, flags, int, median, ms, num, OUT, table, writeResult } from "./lib/report.ts";
-import { type Server, sourceInfo, sourceRoot, startDaemon, startReference } from "./lib/servers.ts";
+import {
+  type ProbeResult,
+  readProbe,
+  type Server,
+  sourceInfo,
+  sourceRoot,
+  startDaemon,
+  startReference,
+} from "./lib/servers.ts";
 import { ensureWrk } from "./lib/wrk.ts";
 
 const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each also as BENCH_<NAME>)
@@ -22,6 +30,8 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each a
   --profile LIST    targets to run under 'bun --cpu-prof' (default none), e.g. suppressd
   --rev REV         run the daemon from a committed revision (git archive, e.g. HEAD) instead of
                     the working tree, which other engineers may be editing (default: working tree)
+  --probe yes       preload bench/lib/probe.ts into the daemon: group-commit durations (the time
+                    each commit holds the event loop), batch sizes, event-loop lag (default no)
   --daemon-config J JSON merged over the daemon's bench config, top-level sections replaced,
                     e.g. '{"log":{"requests":false}}' (default {})
   --keep yes        keep the databases and pools under bench/out/ingest-*/ (default no)`;
@@ -37,6 +47,7 @@ const f = flags(
     profile: "",
     "daemon-config": "{}",
     rev: "",
+    probe: "no",
     keep: "no",
   },
   HELP,
@@ -64,12 +75,15 @@ interface TargetRun {
   target: string;
   round: number;
   warmupPerSecond: number;
+  warmupSeconds: number;
   run: IngestRun["summary"];
   pool: number;
   signSeconds: number;
   check: DbCheck | null;
   serverExit: number | null;
   profile?: ReturnType<typeof summarizeProfile>;
+  /** Whole-process figures (warm-up included) from bench/lib/probe.ts. */
+  probe?: ProbeResult | null;
 }
 
 const wrk = await ensureWrk();
@@ -99,7 +113,7 @@ async function measure(target: string, round: number): Promise<TargetRun> {
   const profileDir = profiled.includes(target) ? join(dir, "profile") : undefined;
   const server: Server =
     target === "suppressd"
-      ? await startDaemon(dir, db, profileDir, daemonConfig, daemonRoot)
+      ? await startDaemon(dir, db, profileDir, daemonConfig, daemonRoot, f.probe === "yes")
       : await startReference(dir, db, target === "echo" ? "echo" : "server", profileDir);
   const load = { wrk, url: server.url, dir, connections, threads };
   let warm: IngestRun;
@@ -138,12 +152,14 @@ async function measure(target: string, round: number): Promise<TargetRun> {
     target,
     round,
     warmupPerSecond: warm.summary.perSecond,
+    warmupSeconds: warm.summary.seconds,
     run: main.summary,
     pool: main.pool.count,
     signSeconds: main.pool.signMs / 1000,
     check,
     serverExit,
     profile,
+    probe: target === "suppressd" && f.probe === "yes" ? readProbe(server.log) : undefined,
   };
 }
 
@@ -212,6 +228,18 @@ console.log(
     verdicts.map((v) => [v.target, v.value, v.pass ? "PASS" : "MISS"]),
   )}`,
 );
+
+for (const r of results.filter((r) => r.probe)) {
+  const p = r.probe as ProbeResult;
+  const busy = (100 * p.commitMs.sum) / ((r.warmupSeconds + r.run.seconds) * 1000);
+  console.log(
+    `\nprobe ${r.target} #${r.round} (whole process): ${int(p.commitMs.n)} commits, batch mean ` +
+      `${p.batchSize.mean.toFixed(1)} (max ${p.batchSize.max}); commit holds the loop p50 ` +
+      `${ms(p.commitMs.p50)} / p99 ${ms(p.commitMs.p99)} / max ${ms(p.commitMs.max)} ms ` +
+      `(≈${busy.toFixed(0)}% of the loaded wall time); event-loop lag p99 ${ms(p.loopLagMs.p99)} / ` +
+      `max ${ms(p.loopLagMs.max)} ms`,
+  );
+}
 
 for (const r of results.filter((r) => r.profile)) {
   const p = r.profile as NonNullable<TargetRun["profile"]>;

@@ -27,10 +27,15 @@ export interface IngestRun {
  * Signs a fresh pool (timestamps are "now", so Svix's 5-minute tolerance holds), then replays it
  * once. The caller may run something alongside (the lookup bench) before awaiting `done`.
  */
-export function startIngest(o: IngestLoad): { stop(): void; done: Promise<IngestRun> } {
+export function startIngest(o: IngestLoad): {
+  stop(): void;
+  /** wrk has loaded the pool and is sending. */
+  started: Promise<void>;
+  done: Promise<IngestRun>;
+} {
   const pool = writePool(o.dir, o.label, o.count, o.threads);
   const outFile = join(o.dir, `wrk-${o.label}.json`);
-  const { running, stop } = runWrk(o.wrk, {
+  const { running, started, stop } = runWrk(o.wrk, {
     url: o.url,
     script: "ingest.lua",
     connections: o.connections,
@@ -44,7 +49,7 @@ export function startIngest(o: IngestLoad): { stop(): void; done: Promise<Ingest
     const sent = result.threads.flatMap((t, i) => (pool.ids[i] ?? []).slice(0, t.issued));
     return { pool, summary: summarize(result), sent };
   });
-  return { stop, done };
+  return { stop, started, done };
 }
 
 export interface DbCheck {

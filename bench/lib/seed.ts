@@ -11,15 +11,53 @@ export function seededAddress(i: number): string {
   return `user${String(i).padStart(7, "0")}@domain${i % 97}.example.com`;
 }
 
-const ADDRESS_SQL = "printf('user%07d@domain%d.example.com', i, i % 97)";
-const REASON_SQL = `CASE i % 10 WHEN 0 THEN 'complaint' WHEN 1 THEN 'soft_bounce_limit'
+const ADDRESS = "printf('user%07d@domain%d.example.com', i, i % 97)";
+const REASON = `CASE i % 10 WHEN 0 THEN 'complaint' WHEN 1 THEN 'soft_bounce_limit'
   WHEN 2 THEN 'unsubscribe' WHEN 3 THEN 'provider_suppressed' ELSE 'hard_bounce' END`;
+const T0 = Date.UTC(2025, 0, 1);
+const TIME = `${T0} + i * 10`;
 
 /**
- * Creates the schema through the project's own openDatabase/migrate (from `root`), then fills `suppressions`
- * (and one history row per address, as every real suppression has) with `count` addresses.
- * Each chunk is one INSERT … SELECT over a recursive CTE: SQLite generates the rows itself, so
- * nothing crosses the JS boundary per row. Returns the seconds it took.
+ * What each seeded row holds, per table and column, as SQL over the CTE's `i`. The schema changes
+ * while the project grows, so the INSERTs are built from PRAGMA table_info: a column missing here
+ * is NULL if nullable, left out if it has a default or is the rowid, and otherwise an error that
+ * names it. A table missing from the database is skipped.
+ */
+const COLUMNS: Record<string, Record<string, string>> = {
+  suppressions: {
+    email: ADDRESS,
+    suppressed: "1",
+    reason: REASON,
+    first_suppressed_at: TIME,
+    suppressed_at: TIME,
+    last_event_at: TIME,
+    updated_at: TIME,
+  },
+  suppression_reasons: { email: ADDRESS, reason: REASON, active: "1", since: TIME, last_event_at: TIME },
+  suppression_events: {
+    email: ADDRESS,
+    decision: "'suppressed'",
+    reason: REASON,
+    event_type: "'email.bounced'",
+    svix_id: "'msg_seed_' || i",
+    occurred_at: TIME,
+    recorded_at: TIME,
+  },
+};
+
+interface ColumnInfo {
+  name: string;
+  type: string;
+  notnull: number;
+  dflt_value: unknown;
+  pk: number;
+}
+
+/**
+ * Creates the schema through the project's own openDatabase/migrate (from `root`, the source being
+ * measured), then fills `suppressions` with `count` addresses, plus the per-reason state and one
+ * history row per address, as every real suppression has. Each chunk is one INSERT … SELECT over a
+ * recursive CTE: SQLite generates the rows itself, nothing crosses into JS per row. Returns seconds.
  */
 export async function seedSuppressions(
   dbFile: string,
@@ -28,26 +66,39 @@ export async function seedSuppressions(
   chunk = 200_000,
 ): Promise<number> {
   const started = performance.now();
-  // The schema of the source being measured (see sourceRoot), not necessarily the working tree's.
   const { migrate, openDatabase }: DbModule = await import(join(root, "src/db/client.ts"));
   const db = await openDatabase({ url: `file:${dbFile}` });
   try {
     await migrate(db);
-    const t0 = Date.UTC(2025, 0, 1);
+    const inserts: string[] = [];
+    for (const [table, known] of Object.entries(COLUMNS)) {
+      const info = (await db.writer.execute(`PRAGMA table_info(${table})`)).rows as unknown as ColumnInfo[];
+      if (info.length === 0) continue;
+      const names: string[] = [];
+      const values: string[] = [];
+      for (const c of info) {
+        const value = known[c.name];
+        if (value !== undefined) {
+          names.push(c.name);
+          values.push(value);
+        } else if (c.pk === 1 && c.type.toUpperCase() === "INTEGER") {
+          // the rowid: SQLite numbers it
+        } else if (c.dflt_value !== null) {
+          // its default
+        } else if (c.notnull === 0) {
+          names.push(c.name);
+          values.push("NULL");
+        } else {
+          throw new Error(`bench/lib/seed.ts: no value for ${table}.${c.name} (NOT NULL); add it to COLUMNS`);
+        }
+      }
+      inserts.push(`INSERT INTO ${table} (${names.join(", ")}) SELECT ${values.join(", ")} FROM n`);
+    }
     for (let from = 0; from < count; from += chunk) {
       const to = Math.min(count, from + chunk) - 1;
       const rows = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${to})`;
       await db.writer.batch(
-        [
-          `${rows} INSERT INTO suppressions (email, suppressed, reason, first_suppressed_at, suppressed_at,
-             last_event_at, updated_at, lifted_reasons, note)
-           SELECT ${ADDRESS_SQL}, 1, ${REASON_SQL}, ${t0} + i * 10, ${t0} + i * 10, ${t0} + i * 10,
-             ${t0} + i * 10, NULL, NULL FROM n`,
-          `${rows} INSERT INTO suppression_events (email, decision, reason, event_type, svix_id,
-             occurred_at, recorded_at, note)
-           SELECT ${ADDRESS_SQL}, 'suppressed', ${REASON_SQL}, 'email.bounced', 'msg_seed_' || i,
-             ${t0} + i * 10, ${t0} + i * 10, NULL FROM n`,
-        ],
+        inserts.map((insert) => `${rows} ${insert}`),
         "write",
       );
     }

@@ -50,6 +50,29 @@ function git(args: string[]): string {
   return p.stdout.toString().trim();
 }
 
+export interface ProbeResult {
+  patched: boolean;
+  commitMs: Stats;
+  batchSize: Stats;
+  loopLagMs: Stats;
+}
+interface Stats {
+  n: number;
+  mean: number;
+  p50: number;
+  p99: number;
+  max: number;
+  sum: number;
+}
+
+/** The probe's exit line from a daemon log, if it wrote one. */
+export function readProbe(log: string): ProbeResult | null {
+  const line = readFileSync(log, "utf8")
+    .split("\n")
+    .find((l) => l.includes('"msg":"bench probe"'));
+  return line ? (JSON.parse(line) as ProbeResult) : null;
+}
+
 export interface Server {
   name: string;
   url: string;
@@ -67,6 +90,9 @@ export interface StartOptions {
   log: string;
   /** `bun --cpu-prof` into this directory. */
   profileDir?: string;
+  /** Extra arguments for bun itself (before the script), e.g. --preload. */
+  bunArgs?: string[];
+  env?: Record<string, string>;
 }
 
 /**
@@ -76,12 +102,12 @@ export interface StartOptions {
 export async function startServer(opts: StartOptions): Promise<Server> {
   const fd = openSync(opts.log, "w");
   const prof = opts.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.profileDir}`] : [];
-  const proc = Bun.spawn([BUN, ...prof, ...opts.args], {
+  const proc = Bun.spawn([BUN, ...prof, ...(opts.bunArgs ?? []), ...opts.args], {
     cwd: ROOT,
     stdin: "ignore",
     stdout: fd,
     stderr: fd,
-    env: { ...process.env, NODE_ENV: "production" },
+    env: { ...process.env, NODE_ENV: "production", ...opts.env },
   });
   closeSync(fd);
   const deadline = Date.now() + 30_000;
@@ -125,6 +151,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
 /**
  * `suppressd serve` from source with a bench config on `dbFile`: the real daemon, port 0, every
  * other key at its default (request log included). `overrides` replace whole top-level sections.
+ * `probe` preloads bench/lib/probe.ts (commit durations and event-loop lag, logged at exit).
  */
 export function startDaemon(
   dir: string,
@@ -132,6 +159,7 @@ export function startDaemon(
   profileDir?: string,
   overrides: Record<string, unknown> = {},
   root: string = ROOT,
+  probe = false,
 ): Promise<Server> {
   const config = {
     server: { host: "127.0.0.1", port: 0 },
@@ -147,6 +175,9 @@ export function startDaemon(
     args: [join(root, "src/main.ts"), "serve", "--config", path],
     log: join(dir, "daemon.log"),
     profileDir,
+    ...(probe
+      ? { bunArgs: ["--preload", join(ROOT, "bench/lib/probe.ts")], env: { BENCH_SRC_ROOT: root } }
+      : {}),
   });
 }
 

@@ -81,6 +81,8 @@ export interface WrkSummary {
 
 export interface WrkProcess {
   running: Promise<WrkResult>;
+  /** Every thread has loaded its script state (ingest.lua only; others resolve at once). */
+  started: Promise<void>;
   /** Ends the run now; wrk still reports what it measured. */
   stop(): void;
 }
@@ -98,7 +100,8 @@ export function runWrk(wrk: string, o: WrkOptions): WrkProcess {
     o.url,
   ];
   const markers = Array.from({ length: o.threads }, (_, t) => `${o.outFile}.exhausted-${t}`);
-  for (const m of [o.outFile, ...markers]) rmSync(m, { force: true });
+  const starts = Array.from({ length: o.threads }, (_, t) => `${o.outFile}.started-${t}`);
+  for (const m of [o.outFile, ...markers, ...starts]) rmSync(m, { force: true });
   const proc = Bun.spawn(args, {
     env: { ...process.env, ...o.env, BENCH_OUT: o.outFile },
     stdout: "pipe",
@@ -109,6 +112,13 @@ export function runWrk(wrk: string, o: WrkOptions): WrkProcess {
   const poll = setInterval(() => {
     if (markers.every((m) => existsSync(m))) proc.kill("SIGINT");
   }, 50);
+  let ready = o.script !== "ingest.lua";
+  const started = (async () => {
+    while (!ready && proc.exitCode === null) {
+      ready = starts.every((m) => existsSync(m));
+      if (!ready) await Bun.sleep(20);
+    }
+  })();
   const running = (async () => {
     const [out, err, code] = await Promise.all([
       new Response(proc.stdout).text(),
@@ -116,7 +126,8 @@ export function runWrk(wrk: string, o: WrkOptions): WrkProcess {
       proc.exited,
     ]);
     clearInterval(poll);
-    for (const m of markers) rmSync(m, { force: true });
+    ready = true;
+    for (const m of [...markers, ...starts]) rmSync(m, { force: true });
     if (code !== 0) throw new Error(`wrk exited with ${code}:\n${out}\n${err}`);
     try {
       return JSON.parse(readFileSync(o.outFile, "utf8")) as WrkResult;
@@ -124,7 +135,7 @@ export function runWrk(wrk: string, o: WrkOptions): WrkProcess {
       throw new Error(`wrk left no readable result in ${o.outFile} (${e}):\n${out}\n${err}`);
     }
   })();
-  return { running, stop: () => proc.kill("SIGINT") };
+  return { running, started, stop: () => proc.kill("SIGINT") };
 }
 
 export function summarize(r: WrkResult): WrkSummary {
