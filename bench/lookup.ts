@@ -3,8 +3,9 @@
  * (alone, then while an ingest load runs), and POST /v1/suppressions/check with 10,000 addresses.
  * Run: ./node_modules/.bin/bun bench/lookup.ts --help
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { summarizeProfile } from "./lib/cpuprofile.ts";
 import { checkDatabase, type DbCheck, type IngestRun, startIngest } from "./lib/ingest_run.ts";
 import { BENCH_TOKEN } from "./lib/payloads.ts";
 import {
@@ -32,6 +33,7 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/lookup.ts [options]   (each a
   --check-size N         addresses per POST /v1/suppressions/check (default 10000)
   --check-calls N        measured check calls per phase (default 20)
   --rev REV              run (and seed with) a committed revision, e.g. HEAD (default: working tree)
+  --profile yes          run the daemon under 'bun --cpu-prof' and print where its time went (default no)
   --keep yes             keep the seeded database under bench/out/lookup-*/ (default no)`;
 
 const f = flags(
@@ -43,6 +45,7 @@ const f = flags(
     "check-size": "10000",
     "check-calls": "20",
     rev: "",
+    profile: "no",
     keep: "no",
   },
   HELP,
@@ -78,7 +81,8 @@ console.log(
       : ""
   }`,
 );
-const server: Server = await startDaemon(dir, db, undefined, {}, root);
+const profileDir = f.profile === "yes" ? join(dir, "profile") : undefined;
+const server: Server = await startDaemon(dir, db, profileDir, {}, root);
 let idle: { get: WrkSummary; check: CheckResult };
 let loaded: { get: WrkSummary; check: CheckResult; ingest: IngestRun };
 try {
@@ -114,6 +118,9 @@ try {
   await server.stop();
 }
 const dbCheck: DbCheck = await checkDatabase(db, [loaded.ingest]);
+const profileFile = profileDir ? readdirSync(profileDir).find((p) => p.endsWith(".cpuprofile")) : undefined;
+const profile =
+  profileDir && profileFile ? summarizeProfile(join(profileDir, profileFile), ["commit", "fetch"]) : null;
 if (f.keep !== "yes") rmSync(db, { force: true });
 
 // ---- measurements -------------------------------------------------------------------------------
@@ -260,6 +267,23 @@ console.log(
   )}`,
 );
 
+if (profile) {
+  console.log(`\nCPU profile of suppressd, all phases (self time, ${int(profile.totalMs)} ms sampled):`);
+  console.log(
+    table(
+      ["area", "ms", "%"],
+      profile.areas.slice(0, 12).map((a) => [a.area, int(a.ms), a.pct.toFixed(1)]),
+    ),
+  );
+  console.log(
+    table(
+      ["function", "where", "%"],
+      profile.functions.slice(0, 15).map((x) => [x.name, x.where, x.pct.toFixed(1)]),
+    ),
+  );
+  console.log(`inclusive: ${JSON.stringify(profile.inclusive)}`);
+}
+
 const path = writeResult("lookup", {
   command: `bun bench/lookup.ts ${process.argv.slice(2).join(" ")}`.trim(),
   options: { addresses, duration, connections, ingestConnections, checkSize, checkCalls },
@@ -270,5 +294,6 @@ const path = writeResult("lookup", {
   loaded: { get: loaded.get, check: loaded.check, ingest: loaded.ingest.summary },
   dbCheck,
   verdicts,
+  profile,
 });
 console.log(`\nresults: ${path}\nlogs and wrk output: ${dir}`);

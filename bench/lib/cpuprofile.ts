@@ -77,7 +77,8 @@ export function summarizeProfile(path: string, inclusiveOf: string[] = []): Prof
 
 function shorten(url: string): string {
   const path = url.replace(/^file:\/\//, "");
-  return path.startsWith(ROOT) ? relative(ROOT, path) : path;
+  // A --rev run executes bench/out/rev-<sha>/src/…: report it as src/…
+  return path.startsWith(ROOT) ? relative(ROOT, path).replace(/^bench\/out\/rev-[0-9a-f]+\//, "") : path;
 }
 
 function areaOf(url: string, name: string): string {
