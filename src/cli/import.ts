@@ -245,10 +245,11 @@ function parseRow(cells: string[], c: Columns, now: number): Row | string {
 
 /**
  * Undoes the apostrophe `export` (and spreadsheets) put before a cell that would run as a formula,
- * so an exported list imports back to the same addresses and notes.
+ * so an exported list imports back to the same addresses and notes. Export adds one before any
+ * run of apostrophes that ends in such a character; one is removed here.
  */
 function unneutralize(value: string): string {
-  return /^'[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
+  return /^'+[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
 }
 
 const ISO_TIME =

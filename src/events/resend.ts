@@ -69,7 +69,7 @@ const handlers: Record<string, (data: unknown, type: string, at: number) => Inte
     })),
   "suppression.added": (data, type, at) => {
     const d = suppressionData.parse(data);
-    const reason = ORIGIN_REASON[d.origin?.toLowerCase() ?? ""] ?? "provider_suppressed";
+    const reason = own(ORIGIN_REASON, d.origin?.toLowerCase()) ?? "provider_suppressed";
     return perRecipient([d.email], type, at, (email) => ({
       kind: "suppress",
       email,
@@ -80,7 +80,7 @@ const handlers: Record<string, (data: unknown, type: string, at: number) => Inte
   },
   "suppression.removed": (data, type, at) => {
     const d = suppressionData.parse(data);
-    const reasons = ORIGIN_LIFTS[d.origin?.toLowerCase() ?? ""] ?? ["provider_suppressed"];
+    const reasons = own(ORIGIN_LIFTS, d.origin?.toLowerCase()) ?? ["provider_suppressed"];
     return perRecipient([d.email], type, at, (email) => ({
       kind: "lift",
       email,
@@ -112,6 +112,14 @@ const ORIGIN_LIFTS: Record<string, readonly Reason[]> = {
   complaint: [],
   manual: ["provider_suppressed"],
 };
+
+/**
+ * `table[key]` for the table's own keys only: a type or origin such as "constructor" or
+ * "toString" (any string can arrive signed) must not find Object.prototype's functions.
+ */
+function own<T>(table: Record<string, T>, key: string | undefined): T | undefined {
+  return key !== undefined && Object.hasOwn(table, key) ? table[key] : undefined;
+}
 
 function perRecipient(to: unknown, type: string, at: number, make: (email: string) => Intent): Intent[] {
   return recipients(to).map((raw) => {
@@ -149,7 +157,7 @@ export function parseResendEvent(body: string): ParsedEvent {
   }
   const { type } = env.data;
   const at = timestamp.safeParse(env.data.created_at);
-  const handler = handlers[type];
+  const handler = own(handlers, type);
   if (handler === undefined) return { outcome: "ignore", type, occurredAt: at.success ? at.data : null };
   if (!at.success)
     return { outcome: "quarantine", type, occurredAt: null, reason: `created_at: ${describe(at.error)}` };

@@ -15,7 +15,15 @@ const checkBody = z.object({
   emails: z.array(z.string().max(1000)).max(MAX_CHECK, `at most ${MAX_CHECK} addresses per call`),
 });
 const putBody = z
-  .object({ reason: z.enum(REASONS).default("manual"), note: z.string().max(2000).nullish() })
+  .object({
+    reason: z.enum(REASONS).default("manual"),
+    // SQLite keeps a NUL, but text reads stop at it: the note would come back cut short.
+    note: z
+      .string()
+      .max(2000)
+      .regex(/^[^\0]*$/, "must not contain NUL characters")
+      .nullish(),
+  })
   .strict();
 const listQuery = z.object({
   reason: z.enum(REASONS).optional(),
