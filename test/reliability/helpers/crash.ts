@@ -1,0 +1,112 @@
+import { join } from "node:path";
+import { FakeMailchimp } from "../../fakes/mailchimp.ts";
+import { type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
+import { between, drained, outbox, reliabilityConfig, SINK, sleep } from "./daemons.ts";
+import { type DriverResult, drive } from "./driver.ts";
+import type { Figures } from "./figures.ts";
+import { MessageSource } from "./messages.ts";
+import { judge, type Verdict } from "./verdict.ts";
+
+export interface CrashOptions {
+  dir: string;
+  crashes: number;
+  connections: number;
+  /** How long the daemon runs under load before each kill -9, chosen at random in this range. */
+  upMs: [number, number];
+  lists: readonly string[];
+  createMissing: boolean;
+  /** Bound on the whole run (the driver gives up retrying after it). */
+  budgetMs: number;
+  /** Bound on messages, so a fast machine does not build a huge backlog. */
+  maxMessages: number;
+  log?: (line: string) => void;
+}
+
+export interface CrashResult {
+  figures: Figures;
+  verdict: Verdict;
+  driver: DriverResult;
+  drained: boolean;
+  outbox: Record<string, number>;
+}
+
+/**
+ * kill -9 under load, `crashes` times in a row, restarting on the same database each time, while
+ * `connections` deliveries are in flight; then the outbox drains to the fake audiences and the
+ * run is judged. Leases are the shortest allowed (10 s), so the last dead process's claims come
+ * back soon; jobs it was sending are sent again (at-least-once: counted as re-sent writes).
+ */
+export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
+  const fake = FakeMailchimp.start({ lists: [...o.lists], latencyMs: 5 });
+  const dbFile = join(o.dir, "crash.db");
+  const config = reliabilityConfig(o.dir, dbFile, fake, o.lists, { createMissing: o.createMissing });
+  const source = new MessageSource(`crash${Date.now().toString(36)}`);
+  let daemon: RunningDaemon | null = await startDaemon({ config });
+  let producing = true;
+  let crashes = 0;
+  const started = Date.now();
+  try {
+    const driving = drive({
+      url: () => daemon?.url ?? null,
+      next: () => {
+        if (!producing || source.all.length >= o.maxMessages) return null;
+        const m = source.next();
+        if (!o.createMissing) for (const l of o.lists) for (const e of m.emails) fake.addMember(l, e);
+        return m;
+      },
+      connections: o.connections,
+      stopAt: started + o.budgetMs,
+      giveUpAt: started + o.budgetMs,
+      redeliver: 0.05,
+    });
+    for (let i = 0; i < o.crashes && Date.now() - started < o.budgetMs / 2; i++) {
+      await sleep(between(o.upMs[0], o.upMs[1]));
+      const victim: RunningDaemon = daemon as RunningDaemon;
+      daemon = null;
+      await victim.kill();
+      crashes++;
+      o.log?.(`crash ${crashes}: kill -9 after ${source.all.length} messages`);
+      daemon = await startDaemon({ config });
+    }
+    await sleep(500);
+    producing = false;
+    const driver = await driving;
+    const left = Math.max(20_000, o.budgetMs - (Date.now() - started));
+    const isDrained = await drained(dbFile, left);
+    const verdict = await judge({
+      dbFile,
+      messages: source.all,
+      acked: driver.acked,
+      sinks: [SINK],
+      audiences: { fake, lists: o.lists },
+    });
+    const writes = fake.stats.statusWrites.length;
+    const lost = verdict.lost.length + driver.appliedAgain.length;
+    return {
+      verdict,
+      driver,
+      drained: isDrained,
+      outbox: await outbox(dbFile),
+      figures: {
+        events: driver.acked.size,
+        attempts: driver.attempts,
+        crashes,
+        lost,
+        duplicates: verdict.duplicates.length,
+        hostile: 0,
+        extra: {
+          redelivered: driver.redelivered,
+          first_ack_was_duplicate: [...driver.acked.values()].filter((s) => s === "duplicate").length,
+          failed_attempts: Object.values(driver.failures).reduce((a, b) => a + b, 0),
+          unacked: driver.unacked.length,
+          addresses: verdict.addresses,
+          audience_writes: writes,
+          resent_writes: writes - verdict.addresses * o.lists.length,
+        },
+      },
+    };
+  } finally {
+    await daemon?.stop();
+    fake.stop();
+  }
+}

@@ -1,0 +1,147 @@
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import { FakeMailchimp } from "../../fakes/mailchimp.ts";
+import { type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
+import { drained, outbox, reliabilityConfig, SINK } from "./daemons.ts";
+import { type DriverResult, drive } from "./driver.ts";
+import type { Figures } from "./figures.ts";
+import { type Message, MessageSource } from "./messages.ts";
+import { judge, type Verdict } from "./verdict.ts";
+
+export interface InstancesOptions {
+  dir: string;
+  messages: number;
+  /** Connections per daemon. */
+  connections: number;
+  lists: readonly string[];
+  budgetMs: number;
+  log?: (line: string) => void;
+}
+
+export interface InstancesResult {
+  figures: Figures;
+  verdict: Verdict;
+  drivers: DriverResult[];
+  /** Messages applied (answered other than `duplicate`) by both daemons, or by neither. */
+  notOnce: string[];
+  drained: boolean;
+  /** Jobs sent more than once although Mailchimp never failed. */
+  attemptedTwice: number;
+  /** Member status writes the fake received, and how many there would be with one per job. */
+  writes: { got: number; once: number };
+  throttled: number;
+  outbox: Record<string, number>;
+}
+
+/**
+ * Two daemons (two processes) on one database file, each receiving every message, at once. The
+ * fake is healthy and each daemon may use half of Mailchimp's 10 connections per key (with 10 each,
+ * the pair would draw 429s: a real limit of running two instances on one key), so no job ever has
+ * a reason to be sent again: any second write to a member is a job sent twice.
+ *
+ * Claims are small so both workers take part; the Mailchimp sink runs without createMissing, so
+ * every member exists beforehand and bursts go through batch operations (PATCH per member).
+ */
+export async function instancesScenario(o: InstancesOptions): Promise<InstancesResult> {
+  const fake = FakeMailchimp.start({ lists: [...o.lists], latencyMs: 2 });
+  const dbFile = join(o.dir, "shared.db");
+  const source = new MessageSource(`two${Date.now().toString(36)}`);
+  const messages: Message[] = Array.from({ length: o.messages }, () => source.next());
+  for (const m of messages) for (const l of o.lists) for (const e of m.emails) fake.addMember(l, e);
+  const daemons: RunningDaemon[] = [];
+  try {
+    const config = reliabilityConfig(o.dir, dbFile, fake, o.lists, {
+      createMissing: false,
+      concurrency: 5,
+      claimSize: 40,
+    });
+    daemons.push(await startDaemon({ config }), await startDaemon({ config }));
+    const started = Date.now();
+    // Each daemon gets every message, in its own order: the copies race each other.
+    const drivers = await Promise.all(
+      daemons.map((d, n) => {
+        const order = n === 0 ? [...messages] : [...messages].reverse();
+        return drive({
+          url: () => d.url,
+          next: () => order.shift() ?? null,
+          connections: o.connections,
+          stopAt: started + o.budgetMs,
+          giveUpAt: started + o.budgetMs,
+          redeliver: 0.02,
+        });
+      }),
+    );
+    const notOnce = messages
+      .filter((m) => drivers.filter((d) => applied(d.acked.get(m.id))).length !== 1)
+      .map((m) => `${m.id}: ${drivers.map((d) => d.acked.get(m.id) ?? "no answer").join(" / ")}`);
+    const isDrained = await drained(dbFile, Math.max(20_000, o.budgetMs - (Date.now() - started)));
+    const acked = new Map<string, string>();
+    for (const d of drivers)
+      for (const [id, s] of d.acked) if (!acked.has(id) || applied(s)) acked.set(id, s);
+    const verdict = await judge({
+      dbFile,
+      messages,
+      acked,
+      sinks: [SINK],
+      audiences: { fake, lists: o.lists },
+    });
+    const twice = await attemptsAbove(dbFile, 1);
+    const writes = { got: fake.stats.statusWrites.length, once: verdict.addresses * o.lists.length };
+    const appliedAgain = drivers.reduce((n, d) => n + d.appliedAgain.length, 0);
+    o.log?.(`two instances: ${messages.length} messages to each, ${writes.got} audience writes`);
+    return {
+      verdict,
+      drivers,
+      notOnce,
+      drained: isDrained,
+      attemptedTwice: twice,
+      writes,
+      throttled: fake.stats.throttled,
+      outbox: await outbox(dbFile),
+      figures: {
+        events: acked.size,
+        attempts: drivers.reduce((n, d) => n + d.attempts, 0),
+        crashes: 0,
+        lost: verdict.lost.length + appliedAgain,
+        duplicates:
+          verdict.duplicates.length + notOnce.length + Math.max(0, writes.got - writes.once) + twice,
+        hostile: 0,
+        extra: {
+          instances: 2,
+          copies_delivered: drivers.reduce((n, d) => n + d.acked.size, 0),
+          redelivered: drivers.reduce((n, d) => n + d.redelivered, 0),
+          addresses: verdict.addresses,
+          audience_writes: writes.got,
+          jobs_sent_twice: twice,
+          // Who sent what (from each daemon's "sync batch" log lines): both workers take part.
+          jobs_sent_by_first: sentBy(daemons[0]),
+          jobs_sent_by_second: sentBy(daemons[1]),
+        },
+      },
+    };
+  } finally {
+    await Promise.all(daemons.map((d) => d.stop()));
+    fake.stop();
+  }
+}
+
+/** Jobs a daemon reported as done in its "sync batch" log lines. */
+function sentBy(d: RunningDaemon | undefined): number {
+  let n = 0;
+  for (const line of d?.stdout().split("\n") ?? []) {
+    if (line.includes('"msg":"sync batch"')) n += (JSON.parse(line) as { done: number }).done;
+  }
+  return n;
+}
+
+const applied = (status: string | undefined) => status !== undefined && status !== "duplicate";
+
+async function attemptsAbove(dbFile: string, n: number): Promise<number> {
+  const db = createClient({ url: `file:${dbFile}`, intMode: "number" });
+  try {
+    const r = await db.execute({ sql: "SELECT count(*) AS n FROM sync_jobs WHERE attempts > ?", args: [n] });
+    return r.rows[0]?.n as number;
+  } finally {
+    db.close();
+  }
+}
