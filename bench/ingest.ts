@@ -4,7 +4,7 @@
  * checks each database. Run: ./node_modules/.bin/bun bench/ingest.ts --help
  */
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { summarizeProfile } from "./lib/cpuprofile.ts";
 import { checkDatabase, type DbCheck, type IngestRun, startIngest } from "./lib/ingest_run.ts";
 import { environment, flags, int, median, ms, num, OUT, table, writeResult } from "./lib/report.ts";
@@ -32,6 +32,8 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each a
                     the working tree, which other engineers may be editing (default: working tree)
   --probe yes       preload bench/lib/probe.ts into the daemon: group-commit durations (the time
                     each commit holds the event loop), batch sizes, event-loop lag (default no)
+  --root DIR        run the daemon from another source tree (a copy with src/ and node_modules,
+                    e.g. a prototype of a hot-path change); overrides --rev
   --daemon-config J JSON merged over the daemon's bench config, top-level sections replaced,
                     e.g. '{"log":{"requests":false}}' (default {})
   --keep yes        keep the databases and pools under bench/out/ingest-*/ (default no)`;
@@ -47,6 +49,7 @@ const f = flags(
     profile: "",
     "daemon-config": "{}",
     rev: "",
+    root: "",
     probe: "no",
     keep: "no",
   },
@@ -60,8 +63,8 @@ const rounds = num(f.rounds, "rounds");
 const targets = f.targets.split(",").filter(Boolean);
 const profiled = f.profile.split(",").filter(Boolean);
 const daemonConfig = JSON.parse(f["daemon-config"]) as Record<string, unknown>;
-const daemonRoot = sourceRoot(f.rev);
-const source = sourceInfo(f.rev);
+const daemonRoot = f.root ? resolve(f.root) : sourceRoot(f.rev);
+const source = f.root ? { ...sourceInfo(""), measured: resolve(f.root) } : sourceInfo(f.rev);
 for (const t of targets) {
   if (!["suppressd", "reference", "echo"].includes(t)) throw new Error(`unknown target ${t}`);
 }
@@ -95,7 +98,7 @@ console.log(
 );
 console.log(
   `suppressd source: ${source.measured}${
-    !f.rev && source.dirtySrc.length > 0
+    !f.rev && !f.root && source.dirtySrc.length > 0
       ? ` (uncommitted changes in ${source.dirtySrc.length} src file(s))`
       : ""
   }\n`,

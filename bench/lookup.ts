@@ -4,7 +4,7 @@
  * Run: ./node_modules/.bin/bun bench/lookup.ts --help
  */
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { summarizeProfile } from "./lib/cpuprofile.ts";
 import { checkDatabase, type DbCheck, type IngestRun, startIngest } from "./lib/ingest_run.ts";
 import { BENCH_TOKEN } from "./lib/payloads.ts";
@@ -33,6 +33,7 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/lookup.ts [options]   (each a
   --check-size N         addresses per POST /v1/suppressions/check (default 10000)
   --check-calls N        measured check calls per phase (default 20)
   --rev REV              run (and seed with) a committed revision, e.g. HEAD (default: working tree)
+  --root DIR             run (and seed with) another source tree with src/ and node_modules
   --profile yes          run the daemon under 'bun --cpu-prof' and print where its time went (default no)
   --keep yes             keep the seeded database under bench/out/lookup-*/ (default no)`;
 
@@ -45,6 +46,7 @@ const f = flags(
     "check-size": "10000",
     "check-calls": "20",
     rev: "",
+    root: "",
     profile: "no",
     keep: "no",
   },
@@ -56,8 +58,8 @@ const connections = num(f.connections, "connections");
 const ingestConnections = num(f["ingest-connections"], "ingest-connections");
 const checkSize = num(f["check-size"], "check-size");
 const checkCalls = num(f["check-calls"], "check-calls");
-const root = sourceRoot(f.rev);
-const source = sourceInfo(f.rev);
+const root = f.root ? resolve(f.root) : sourceRoot(f.rev);
+const source = f.root ? { ...sourceInfo(""), measured: resolve(f.root) } : sourceInfo(f.rev);
 
 /**
  * Pre-signed deliveries for the loaded phase: enough for ~15k/s (above what suppressd sustains
@@ -76,7 +78,7 @@ console.log(`${seedSeconds.toFixed(1)} s`);
 
 console.log(
   `suppressd source: ${source.measured}${
-    !f.rev && source.dirtySrc.length > 0
+    !f.rev && !f.root && source.dirtySrc.length > 0
       ? ` (uncommitted changes in ${source.dirtySrc.length} src file(s))`
       : ""
   }`,
