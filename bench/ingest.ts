@@ -36,7 +36,7 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each a
                     e.g. a prototype of a hot-path change); overrides --rev
   --daemon-config J JSON merged over the daemon's bench config, top-level sections replaced,
                     e.g. '{"log":{"requests":false}}' (default {})
-  --keep yes        keep the databases and pools under bench/out/ingest-*/ (default no)`;
+  --keep yes        keep the databases under bench/out/ingest-*/ (default no)`;
 
 const f = flags(
   {
