@@ -2,7 +2,8 @@ import { accessSync, constants } from "node:fs";
 import type { Config } from "./config/schema.ts";
 import { type Db, migrate, openDatabase } from "./db/client.ts";
 import { Retention } from "./db/retention.ts";
-import { type SinkTarget, Writer } from "./db/writer.ts";
+import { ThreadedWriter } from "./db/threaded_writer.ts";
+import type { SinkTarget, WriteQueue } from "./db/writer.ts";
 import { configError } from "./errors.ts";
 import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
@@ -13,7 +14,7 @@ import { type SyncService, startSync } from "./sync/service.ts";
 export interface Daemon {
   url: string;
   db: Db;
-  writer: Writer;
+  writer: WriteQueue;
   /** The outbox worker and the sinks it sends to. */
   sync: SyncService;
   /**
@@ -33,10 +34,10 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
   checkTlsFiles(config);
   const db = await openDatabase(config.database);
   await migrate(db);
-  const writer = new Writer(db, {
+  // Writes commit on a thread of their own: the main thread keeps answering HTTP during a fsync.
+  const writer = await ThreadedWriter.start(config.database, {
     softBounce: config.policy.softBounce,
     sinks: sinkTargets(config),
-    clock,
   });
   const log = jsonLogger(config.log.level);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
@@ -55,6 +56,7 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
       tls: config.server.tls,
     });
   } catch (e) {
+    await writer.close();
     db.close();
     throw e;
   }

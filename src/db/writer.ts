@@ -54,6 +54,13 @@ export interface WriterOptions {
   lockWaitMs?: number;
 }
 
+/** What the HTTP layer and the CLI write through: the Writer itself, or the Writer on its own thread. */
+export interface WriteQueue {
+  submit(item: WriteItem): Promise<WriteResult>;
+  /** Stops taking work and waits for everything queued to commit. */
+  close(): Promise<void>;
+}
+
 interface Pending {
   item: WriteItem;
   resolve: (r: WriteResult) => void;
@@ -71,7 +78,7 @@ const CHUNK = 500;
  * unanswered requests, which Resend retries; after COMMIT the outbox rows written in the same
  * transaction let the sync worker finish the job after restart.
  */
-export class Writer {
+export class Writer implements WriteQueue {
   private queue: Pending[] = [];
   private scheduled = false;
   private running: Promise<void> | null = null;

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Config } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
-import type { Writer } from "../db/writer.ts";
+import type { WriteQueue } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
@@ -18,7 +18,7 @@ import { webhookRoutes } from "./webhook_routes.ts";
 export interface AppDeps {
   config: Config;
   db: Db;
-  writer: Writer;
+  writer: WriteQueue;
   clock: () => number;
   /** The daemon's registry, shared with the sync worker and retention; a fresh one if absent. */
   metrics?: Metrics;

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import type { WriteItem, WriteResult, Writer } from "../db/writer.ts";
+import type { WriteItem, WriteQueue, WriteResult } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { type Logger, logAddress } from "../log.ts";
 import type { Metrics, WebhookOutcome } from "../metrics/metrics.ts";
@@ -17,7 +17,7 @@ export class WebhookObserver {
   private readonly inFlight = new Map<string, { type: string; outcome: WebhookOutcome }[]>();
   constructor(private readonly metrics: Metrics) {}
 
-  wrap(writer: Writer): Writer {
+  wrap(writer: WriteQueue): WriteQueue {
     const submit = async (item: WriteItem): Promise<WriteResult> => {
       const result = await writer.submit(item);
       if (item.claim === "new" && item.svixId !== null) {
