@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { AppError } from "../errors.ts";
 import { parseResendEvent } from "../events/resend.ts";
 import type { AppDeps } from "./app.ts";
+import { cutShort } from "./json.ts";
 import { SignatureVerifier } from "./signature.ts";
 
 /**
@@ -28,7 +29,7 @@ export function webhookRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      const bytes = new Uint8Array(await c.req.arrayBuffer().catch(cutShort));
       const { text, valid } = decode(bytes);
       const svixId = c.req.header("svix-id");
       verifier.verify(text, {
