@@ -234,13 +234,18 @@ console.log(
 
 for (const r of results.filter((r) => r.probe)) {
   const p = r.probe as ProbeResult;
+  const lag = `event-loop lag p99 ${ms(p.loopLagMs.p99)} / max ${ms(p.loopLagMs.max)} ms`;
+  if (p.commitMs.n === 0) {
+    // The probe patches the Writer class of the main thread; a writer on a Worker is out of reach.
+    console.log(`\nprobe ${r.target} #${r.round}: no group commit ran on the main thread; ${lag}`);
+    continue;
+  }
   const busy = (100 * p.commitMs.sum) / ((r.warmupSeconds + r.run.seconds) * 1000);
   console.log(
     `\nprobe ${r.target} #${r.round} (whole process): ${int(p.commitMs.n)} commits, batch mean ` +
       `${p.batchSize.mean.toFixed(1)} (max ${p.batchSize.max}); commit holds the loop p50 ` +
       `${ms(p.commitMs.p50)} / p99 ${ms(p.commitMs.p99)} / max ${ms(p.commitMs.max)} ms ` +
-      `(≈${busy.toFixed(0)}% of the loaded wall time); event-loop lag p99 ${ms(p.loopLagMs.p99)} / ` +
-      `max ${ms(p.loopLagMs.max)} ms`,
+      `(≈${busy.toFixed(0)}% of the loaded wall time); ${lag}`,
   );
 }
 
