@@ -1,5 +1,5 @@
 import type { Transaction } from "@libsql/client";
-import { type CompiledQuery, sql } from "kysely";
+import type { CompiledQuery } from "kysely";
 import { AppError, unavailable } from "../errors.ts";
 import { type Intent, intentKey } from "../events/intents.ts";
 import {
@@ -13,7 +13,8 @@ import {
 } from "../events/policy.ts";
 import type { Db } from "./client.ts";
 import { toStatement } from "./dialect.ts";
-import type { EventStatus, SuppressionTable, SyncJobTable } from "./schema.ts";
+import type { EventStatus, SuppressionTable } from "./schema.ts";
+import * as SQL from "./writer_sql.ts";
 
 /** One unit of work: a webhook delivery, an API change, or a batch of imported rows. */
 export interface WriteItem {
@@ -179,27 +180,25 @@ export class Writer implements WriteQueue {
   private async apply(tx: Transaction, items: WriteItem[]): Promise<WriteResult[]> {
     const now = this.clock();
     const run = (q: CompiledQuery) => tx.execute(toStatement(q));
+    const exec = (text: string, rows: unknown[], arg?: number) =>
+      tx.execute({
+        sql: text,
+        args: arg === undefined ? [JSON.stringify(rows)] : [JSON.stringify(rows), arg],
+      });
     const b = this.db.builder;
 
     // 1. Idempotency: the primary key on svix_id decides which deliveries are new, here and in any
     //    other process sharing the database. Within a batch the first delivery of an id wins.
     const claimed = new Set<string>();
     const fresh = items.filter((i) => i.claim === "new" && i.svixId !== null);
-    for (const part of chunks(uniqueBy(fresh, (i) => i.svixId as string))) {
-      const rows = part.map((i) => ({
-        svix_id: i.svixId as string,
-        type: i.type,
-        status: i.status,
-        occurred_at: i.occurredAt,
-        received_at: now,
-      }));
-      const q = b
-        .insertInto("webhook_events")
-        .values(rows)
-        .onConflict((oc) => oc.column("svix_id").doNothing())
-        .returning("svix_id")
-        .compile();
-      for (const r of (await run(q)).rows) claimed.add(r.svix_id as string);
+    if (fresh.length > 0) {
+      const rows = uniqueBy(fresh, (i) => i.svixId as string).map((i) => [
+        i.svixId,
+        i.type,
+        i.status,
+        i.occurredAt,
+      ]);
+      for (const r of (await exec(SQL.CLAIM_EVENTS, rows, now)).rows) claimed.add(r.svix_id as string);
     }
     for (const i of items.filter((i) => i.claim === "reprocess")) {
       const q = b
@@ -251,7 +250,7 @@ export class Writer implements WriteQueue {
 
     // 3. Load the state the policy needs, for every address in the batch at once.
     const intents = live.flatMap((i) => i.intents);
-    const states = await this.loadStates(run, intents);
+    const states = await this.loadStates(exec, intents);
     const loaded = new Map(
       [...states].map(([email, st]) => [email, { row: st.row, reasons: reasonsKey(st) }]),
     );
@@ -274,54 +273,40 @@ export class Writer implements WriteQueue {
     });
 
     // 5. Write history, the new state of every touched address, and the outbox.
-    for (const part of chunks(history)) await run(b.insertInto("suppression_events").values(part).compile());
-    // Only what the policy changed is written back: most deliveries change nothing.
-    const touched = [...states.entries()].filter(([email, s]) => loaded.get(email)?.row !== s.row);
-    const rows = touched.map(([, s]) => s.row).filter((r): r is SuppressionTable => r !== null);
-    for (const part of chunks(rows)) {
-      const q = b
-        .insertInto("suppressions")
-        .values(part)
-        .onConflict((oc) =>
-          oc.column("email").doUpdateSet((eb) => ({
-            suppressed: eb.ref("excluded.suppressed"),
-            reason: eb.ref("excluded.reason"),
-            first_suppressed_at: eb.ref("excluded.first_suppressed_at"),
-            suppressed_at: eb.ref("excluded.suppressed_at"),
-            last_event_at: eb.ref("excluded.last_event_at"),
-            updated_at: eb.ref("excluded.updated_at"),
-            note: eb.ref("excluded.note"),
-          })),
-        )
-        .compile();
-      await run(q);
+    if (history.length > 0) {
+      const rows = history.map((h) => [
+        h.email,
+        h.decision,
+        h.reason,
+        h.event_type,
+        h.svix_id,
+        h.occurred_at,
+        h.note,
+      ]);
+      await exec(SQL.INSERT_HISTORY, rows, now);
     }
+    // Only what the policy changed is written back: most deliveries change nothing.
+    const rows = [...states.entries()]
+      .filter(([email, s]) => s.row !== null && loaded.get(email)?.row !== s.row)
+      .map(([, { row: r }]) => r as SuppressionTable)
+      .map((r) => [
+        r.email,
+        r.suppressed,
+        r.reason,
+        r.first_suppressed_at,
+        r.suppressed_at,
+        r.last_event_at,
+        r.updated_at,
+        r.note,
+      ]);
+    if (rows.length > 0) await exec(SQL.UPSERT_SUPPRESSIONS, rows);
     const reasons = [...states.entries()]
       .filter(([email, s]) => loaded.get(email)?.reasons !== reasonsKey(s))
       .flatMap(([email, s]) =>
-        [...s.reasons].map(([reason, r]) => ({
-          email,
-          reason,
-          active: r.active ? (1 as const) : (0 as const),
-          since: r.since,
-          last_event_at: r.at,
-        })),
+        [...s.reasons].map(([reason, r]) => [email, reason, r.active ? 1 : 0, r.since, r.at]),
       );
-    for (const part of chunks(reasons)) {
-      const q = b
-        .insertInto("suppression_reasons")
-        .values(part)
-        .onConflict((oc) =>
-          oc.columns(["email", "reason"]).doUpdateSet((eb) => ({
-            active: eb.ref("excluded.active"),
-            since: eb.ref("excluded.since"),
-            last_event_at: eb.ref("excluded.last_event_at"),
-          })),
-        )
-        .compile();
-      await run(q);
-    }
-    await this.enqueueJobs(run, changes, states, now);
+    if (reasons.length > 0) await exec(SQL.UPSERT_REASONS, reasons);
+    await this.enqueueJobs(exec, changes, states, now);
 
     let n = 0;
     return items.map((item, idx) => {
@@ -330,27 +315,16 @@ export class Writer implements WriteQueue {
     });
   }
 
-  private async loadStates(
-    run: (q: CompiledQuery) => Promise<{ rows: Record<string, unknown>[] }>,
-    intents: Intent[],
-  ) {
+  private async loadStates(exec: Exec, intents: Intent[]) {
     const states = new Map<string, AddressState>();
     const emails = [...new Set(intents.filter((i) => i.kind !== "invalid_address").map(intentKey))];
     if (emails.length === 0) return states;
     for (const email of emails) states.set(email, emptyState());
-    const b = this.db.builder;
-    const inList = (list: string[]) => sql<string>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
-    const rows = await run(
-      b.selectFrom("suppressions").selectAll().where("email", "in", inList(emails)).compile(),
-    );
-    for (const row of rows.rows) {
+    for (const row of (await exec(SQL.SELECT_SUPPRESSIONS, emails)).rows) {
       const state = states.get(row.email as string);
       if (state) state.row = suppressionRow(row);
     }
-    const reasons = await run(
-      b.selectFrom("suppression_reasons").selectAll().where("email", "in", inList(emails)).compile(),
-    );
-    for (const r of reasons.rows) {
+    for (const r of (await exec(SQL.SELECT_REASONS, emails)).rows) {
       states.get(r.email as string)?.reasons.set(r.reason as ReasonKey, {
         active: r.active === 1,
         since: r.since as number | null,
@@ -360,15 +334,12 @@ export class Writer implements WriteQueue {
     const soft = intents.filter((i) => i.kind === "soft_bounce" || i.kind === "delivered");
     if (soft.length > 0 && this.opts.softBounce.count > 0) {
       const since = softWindowStart(Math.min(...soft.map((i) => i.occurredAt)), this.opts.softBounce);
-      const q = b
-        .selectFrom("suppression_events")
-        .select(["email", "decision", "occurred_at"])
-        .where("email", "in", inList([...new Set(soft.map(intentKey))]))
-        .where("decision", "in", ["soft_bounce", "soft_bounce_reset"])
-        .where("occurred_at", ">", since)
-        .compile();
-      for (const r of (await run(q)).rows as { email: string; decision: string; occurred_at: number }[]) {
-        states.get(r.email)?.soft.push({ decision: r.decision as "soft_bounce", at: r.occurred_at });
+      const addresses = [...new Set(soft.map(intentKey))];
+      for (const r of (await exec(SQL.SELECT_SOFT_BOUNCES, addresses, since)).rows) {
+        states.get(r.email as string)?.soft.push({
+          decision: r.decision as "soft_bounce" | "soft_bounce_reset",
+          at: r.occurred_at as number,
+        });
       }
     }
     return states;
@@ -379,49 +350,26 @@ export class Writer implements WriteQueue {
    * the same address are superseded: only the latest state needs to reach the sink.
    */
   private async enqueueJobs(
-    run: (q: CompiledQuery) => Promise<unknown>,
+    exec: Exec,
     changes: Map<string, { action: "suppress" | "lift"; intent: Intent }>,
     states: Map<string, AddressState>,
     now: number,
   ) {
     if (changes.size === 0 || this.opts.sinks.length === 0) return;
-    const b = this.db.builder;
-    const emails = [...changes.keys()];
-    for (const part of chunks(emails)) {
-      const q = b
-        .updateTable("sync_jobs")
-        .set({ status: "superseded", updated_at: now })
-        .where("status", "=", "pending")
-        .where("email", "in", sql<string>`(SELECT value FROM json_each(${JSON.stringify(part)}))`)
-        .compile();
-      await run(q);
-    }
-    const jobs: Omit<SyncJobTable, "id">[] = [];
+    await exec(SQL.SUPERSEDE_JOBS, [...changes.keys()], now);
+    const jobs: unknown[] = [];
     for (const [email, { action, intent }] of changes) {
-      const row = states.get(email)?.row;
+      const reason = states.get(email)?.row?.reason ?? "manual";
       for (const sink of this.opts.sinks) {
         if (action === "lift" && !sink.lifts) continue;
-        jobs.push({
-          sink: sink.name,
-          email,
-          action,
-          reason: row?.reason ?? "manual",
-          event_type: intent.eventType,
-          occurred_at: intent.occurredAt,
-          status: "pending",
-          attempts: 0,
-          next_attempt_at: now,
-          lease_owner: null,
-          lease_until: null,
-          last_error: null,
-          created_at: now,
-          updated_at: now,
-        });
+        jobs.push([sink.name, email, action, reason, intent.eventType, intent.occurredAt]);
       }
     }
-    for (const part of chunks(jobs)) await run(b.insertInto("sync_jobs").values(part).compile());
+    if (jobs.length > 0) await exec(SQL.INSERT_JOBS, jobs, now);
   }
 }
+
+type Exec = (text: string, rows: unknown[], arg?: number) => Promise<{ rows: Record<string, unknown>[] }>;
 
 /** Copies only the columns: a libsql Row also carries indexed keys and `length`. */
 export function suppressionRow(r: Record<string, unknown>): SuppressionTable {

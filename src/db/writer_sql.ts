@@ -1,0 +1,54 @@
+/**
+ * The writer's statements, as fixed SQL texts that take their rows as one JSON array parameter
+ * (`json_each`). Fixed texts are prepared once per connection (statement_cache.ts) and skip
+ * building a query per batch, which together were a fifth of the daemon's CPU under ingest; one
+ * parameter also has no variable limit, whatever the batch size. Column lists follow
+ * schema.ts; each row is a JSON array in the order the SELECT reads it.
+ */
+
+/** [svix_id, type, status, occurred_at]; ?2 received_at. Returns the ids that were new. */
+export const CLAIM_EVENTS = `INSERT INTO webhook_events (svix_id, type, status, occurred_at, received_at)
+SELECT value->>0, value->>1, value->>2, value->>3, ?2 FROM json_each(?1) WHERE true
+ON CONFLICT (svix_id) DO NOTHING RETURNING svix_id`;
+
+const IN_LIST = "(SELECT value FROM json_each(?1))";
+
+export const SELECT_SUPPRESSIONS = `SELECT email, suppressed, reason, first_suppressed_at, suppressed_at,
+last_event_at, updated_at, note FROM suppressions WHERE email IN ${IN_LIST}`;
+
+export const SELECT_REASONS = `SELECT email, reason, active, since, last_event_at
+FROM suppression_reasons WHERE email IN ${IN_LIST}`;
+
+/** ?2: only rows after this event time. */
+export const SELECT_SOFT_BOUNCES = `SELECT email, decision, occurred_at FROM suppression_events
+WHERE email IN ${IN_LIST} AND decision IN ('soft_bounce', 'soft_bounce_reset') AND occurred_at > ?2`;
+
+/** [email, decision, reason, event_type, svix_id, occurred_at, note]; ?2 recorded_at. */
+export const INSERT_HISTORY = `INSERT INTO suppression_events
+(email, decision, reason, event_type, svix_id, occurred_at, recorded_at, note)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, ?2, value->>6 FROM json_each(?1)`;
+
+/** [email, suppressed, reason, first_suppressed_at, suppressed_at, last_event_at, updated_at, note]. */
+export const UPSERT_SUPPRESSIONS = `INSERT INTO suppressions
+(email, suppressed, reason, first_suppressed_at, suppressed_at, last_event_at, updated_at, note)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7
+FROM json_each(?1) WHERE true
+ON CONFLICT (email) DO UPDATE SET suppressed = excluded.suppressed, reason = excluded.reason,
+first_suppressed_at = excluded.first_suppressed_at, suppressed_at = excluded.suppressed_at,
+last_event_at = excluded.last_event_at, updated_at = excluded.updated_at, note = excluded.note`;
+
+/** [email, reason, active, since, last_event_at]. */
+export const UPSERT_REASONS = `INSERT INTO suppression_reasons (email, reason, active, since, last_event_at)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?1) WHERE true
+ON CONFLICT (email, reason) DO UPDATE SET active = excluded.active, since = excluded.since,
+last_event_at = excluded.last_event_at`;
+
+/** Pending jobs of these addresses (?1) are replaced by the new ones; ?2 now. */
+export const SUPERSEDE_JOBS = `UPDATE sync_jobs SET status = 'superseded', updated_at = ?2
+WHERE status = 'pending' AND email IN ${IN_LIST}`;
+
+/** [sink, email, action, reason, event_type, occurred_at]; ?2 now (due at once). */
+export const INSERT_JOBS = `INSERT INTO sync_jobs
+(sink, email, action, reason, event_type, occurred_at, status, attempts, next_attempt_at, created_at, updated_at)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, 'pending', 0, ?2, ?2, ?2
+FROM json_each(?1)`;
