@@ -1,5 +1,5 @@
 import type { JobStatus } from "../db/schema.ts";
-import { countJobs, listJobs, retryDead } from "../sync/outbox.ts";
+import { countJobs, LIVE_STATUSES, listJobs, retryDead } from "../sync/outbox.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
 
@@ -35,7 +35,9 @@ export const jobsList: Command = {
         return EXIT.ok;
       }
       const counts = await countJobs(ctx.db.kysely, sink);
-      const out = [`${sink ? `sink ${sink}: ` : ""}${STATUSES.map((s) => `${s} ${counts[s]}`).join(" · ")}`];
+      const out = [
+        `${sink ? `sink ${sink}: ` : ""}${LIVE_STATUSES.map((s) => `${s} ${counts[s]}`).join(" · ")}`,
+      ];
       for (const r of rows) {
         const next = r.status === "pending" ? ` next ${iso(r.next_attempt_at)}` : "";
         out.push(

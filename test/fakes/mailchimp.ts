@@ -73,6 +73,8 @@ export class FakeMailchimp {
     throttled: 0,
     /** Every status written to any member, in order: suppressd must never write subscribed/pending. */
     statusWrites: [] as MemberStatus[],
+    /** Member ids (hashes) a status write was asked for, whether or not the member existed. */
+    touched: new Set<string>(),
     batchOps: 0,
   };
   private server!: Server<undefined>;
@@ -251,6 +253,7 @@ export class FakeMailchimp {
       return { status: 204 };
     }
     if (parts.length !== 4) return notFound();
+    if (method === "PUT" || method === "PATCH") this.stats.touched.add(id);
     if (method === "GET") return member ? { status: 200, body: present(id, member) } : notFound();
     if (method === "PATCH") {
       if (!member) return notFound();
@@ -334,6 +337,7 @@ export class FakeMailchimp {
     for (const m of members) {
       const email = String(m.email_address ?? "").toLowerCase();
       const id = hash(email);
+      this.stats.touched.add(id);
       const exists = list.has(id);
       const refused = this.refusal(email, exists);
       if (refused) {

@@ -60,7 +60,10 @@ test("a signed bounce posted to the daemon ends as an unsubscribed, tagged membe
   const m = fake.member("list1", "reader@example.com");
   expect(m?.status).toBe("unsubscribed");
   expect([...(m?.tags ?? [])].sort()).toEqual(["newsletter", "suppressd:hard_bounce"]);
-  await until("the job is done", async () => (await jobCounts(daemon as RunningDaemon)).done === 1);
+  await until("the job is done", async () => {
+    const c = await jobCounts(daemon as RunningDaemon);
+    return c.pending === 0 && c.running === 0;
+  });
   expect(fake.stats.statusWrites).toEqual(["unsubscribed"]);
   // The start-up probe asked Mailchimp about the account and the audience.
   expect(daemon.stdout()).toContain('"msg":"sink ready"');
@@ -102,6 +105,9 @@ test("SIGKILL between commit and sync loses nothing: after restart each address 
     () => emails.every((e) => ["list1", "list2"].every((l) => fake?.member(l, e)?.status === "unsubscribed")),
     25_000,
   );
-  await until("every job is done", async () => (await jobCounts(daemon as RunningDaemon)).done === 25);
+  await until("every job is done", async () => {
+    const c = await jobCounts(daemon as RunningDaemon);
+    return c.pending === 0 && c.running === 0 && c.dead === 0;
+  });
   expect(new Set(fake.stats.statusWrites)).toEqual(new Set(["unsubscribed"]));
 }, 45_000);

@@ -8,6 +8,7 @@ import { HttpSink, retryAfter } from "../../src/sync/sinks/http.ts";
 import { baseUrlFor, toMailchimpError } from "../../src/sync/sinks/mailchimp_api.ts";
 import { untar } from "../../src/sync/sinks/tar.ts";
 import { md5, render, templateVars } from "../../src/sync/template.ts";
+import { redact } from "../../src/sync/worker.ts";
 import { tarGz } from "../fakes/tar.ts";
 import { SECRET, TOKEN } from "../helpers/config.ts";
 
@@ -255,4 +256,11 @@ test("anything in double braces that is not a known placeholder is reported", ()
     });
   expect(() => cfg("https://x/{{ Email }}")).toThrow(/unknown placeholder \{\{ Email \}\}/);
   expect(() => cfg("https://x/{{email_md5}}/{{ email | sql }}")).not.toThrow();
+});
+
+test("addresses quoted in error text are kept out of log lines", () => {
+  expect(
+    redact("PUT member: Mailchimp answered 400 (Invalid Resource: o'brien+x@example.com looks fake)"),
+  ).toBe("PUT member: Mailchimp answered 400 (Invalid Resource: <address> looks fake)");
+  expect(redact("no answer from Mailchimp within 30 s")).toBe("no answer from Mailchimp within 30 s");
 });

@@ -77,6 +77,8 @@ export async function runBatch(
   const archive = untar(gunzipSync(new Uint8Array(await res.arrayBuffer())));
   for (const [name, bytes] of archive) {
     if (!name.endsWith(".json")) continue;
+    // A file holds hundreds of results: parse one per turn of the event loop.
+    await new Promise<void>((r) => setImmediate(r));
     const entries = JSON.parse(new TextDecoder().decode(bytes)) as {
       status_code?: number;
       operation_id?: string;
