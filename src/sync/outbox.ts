@@ -116,6 +116,7 @@ export interface Completion {
 /**
  * Records what became of claimed jobs in one statement. Only rows this owner still holds change:
  * if our lease ran out and another worker took a job over, its result is the one that counts.
+ * A job headed back to the queue is superseded instead when a newer one for its address exists.
  */
 export async function complete(
   db: Kysely<Database>,
@@ -136,7 +137,16 @@ export async function complete(
       FROM json_each(${payload})
     )
     UPDATE sync_jobs SET
-      status = u.s,
+      -- Back to the queue only if no newer job for the address and sink came meanwhile (it
+      -- arrived while this one was running, so the writer could not supersede it): a retry
+      -- after that newer job would push an older state over a newer one.
+      status = CASE
+        WHEN u.s = 'pending' AND EXISTS (
+          SELECT 1 FROM sync_jobs n
+          WHERE n.sink = sync_jobs.sink AND n.email = sync_jobs.email AND n.id > sync_jobs.id
+        ) THEN 'superseded'
+        ELSE u.s
+      END,
       next_attempt_at = u.n,
       last_error = u.e,
       attempts = attempts + u.a,

@@ -112,6 +112,33 @@ describe("claims and leases", () => {
     expect(second).toEqual([]);
   });
 
+  test("a job that fails after a newer job for its address arrived is superseded, not retried", async () => {
+    t = await makeApp({ sinks: [httpSink("rec", true)] });
+    await suppress(t, "a@example.com");
+    const sink = new RecordingSink();
+    const app = t;
+    // While the suppress is being sent, the address is lifted; then the send fails.
+    sink.answer = (j) => {
+      if (j.action === "suppress") return { kind: "retry", error: "503" };
+      return { kind: "done" };
+    };
+    const w = worker(t, [sink]);
+    const original = sink.send.bind(sink);
+    sink.send = async (jobs) => {
+      if (jobs.some((j) => j.action === "suppress")) await lift(app, "a@example.com");
+      return original(jobs);
+    };
+    await w.runOnce();
+    expect((await jobs(t)).map((r) => [r.action, r.status])).toEqual([
+      ["lift", "pending"],
+      ["suppress", "superseded"],
+    ]);
+    await w.runOnce();
+    expect(sink.sent.map((j) => j.action)).toEqual(["suppress", "lift"]);
+    t.now.value += 3_600_000;
+    expect(await w.runOnce()).toBe(0);
+  });
+
   test("a crashed worker's claim comes back when its lease expires, and is sent once", async () => {
     t = await makeApp({ sinks: [httpSink("rec")] });
     await suppress(t, "a@example.com");
