@@ -3,7 +3,7 @@ import { createWriteStream, renameSync, rmSync } from "node:fs";
 import { finished } from "node:stream/promises";
 import { listSuppressions } from "../db/queries.ts";
 import { REASONS, type Reason, type SuppressionTable } from "../db/schema.ts";
-import { csvLine } from "../http/csv.ts";
+import { csvLine, SUPPRESSION_CSV_HEADER, suppressionCsvRow } from "../http/csv.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
 
@@ -11,7 +11,7 @@ const PAGE = 5000;
 const PROGRESS_EVERY = 100_000;
 
 /** The same columns as `GET /v1/suppressions?format=csv`, so either output imports back. */
-const HEADER = ["email", "reason", "first_suppressed_at", "suppressed_at", "updated_at", "note"];
+const HEADER = SUPPRESSION_CSV_HEADER;
 
 export const exportCsv: Command = {
   name: "export",
@@ -49,7 +49,7 @@ apostrophe ('import' removes it again). FILE is written owner-only and appears o
           limit: PAGE,
         });
         if (rows.length === 0) break;
-        await write(rows.map(csvRow).join(""));
+        await write(rows.map(suppressionCsvRow).join(""));
         const last = rows[rows.length - 1] as SuppressionTable;
         after = { updatedAt: last.updated_at, email: last.email };
         const before = count;
@@ -78,16 +78,3 @@ apostrophe ('import' removes it again). FILE is written owner-only and appears o
     }
   },
 };
-
-function csvRow(row: SuppressionTable): string {
-  return csvLine([
-    row.email,
-    row.reason,
-    iso(row.first_suppressed_at),
-    iso(row.suppressed_at),
-    iso(row.updated_at),
-    row.note ?? "",
-  ]);
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { z } from "zod";
 import { AppError, badRequest } from "../errors.ts";
 
 /** The request body as JSON, or a 400 that says what is wrong with it. */
@@ -25,4 +26,14 @@ export function cutShort(e: unknown): never {
     );
   }
   throw e;
+}
+
+/** `value` checked against `schema`, or a 400 naming each field that is wrong. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const detail = result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+    throw badRequest("invalid_request", detail);
+  }
+  return result.data;
 }

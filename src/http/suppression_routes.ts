@@ -6,8 +6,8 @@ import { REASONS, type SuppressionTable } from "../db/schema.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import type { AppDeps } from "./app.ts";
-import { csvLine } from "./csv.ts";
-import { readJson } from "./json.ts";
+import { csvLine, SUPPRESSION_CSV_HEADER, suppressionCsvRow } from "./csv.ts";
+import { parse, readJson } from "./json.ts";
 
 const MAX_CHECK = 10_000;
 
@@ -80,12 +80,12 @@ export function suppressionRoutes(deps: AppDeps) {
         c.header("content-type", "text/csv; charset=utf-8");
         c.header("content-disposition", 'attachment; filename="suppressions.csv"');
         return stream(c, async (out) => {
-          await out.write("email,reason,first_suppressed_at,suppressed_at,updated_at,note\n");
+          await out.write(csvLine(SUPPRESSION_CSV_HEADER));
           let after: { updatedAt: number; email: string } | undefined;
           for (;;) {
             const rows = await listSuppressions(db, { ...filter, after, limit: 5000 });
             if (rows.length === 0) break;
-            await out.write(rows.map(csvRow).join(""));
+            await out.write(rows.map(suppressionCsvRow).join(""));
             const last = rows[rows.length - 1] as SuppressionTable;
             after = { updatedAt: last.updated_at, email: last.email };
           }
@@ -146,15 +146,6 @@ function addressParam(raw: string): string {
   return email;
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const detail = result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
-    throw badRequest("invalid_request", detail);
-  }
-  return result.data;
-}
-
 function present(row: SuppressionTable) {
   return {
     email: row.email,
@@ -166,17 +157,6 @@ function present(row: SuppressionTable) {
     updated_at: iso(row.updated_at),
     note: row.note,
   };
-}
-
-function csvRow(row: SuppressionTable): string {
-  return csvLine([
-    row.email,
-    row.reason,
-    iso(row.first_suppressed_at),
-    iso(row.suppressed_at),
-    iso(row.updated_at),
-    row.note ?? "",
-  ]);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

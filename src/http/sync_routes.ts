@@ -3,7 +3,7 @@ import { z } from "zod";
 import { badRequest } from "../errors.ts";
 import { countJobs, type JobRow, listJobs, retryDead } from "../sync/outbox.ts";
 import type { AppDeps } from "./app.ts";
-import { readJson } from "./json.ts";
+import { parse, readJson } from "./json.ts";
 
 const STATUSES = ["pending", "running", "done", "dead", "superseded"] as const;
 
@@ -83,13 +83,4 @@ function present(j: JobRow) {
     created_at: iso(j.created_at),
     updated_at: iso(j.updated_at),
   };
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const detail = result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
-    throw badRequest("invalid_request", detail);
-  }
-  return result.data;
 }
