@@ -4,13 +4,18 @@
  * connections per key. Targets (issue 3): all reached in ≤ 15 s with createMissing, ≤ 60 s
  * without (one call per address would need ≥ 500 s), while ingest keeps p99 ≤ 25 ms.
  *
- *   ./node_modules/.bin/bun bench/sync_storm.ts [--count 50000] [--mode all|baseline,create,update] [--tag]
+ *   ./node_modules/.bin/bun bench/sync_storm.ts [--count 50000] [--mode all|baseline,create,update,outbox]
+ *       [--tag] [--drain] [--profile] [--keep]
  *
  * "baseline": the same storm with no sink configured, for the ingest figures to compare with (the
  * machine is shared: an absolute p99 says little without one from the same minute).
  * "create": createMissing, every address new to the audience (POST /lists/{id}, 500 a call).
  * "update": no createMissing, half the addresses are members (batch requests of PATCHes; the
  * other half answer 404 and are left out). Times run from the first webhook sent.
+ * "outbox": the sink is configured but the worker sleeps through the storm (the writer's share).
+ * --drain: the worker sleeps through the storm, then the daemon restarts and the backlog's drain
+ * alone is timed (sync throughput, whatever the ingest rate of the moment).
+ * --tag: the sink also tags every member (through batch requests of tag calls).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -28,6 +33,8 @@ const { values } = parseArgs({
     mode: { type: "string", default: "all" },
     tag: { type: "boolean", default: false },
     connections: { type: "string", default: "64" },
+    /** Sync alone: ingest with the worker idle, restart the daemon, time the backlog's drain. */
+    drain: { type: "boolean", default: false },
     /** Keep the run directory (daemon log, database) for a look afterwards. */
     keep: { type: "boolean", default: false },
     /** Write a CPU profile of the daemon and print where its time went. */
@@ -70,43 +77,47 @@ async function run(mode: string): Promise<Result> {
   if (mode === "update") for (const e of emails.slice(0, COUNT / 2)) fake.addMember("list1", e, "subscribed");
 
   const config = join(dir, "config.json");
-  writeFileSync(
-    config,
-    JSON.stringify({
-      server: { host: "127.0.0.1", port: 0 },
-      database: { url: `file:${join(dir, "storm.db")}` },
-      resend: { webhookSecrets: [BENCH_SECRET] },
-      api: { tokens: [BENCH_TOKEN] },
-      log: { level: "info", requests: false },
-      // "outbox": jobs are written but the worker sleeps through the storm (the writer's share).
-      ...(mode === "outbox" ? { sync: { pollMs: 60_000 } } : {}),
-      sinks:
-        mode === "baseline"
-          ? []
-          : [
-              {
-                type: "mailchimp",
-                name: "mailchimp",
-                apiKey: FAKE_KEY,
-                baseUrl: fake.url,
-                listIds: ["list1"],
-                createMissing: mode !== "update",
-                ...(values.tag ? { tag: "suppressd:{{reason}}" } : {}),
-              },
-            ],
-    }),
-  );
+  const idle = mode === "outbox" || values.drain === true;
+  const writeConfig = (workerIdle: boolean) =>
+    writeFileSync(
+      config,
+      JSON.stringify({
+        server: { host: "127.0.0.1", port: 0 },
+        database: { url: `file:${join(dir, "storm.db")}` },
+        resend: { webhookSecrets: [BENCH_SECRET] },
+        api: { tokens: [BENCH_TOKEN] },
+        log: { level: "info", requests: false },
+        // "outbox" and --drain: jobs are written but the worker sleeps through the storm.
+        ...(workerIdle ? { sync: { pollMs: 60_000 } } : {}),
+        sinks:
+          mode === "baseline"
+            ? []
+            : [
+                {
+                  type: "mailchimp",
+                  name: "mailchimp",
+                  apiKey: FAKE_KEY,
+                  baseUrl: fake.url,
+                  listIds: ["list1"],
+                  createMissing: mode !== "update",
+                  ...(values.tag ? { tag: "suppressd:{{reason}}" } : {}),
+                },
+              ],
+      }),
+    );
+  writeConfig(idle);
   const pool = writeBounces(dir, emails);
   const profileDir = values.profile ? join(dir, "profile") : undefined;
-  const daemon = await startServer({
-    name: "suppressd",
-    args: ["src/main.ts", "serve", "--config", config],
-    log: join(dir, "daemon.log"),
-    profileDir,
-  });
+  const start = () =>
+    startServer({
+      name: "suppressd",
+      args: ["src/main.ts", "serve", "--config", config],
+      log: join(dir, "daemon.log"),
+      profileDir,
+    });
+  let daemon = await start();
   const wrk = await ensureWrk();
   try {
-    const started = performance.now();
     const load = runWrk(wrk, {
       url: daemon.url,
       script: "ingest.lua",
@@ -117,6 +128,14 @@ async function run(mode: string): Promise<Result> {
       outFile: join(dir, "wrk.json"),
     });
     const wanted = new Set(emails.map(hash));
+    let started = performance.now();
+    if (values.drain && mode !== "baseline" && mode !== "outbox") {
+      await load.running;
+      await daemon.stop(10_000);
+      writeConfig(false);
+      started = performance.now();
+      daemon = await start();
+    }
     let reachedS = 0;
     let doneS = 0;
     let ingest: ReturnType<typeof summarize> | undefined;
@@ -241,8 +260,11 @@ for (const mode of modes) {
     continue;
   }
   const target = mode === "create" ? 15 : 60;
+  const from = values.drain
+    ? "from the restart (backlog drain, worker idle during ingest)"
+    : "from the first webhook";
   console.log(
-    `${mode}${r.tag ? "+tag" : ""}: ${r.count} suppressions reached Mailchimp in ${r.reachedS} s, all jobs done in ${r.doneS} s ` +
+    `${mode}${r.tag ? "+tag" : ""}: ${r.count} suppressions reached Mailchimp in ${r.reachedS} s, all jobs done in ${r.doneS} s ${from} ` +
       `(target ≤ ${target} s: ${r.doneS > 0 && r.doneS <= target ? "met" : "MISSED"}); ${ingest}; ` +
       `Mailchimp calls ${JSON.stringify(r.calls)}, max ${r.maxConnections} connections, ${r.throttled} × 429, ${r.dead} dead`,
   );
