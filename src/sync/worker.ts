@@ -126,7 +126,7 @@ export class SyncWorker {
     await this.record(unfinished.map((id) => handBack(id, this.clock()))).catch(() => {});
   }
 
-  /** One claim, sent and recorded; how many jobs it held. For tests and `jobs run`. */
+  /** One claim, sent and recorded; how many jobs it held (tests drive the worker with it). */
   async runOnce(): Promise<number> {
     const jobs = await this.claim();
     if (jobs.length > 0) await this.process(jobs);
@@ -179,17 +179,25 @@ export class SyncWorker {
     while (jobs.length < this.claimLimit) {
       if (jobs.length > 0) await turn();
       const limit = Math.min(STATEMENT_ROWS, this.claimLimit - jobs.length);
-      const slice = await withBusyRetry(
-        () =>
-          claimDue(db, {
-            owner: this.owner,
-            now,
-            leaseUntil: now + this.leaseMs,
-            limit,
-            sinks: [...this.sinks.keys()],
-          }),
-        this.sleep,
-      );
+      let slice: SyncJob[];
+      try {
+        slice = await withBusyRetry(
+          () =>
+            claimDue(db, {
+              owner: this.owner,
+              now,
+              leaseUntil: now + this.leaseMs,
+              limit,
+              sinks: [...this.sinks.keys()],
+            }),
+          this.sleep,
+        );
+      } catch (e) {
+        // Send what is already ours rather than leave it leased until the lease runs out.
+        if (jobs.length === 0) throw e;
+        this.log.log("warn", "sync claim cut short", { error: String((e as Error)?.message ?? e) });
+        break;
+      }
       jobs.push(...slice);
       if (slice.length < limit) break;
     }
