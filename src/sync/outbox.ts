@@ -85,22 +85,27 @@ export async function claimDue(
   }));
 }
 
-/** Extends the lease of jobs still being sent (a Mailchimp batch can take minutes). */
+/**
+ * Extends the lease of jobs still being sent (a Mailchimp batch can take minutes). Returns the ids
+ * still held: a job whose lease ran out and that another worker took over is not among them.
+ */
 export async function renewLeases(
   db: Kysely<Database>,
   owner: string,
   jobIds: readonly number[],
   leaseUntil: number,
-): Promise<void> {
-  if (jobIds.length === 0) return;
-  await db
+): Promise<number[]> {
+  if (jobIds.length === 0) return [];
+  const rows = await db
     .updateTable("sync_jobs")
     .set({ lease_until: leaseUntil })
     .where("id", "in", ids(jobIds))
     // Unary + keeps SQLite on the id lookups rather than walking the status index.
     .where(sql<string>`+status`, "=", "running")
     .where(sql<string>`+lease_owner`, "=", owner)
+    .returning("id")
     .execute();
+  return rows.map((r) => r.id);
 }
 
 export interface Completion {

@@ -128,8 +128,9 @@ export class SyncWorker {
 
   /** One claim, sent and recorded; how many jobs it held (tests drive the worker with it). */
   async runOnce(): Promise<number> {
+    const claimedAt = this.clock();
     const jobs = await this.claim();
-    if (jobs.length > 0) await this.process(jobs);
+    if (jobs.length > 0) await this.process(jobs, claimedAt);
     return jobs.length;
   }
 
@@ -140,7 +141,9 @@ export class SyncWorker {
         continue;
       }
       let jobs: SyncJob[] = [];
+      let claimedAt = this.clock();
       try {
+        claimedAt = this.clock();
         jobs = await this.claim();
         await this.maybePrune();
       } catch (e) {
@@ -148,7 +151,7 @@ export class SyncWorker {
       }
       if (jobs.length > 0) {
         const ids = jobs.map((j) => j.id);
-        const p: Promise<void> = this.process(jobs)
+        const p: Promise<void> = this.process(jobs, claimedAt)
           .catch((e) =>
             this.log.log("error", "sync send failed", { error: String((e as Error)?.message ?? e) }),
           )
@@ -205,7 +208,25 @@ export class SyncWorker {
     return jobs;
   }
 
-  private async process(claimed: SyncJob[]): Promise<void> {
+  private async process(claimed: SyncJob[], claimedAt = this.clock()): Promise<void> {
+    if (this.clock() - claimedAt > this.leaseMs / 3) {
+      // Delayed since the claim (a starved process, a long wait for the database): send only
+      // what is still ours, or a worker that took an expired lease over would send it too.
+      const held = new Set(
+        await withBusyRetry(
+          () =>
+            renewLeases(
+              this.opts.db.kysely,
+              this.owner,
+              claimed.map((j) => j.id),
+              this.clock() + this.leaseMs,
+            ),
+          this.sleep,
+        ),
+      );
+      claimed = claimed.filter((j) => held.has(j.id));
+      if (claimed.length === 0) return;
+    }
     // Two claims of one address on one sink (a reclaimed lease beside a newer job): only the
     // newest state matters.
     const newest = new Map<string, SyncJob>();
@@ -258,7 +279,6 @@ export class SyncWorker {
             outcomes = new Map(o ? jobs.map((j) => [j.id, o]) : []);
           }
           const results = jobs.map((j) => this.completion(j, outcomes.get(j.id), now()));
-          for (const j of jobs) pending.delete(j);
           this.opts.report?.({
             sink: name,
             jobs: jobs.length,
@@ -268,8 +288,12 @@ export class SyncWorker {
             durationMs: performance.now() - started,
             ...(error === undefined ? {} : { error: redact(error) }),
           });
-          // Record each sink's results as soon as they are known, not after the slowest sink.
-          const applied = await this.record(results);
+          // Record each sink's results as soon as they are known, not after the slowest sink. The
+          // leases stay renewed until then: recording can wait on another process's write lock,
+          // and a lease that ran out meanwhile would let another worker send these jobs again.
+          const applied = await this.record(results).finally(() => {
+            for (const j of jobs) pending.delete(j);
+          });
           if (applied < results.length) {
             // Our lease ran out and another worker took these over: its outcome is the one kept.
             this.log.log("warn", "sync results not recorded: lease lost", {

@@ -156,6 +156,50 @@ describe("claims and leases", () => {
     expect(sink.sent.length).toBe(1);
   });
 
+  test("a worker stalled after its claim sends only the jobs it still holds", async () => {
+    t = await makeApp({ sinks: [httpSink("rec")] });
+    await suppress(t, "a@example.com");
+    await suppress(t, "b@example.com");
+    const claimedAt = t.now.value;
+    const a = new RecordingSink();
+    const b = new RecordingSink();
+    const wa = worker(t, [a], { owner: "A" });
+    const mine = await claimDue(t.db.kysely, {
+      owner: "A",
+      now: claimedAt,
+      leaseUntil: claimedAt + 60_000,
+      limit: 10,
+      sinks: ["rec"],
+    });
+    // "A" stalls past its lease; "B" takes the jobs over and sends them.
+    t.now.value += 60_001;
+    expect(await worker(t, [b], { owner: "B" }).runOnce()).toBe(2);
+    const stalled = wa as unknown as { process(jobs: SyncJob[], at: number): Promise<void> };
+    await stalled.process(mine, claimedAt);
+    expect(a.sent).toEqual([]);
+    expect(b.sent.length).toBe(2);
+    expect((await jobs(t)).every((r) => r.status === "done" && r.attempts === 1)).toBe(true);
+  });
+
+  test("a worker delayed within its lease renews it and sends", async () => {
+    t = await makeApp({ sinks: [httpSink("rec")] });
+    await suppress(t, "a@example.com");
+    const claimedAt = t.now.value;
+    const a = new RecordingSink();
+    const wa = worker(t, [a], { owner: "A" });
+    const mine = await claimDue(t.db.kysely, {
+      owner: "A",
+      now: claimedAt,
+      leaseUntil: claimedAt + 60_000,
+      limit: 10,
+      sinks: ["rec"],
+    });
+    t.now.value += 45_000;
+    await (wa as unknown as { process(jobs: SyncJob[], at: number): Promise<void> }).process(mine, claimedAt);
+    expect(a.sent.length).toBe(1);
+    expect((await jobs(t))[0]?.status).toBe("done");
+  });
+
   test("two workers on one database never send one job twice", async () => {
     t = await makeApp({ sinks: [httpSink("rec")] });
     for (let i = 0; i < 400; i++) await suppress(t, `u${i}@example.com`);
