@@ -13,6 +13,8 @@ export class HttpSink implements Sink {
   readonly name: string;
   private readonly limit: Semaphore;
   private readonly host: string;
+  /** Credentials in the config (header values, URL query values and user info), never repeated. */
+  private readonly secrets: string[];
 
   constructor(
     private readonly cfg: HttpSinkConfig,
@@ -21,6 +23,7 @@ export class HttpSink implements Sink {
     this.name = cfg.name;
     this.limit = new Semaphore(cfg.concurrency);
     this.host = hostOf(cfg.url);
+    this.secrets = credentialsIn(cfg);
   }
 
   async send(jobs: readonly SyncJob[], signal: AbortSignal): Promise<Map<number, Outcome>> {
@@ -78,7 +81,9 @@ export class HttpSink implements Sink {
       return { kind: "retry", error: `${req.method} ${this.host}: ${why}` };
     }
     const text = await res.text().catch(() => "");
-    const said = `${req.method} ${this.host} answered ${res.status}${excerpt(text)}`;
+    // An API that echoes the request would put the sink's own credential in last_error (shown by
+    // GET /v1/sync/jobs and logged): what it says is kept only with those removed.
+    const said = `${req.method} ${this.host} answered ${res.status}${excerpt(redact(text, this.secrets))}`;
     if ((res.status >= 200 && res.status < 300) || this.cfg.doneStatuses.includes(res.status)) {
       return { kind: "done" };
     }
@@ -86,6 +91,37 @@ export class HttpSink implements Sink {
       return { kind: "retry", error: said, retryAfterMs: retryAfter(res.headers.get("retry-after")) };
     }
     return { kind: "fail", error: `${said} (add it to doneStatuses if it means "nothing to do")` };
+  }
+}
+
+/** Every configured value that may be a credential, as given and as a URL would carry it. */
+function credentialsIn(cfg: HttpSinkConfig): string[] {
+  const values = [
+    ...Object.values(cfg.headers),
+    ...Object.values(cfg.headers).flatMap((v) => v.split(/\s+/)),
+  ];
+  for (const url of [cfg.url, cfg.liftUrl]) {
+    if (!url) continue;
+    const query = url.split("?")[1] ?? "";
+    for (const pair of query.split("&")) values.push(decodeURIComponentSafe(pair.split("=")[1] ?? ""));
+    const userinfo = /^[a-z]+:\/\/([^@/]+)@/i.exec(url)?.[1];
+    if (userinfo) values.push(userinfo, ...userinfo.split(":"));
+  }
+  const secrets = values.filter((v) => v.length >= 6 && !v.includes("{{"));
+  return [...new Set([...secrets, ...secrets.map(encodeURIComponent)])].sort((a, b) => b.length - a.length);
+}
+
+function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) out = out.replaceAll(s, "[redacted]");
+  return out;
+}
+
+function decodeURIComponentSafe(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
   }
 }
 
