@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { FakeMailchimp } from "../../fakes/mailchimp.ts";
 import { type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
-import { between, drained, outbox, reliabilityConfig, SINK, sleep } from "./daemons.ts";
+import { between, drained, outbox, reliabilityConfig, SINK, sleep, stallReport } from "./daemons.ts";
 import { type DriverResult, drive } from "./driver.ts";
 import type { Figures } from "./figures.ts";
 import { MessageSource } from "./messages.ts";
@@ -20,6 +20,8 @@ export interface CrashOptions {
   /** Bound on messages, so a fast machine does not build a huge backlog. */
   maxMessages: number;
   log?: (line: string) => void;
+  /** The command that runs `suppressd` (default: this tree's source under Bun). */
+  daemonCmd?: string[];
 }
 
 export interface CrashResult {
@@ -27,6 +29,8 @@ export interface CrashResult {
   verdict: Verdict;
   driver: DriverResult;
   drained: boolean;
+  /** When the outbox did not drain: who holds the database's write lock, the daemon's last warnings. */
+  stall: string[];
   outbox: Record<string, number>;
 }
 
@@ -41,7 +45,8 @@ export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
   const dbFile = join(o.dir, "crash.db");
   const config = reliabilityConfig(o.dir, dbFile, fake, o.lists, { createMissing: o.createMissing });
   const source = new MessageSource(`crash${Date.now().toString(36)}`);
-  let daemon: RunningDaemon | null = await startDaemon({ config });
+  const start = () => startDaemon({ config, ...(o.daemonCmd ? { cmd: o.daemonCmd } : {}) });
+  let daemon: RunningDaemon | null = await start();
   let producing = true;
   let crashes = 0;
   const started = Date.now();
@@ -66,13 +71,14 @@ export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
       await victim.kill();
       crashes++;
       o.log?.(`crash ${crashes}: kill -9 after ${source.all.length} messages`);
-      daemon = await startDaemon({ config });
+      daemon = await start();
     }
     await sleep(500);
     producing = false;
     const driver = await driving;
     const left = Math.max(20_000, o.budgetMs - (Date.now() - started));
     const isDrained = await drained(dbFile, left);
+    const stall = isDrained ? [] : stallReport(dbFile, [daemon]);
     const verdict = await judge({
       dbFile,
       messages: source.all,
@@ -86,6 +92,7 @@ export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
       verdict,
       driver,
       drained: isDrained,
+      stall,
       outbox: await outbox(dbFile),
       figures: {
         events: driver.acked.size,

@@ -1,6 +1,7 @@
+import { readFileSync, statSync } from "node:fs";
 import { createClient } from "@libsql/client";
 import { FAKE_KEY, type FakeMailchimp } from "../../fakes/mailchimp.ts";
-import { writeConfig } from "../../helpers/daemon.ts";
+import { type RunningDaemon, writeConfig } from "../../helpers/daemon.ts";
 
 export const SINK = "mc";
 
@@ -64,4 +65,47 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function between(min: number, max: number): number {
   return min + Math.floor(Math.random() * (max - min));
+}
+
+/**
+ * Who holds SQLite's locks on `dbFile` right now, from /proc/locks (Linux): for a run whose outbox
+ * did not drain, "pid 123 holds the WAL write lock" says which process to look at. In WAL mode the
+ * write lock is byte 120 of the -shm file.
+ */
+export function lockHolders(dbFile: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync("/proc/locks", "utf8");
+  } catch {
+    return ["(no /proc/locks here)"];
+  }
+  const inode = (f: string) => {
+    try {
+      return statSync(f).ino;
+    } catch {
+      return -1;
+    }
+  };
+  const shm = inode(`${dbFile}-shm`);
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^\d+: POSIX\s+ADVISORY\s+(READ|WRITE)\s+(\d+)\s+\S+:(\d+)\s+(\d+)\s+(\d+)/.exec(line);
+    if (m && Number(m[3]) === shm && m[1] === "WRITE" && m[4] === "120")
+      out.push(`pid ${m[2]} holds the WAL write lock`);
+  }
+  return out;
+}
+
+/** What to look at when the outbox did not drain: lock holders, the daemons' pids and their last warnings. */
+export function stallReport(dbFile: string, daemons: readonly (RunningDaemon | null)[]): string[] {
+  const out = [...lockHolders(dbFile)];
+  for (const d of daemons) {
+    if (!d) continue;
+    const warnings = d
+      .stdout()
+      .split("\n")
+      .filter((l) => /"level":"(warn|error)"/.test(l));
+    out.push(`daemon pid ${d.proc.pid}:`, ...warnings.slice(-5).map((l) => `  ${l.slice(0, 300)}`));
+  }
+  return out;
 }

@@ -46,6 +46,8 @@ export interface DriverResult {
    * a lost commit or a double effect.
    */
   appliedAgain: string[];
+  /** The first few 503 answers (status and body), to say why the daemon refused. */
+  refusals: string[];
   /** Any answer other than 200, 503 or a connection failure (each is a bug: Resend would stop). */
   unexpected: string[];
 }
@@ -63,6 +65,7 @@ export async function drive(o: DriverOptions): Promise<DriverResult> {
     failures: {},
     redelivered: 0,
     appliedAgain: [],
+    refusals: [],
     unexpected: [],
   };
   const again: Message[] = [];
@@ -98,8 +101,11 @@ export async function drive(o: DriverOptions): Promise<DriverResult> {
         r.slowestMs = Math.max(r.slowestMs, Math.round(performance.now() - sentAt));
         return (JSON.parse(text) as { status: string }).status;
       }
-      if (res.status === 503) fail("503");
-      else {
+      if (res.status === 503) {
+        fail("503");
+        if (r.refusals.length < 5)
+          r.refusals.push(`${Math.round(performance.now() - sentAt)} ms: ${text.slice(0, 200)}`);
+      } else {
         fail(String(res.status));
         r.unexpected.push(`${m.id}: ${res.status} ${text.slice(0, 200)}`);
       }

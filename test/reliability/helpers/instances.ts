@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { FakeMailchimp } from "../../fakes/mailchimp.ts";
 import { type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
-import { drained, outbox, reliabilityConfig, SINK } from "./daemons.ts";
+import { drained, outbox, reliabilityConfig, SINK, stallReport } from "./daemons.ts";
 import { type DriverResult, drive } from "./driver.ts";
 import type { Figures } from "./figures.ts";
 import { type Message, MessageSource } from "./messages.ts";
@@ -16,6 +16,8 @@ export interface InstancesOptions {
   lists: readonly string[];
   budgetMs: number;
   log?: (line: string) => void;
+  /** The command that runs `suppressd` (default: this tree's source under Bun). */
+  daemonCmd?: string[];
 }
 
 export interface InstancesResult {
@@ -25,6 +27,8 @@ export interface InstancesResult {
   /** Messages applied (answered other than `duplicate`) by both daemons, or by neither. */
   notOnce: string[];
   drained: boolean;
+  /** When the outbox did not drain: who holds the database's write lock, the daemons' last warnings. */
+  stall: string[];
   /** Jobs sent more than once although Mailchimp never failed. */
   attemptedTwice: number;
   /** Member status writes the fake received, and how many there would be with one per job. */
@@ -55,7 +59,8 @@ export async function instancesScenario(o: InstancesOptions): Promise<InstancesR
       concurrency: 5,
       claimSize: 40,
     });
-    daemons.push(await startDaemon({ config }), await startDaemon({ config }));
+    const start = () => startDaemon({ config, ...(o.daemonCmd ? { cmd: o.daemonCmd } : {}) });
+    daemons.push(await start(), await start());
     const started = Date.now();
     // Each daemon gets every message, in its own order: the copies race each other.
     const drivers = await Promise.all(
@@ -75,6 +80,7 @@ export async function instancesScenario(o: InstancesOptions): Promise<InstancesR
       .filter((m) => drivers.filter((d) => applied(d.acked.get(m.id))).length !== 1)
       .map((m) => `${m.id}: ${drivers.map((d) => d.acked.get(m.id) ?? "no answer").join(" / ")}`);
     const isDrained = await drained(dbFile, Math.max(20_000, o.budgetMs - (Date.now() - started)));
+    const stall = isDrained ? [] : stallReport(dbFile, daemons);
     const acked = new Map<string, string>();
     for (const d of drivers)
       for (const [id, s] of d.acked) if (!acked.has(id) || applied(s)) acked.set(id, s);
@@ -89,11 +95,17 @@ export async function instancesScenario(o: InstancesOptions): Promise<InstancesR
     const writes = { got: fake.stats.statusWrites.length, once: verdict.addresses * o.lists.length };
     const appliedAgain = drivers.reduce((n, d) => n + d.appliedAgain.length, 0);
     o.log?.(`two instances: ${messages.length} messages to each, ${writes.got} audience writes`);
+    for (const [n, d] of daemons.entries()) {
+      for (const line of d.stdout().split("\n")) {
+        if (/"level":"(warn|error)"/.test(line)) o.log?.(`daemon ${n + 1}: ${line.slice(0, 300)}`);
+      }
+    }
     return {
       verdict,
       drivers,
       notOnce,
       drained: isDrained,
+      stall,
       attemptedTwice: twice,
       writes,
       throttled: fake.stats.throttled,

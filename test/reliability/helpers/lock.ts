@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { FakeMailchimp } from "../../fakes/mailchimp.ts";
 import { BUN, type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
-import { drained, outbox, reliabilityConfig, SINK, sleep } from "./daemons.ts";
+import { drained, outbox, reliabilityConfig, SINK, sleep, stallReport } from "./daemons.ts";
 import { type DriverResult, drive } from "./driver.ts";
 import type { Figures } from "./figures.ts";
 import { MessageSource } from "./messages.ts";
@@ -14,6 +14,8 @@ export interface LockOptions {
   locks: number[];
   lists: readonly string[];
   log?: (line: string) => void;
+  /** The command that runs `suppressd` (default: this tree's source under Bun). */
+  daemonCmd?: string[];
 }
 
 export interface LockResult {
@@ -21,6 +23,7 @@ export interface LockResult {
   verdict: Verdict;
   driver: DriverResult;
   drained: boolean;
+  stall: string[];
   outbox: Record<string, number>;
   /** What each lock holder printed, and its exit code. */
   holders: { held: number; exit: number }[];
@@ -42,7 +45,7 @@ export async function lockScenario(o: LockOptions): Promise<LockResult> {
   let daemon: RunningDaemon | null = null;
   const holders: { held: number; exit: number }[] = [];
   try {
-    daemon = await startDaemon({ config });
+    daemon = await startDaemon({ config, ...(o.daemonCmd ? { cmd: o.daemonCmd } : {}) });
     const url = daemon.url;
     let producing = true;
     const started = Date.now();
@@ -76,6 +79,7 @@ export async function lockScenario(o: LockOptions): Promise<LockResult> {
     producing = false;
     const driver = await driving;
     const isDrained = await drained(dbFile, 30_000);
+    const stall = isDrained ? [] : stallReport(dbFile, [daemon]);
     const verdict = await judge({
       dbFile,
       messages: source.all,
@@ -87,6 +91,7 @@ export async function lockScenario(o: LockOptions): Promise<LockResult> {
       verdict,
       driver,
       drained: isDrained,
+      stall,
       outbox: await outbox(dbFile),
       holders,
       figures: {
