@@ -2,8 +2,7 @@ import { accessSync, constants } from "node:fs";
 import type { Config } from "./config/schema.ts";
 import { type Db, migrate, openDatabase } from "./db/client.ts";
 import { Retention } from "./db/retention.ts";
-import { ThreadedWriter } from "./db/threaded_writer.ts";
-import type { SinkTarget, WriteQueue } from "./db/writer.ts";
+import { type SinkTarget, type WriteQueue, Writer } from "./db/writer.ts";
 import { configError } from "./errors.ts";
 import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
@@ -34,10 +33,10 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
   checkTlsFiles(config);
   const db = await openDatabase(config.database);
   await migrate(db);
-  // Writes commit on a thread of their own: the main thread keeps answering HTTP during a fsync.
-  const writer = await ThreadedWriter.start(config.database, {
+  const writer = new Writer(db, {
     softBounce: config.policy.softBounce,
     sinks: sinkTargets(config),
+    clock,
   });
   const log = jsonLogger(config.log.level);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
