@@ -12,6 +12,7 @@ import {
   INJECTED_ADDRESSES,
   INJECTIONS,
   parseCsv,
+  runs,
   signBytes,
   UNICODE_ADDRESSES,
   unneutralise,
@@ -58,7 +59,7 @@ describe("webhooks", () => {
         expect(json, a.why).toEqual({ error: "invalid_signature", message: expect.any(String) });
         expect(await t.counts(), a.why).toEqual(before);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -87,7 +88,7 @@ describe("webhooks", () => {
         expect(after, why).toBe(before + 1);
         if (!isUtf8(bytes)) expect(json.status, why).toBe("quarantined");
       }),
-      { numRuns: 250 },
+      { numRuns: runs(250) },
     );
     expect((await t.app.request("/readyz")).status).toBe(200);
   });
@@ -207,7 +208,7 @@ describe("injection, Unicode and IDN in addresses and notes", () => {
     for (const [i, address] of INJECTED_ADDRESSES.entries()) await put(address, INJECTIONS[i] as string);
     await fc.assert(
       fc.asyncProperty(local, notes, async ([a, b], note) => put(`${a}${b}.${++n}@inject.example`, note)),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
     // The same strings as recipients of signed webhooks, and as a note-like reason that is refused.
     for (const [i, raw] of [...INJECTIONS, ...INJECTED_ADDRESSES].entries()) {
@@ -320,7 +321,7 @@ describe("injection, Unicode and IDN in addresses and notes", () => {
         const again = await t.api("GET", path);
         expect(again.status, raw).toBe(200);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });
@@ -384,7 +385,7 @@ describe("the API with a valid token", () => {
           expect(Object.keys(json).sort(), why).toEqual(shape);
         } else await res.arrayBuffer();
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 });

@@ -8,6 +8,7 @@ import { tempDir } from "../helpers/app.ts";
 import { SECRET } from "../helpers/config.ts";
 import { type RunningDaemon, startDaemon, writeConfig } from "../helpers/daemon.ts";
 import { emptyFigures, summaryLine } from "./helpers/figures.ts";
+import { runs } from "./helpers/hostile.ts";
 import { fileCounts } from "./helpers/verdict.ts";
 
 /**
@@ -206,7 +207,7 @@ test("property: random bytes on the socket never crash the daemon or store anyth
       const r = await raw(new Uint8Array([...Buffer.from(p, "latin1"), ...junk]), 100);
       expect(refused(r.status)).toBe(true);
     }),
-    { numRuns: 100 },
+    { numRuns: runs(100) },
   );
   expect(await fileCounts(dbFile)).toEqual(before);
 }, 30_000);

@@ -2,10 +2,10 @@ import { join } from "node:path";
 import { FakeMailchimp } from "../../fakes/mailchimp.ts";
 import { type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
 import { between, drained, outbox, reliabilityConfig, SINK, sleep, stallReport } from "./daemons.ts";
-import { type DriverResult, drive } from "./driver.ts";
+import { type DriverResult, drive, driverProblems } from "./driver.ts";
 import type { Figures } from "./figures.ts";
 import { MessageSource } from "./messages.ts";
-import { judge, type Verdict } from "./verdict.ts";
+import { judge, type Verdict, verdictProblems } from "./verdict.ts";
 
 export interface CrashOptions {
   dir: string;
@@ -19,6 +19,11 @@ export interface CrashOptions {
   budgetMs: number;
   /** Bound on messages, so a fast machine does not build a huge backlog. */
   maxMessages: number;
+  /**
+   * How long the outbox may take to drain after the load, as long as it keeps shrinking (default:
+   * what is left of the budget, at least 20 s).
+   */
+  drainMs?: number;
   log?: (line: string) => void;
   /** The command that runs `suppressd` (default: this tree's source under Bun). */
   daemonCmd?: string[];
@@ -29,6 +34,8 @@ export interface CrashResult {
   verdict: Verdict;
   driver: DriverResult;
   drained: boolean;
+  /** Messages handed to the driver by each kill -9, then by the end of the load. */
+  loadAtKills: number[];
   /** When the outbox did not drain: who holds the database's write lock, the daemon's last warnings. */
   stall: string[];
   outbox: Record<string, number>;
@@ -49,6 +56,7 @@ export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
   let daemon: RunningDaemon | null = await start();
   let producing = true;
   let crashes = 0;
+  const loadAtKills: number[] = [];
   const started = Date.now();
   try {
     const driving = drive({
@@ -56,7 +64,10 @@ export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
       next: () => {
         if (!producing || source.all.length >= o.maxMessages) return null;
         const m = source.next();
-        if (!o.createMissing) for (const l of o.lists) for (const e of m.emails) fake.addMember(l, e);
+        // Without createMissing only members are written: every address is one, added once (adding
+        // it again would resubscribe it in the fake).
+        if (!o.createMissing)
+          for (const l of o.lists) for (const e of m.emails) if (!fake.member(l, e)) fake.addMember(l, e);
         return m;
       },
       connections: o.connections,
@@ -70,14 +81,16 @@ export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
       daemon = null;
       await victim.kill();
       crashes++;
+      loadAtKills.push(source.all.length);
       o.log?.(`crash ${crashes}: kill -9 after ${source.all.length} messages`);
       daemon = await start();
     }
     await sleep(500);
     producing = false;
+    loadAtKills.push(source.all.length);
     const driver = await driving;
     const left = Math.max(20_000, o.budgetMs - (Date.now() - started));
-    const isDrained = await drained(dbFile, left);
+    const isDrained = await drained(dbFile, o.drainMs ?? left, Math.min(o.drainMs ?? left, 60_000));
     const stall = isDrained ? [] : stallReport(dbFile, [daemon]);
     const verdict = await judge({
       dbFile,
@@ -92,6 +105,7 @@ export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
       verdict,
       driver,
       drained: isDrained,
+      loadAtKills,
       stall,
       outbox: await outbox(dbFile),
       figures: {
@@ -116,4 +130,20 @@ export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
     await daemon?.stop();
     fake.stop();
   }
+}
+
+/** Everything that broke a promise in a crash run; empty when all is well. */
+export function crashProblems(r: CrashResult): string[] {
+  return [
+    ...driverProblems(r.driver),
+    ...(r.drained ? [] : ["the outbox did not drain", ...r.stall]),
+    ...((r.outbox.dead ?? 0) > 0 ? [`${r.outbox.dead} dead jobs although Mailchimp was healthy`] : []),
+    ...verdictProblems(r.verdict),
+    // Every kill came while deliveries flowed: new messages were handed out since the last one.
+    ...r.loadAtKills.flatMap((n, i) =>
+      i > 0 && n <= (r.loadAtKills[i - 1] as number)
+        ? [`no load before kill ${i + 1} (pool of ${n} used up?)`]
+        : [],
+    ),
+  ];
 }

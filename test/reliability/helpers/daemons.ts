@@ -49,14 +49,22 @@ export async function outbox(dbFile: string): Promise<Record<string, number>> {
 
 /**
  * Waits (bounded) until no job is pending or running: everything reached its sink or died.
- * Returns whether it drained.
+ * Gives up after `maxMs`, or after `stallMs` without the backlog shrinking. Returns whether it
+ * drained.
  */
-export async function drained(dbFile: string, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
+export async function drained(dbFile: string, maxMs: number, stallMs = maxMs): Promise<boolean> {
+  const deadline = Date.now() + maxMs;
+  let best = Number.POSITIVE_INFINITY;
+  let progressAt = Date.now();
   for (;;) {
     const c = await outbox(dbFile);
-    if ((c.pending ?? 0) === 0 && (c.running ?? 0) === 0) return true;
-    if (Date.now() > deadline) return false;
+    const live = (c.pending ?? 0) + (c.running ?? 0);
+    if (live === 0) return true;
+    if (live < best) {
+      best = live;
+      progressAt = Date.now();
+    }
+    if (Date.now() > deadline || Date.now() - progressAt > stallMs) return false;
     await Bun.sleep(200);
   }
 }

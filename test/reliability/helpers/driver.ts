@@ -153,3 +153,12 @@ export async function drive(o: DriverOptions): Promise<DriverResult> {
   await Promise.all(Array.from({ length: o.connections }, connection));
   return r;
 }
+
+/** What a delivery run did wrong: answers Resend would not accept, messages never acknowledged, redeliveries applied again. */
+export function driverProblems(d: DriverResult, name = "delivery"): string[] {
+  return [
+    ...d.unexpected.slice(0, 10).map((u) => `${name}: unexpected answer ${u}`),
+    ...d.unacked.slice(0, 10).map((m) => `${name}: never acknowledged: ${m.id}`),
+    ...d.appliedAgain.slice(0, 10).map((id) => `${name}: redelivery applied again: ${id}`),
+  ];
+}

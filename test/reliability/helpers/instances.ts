@@ -3,10 +3,10 @@ import { createClient } from "@libsql/client";
 import { FakeMailchimp } from "../../fakes/mailchimp.ts";
 import { type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
 import { drained, outbox, reliabilityConfig, SINK, stallReport } from "./daemons.ts";
-import { type DriverResult, drive } from "./driver.ts";
+import { type DriverResult, drive, driverProblems } from "./driver.ts";
 import type { Figures } from "./figures.ts";
 import { type Message, MessageSource } from "./messages.ts";
-import { judge, type Verdict } from "./verdict.ts";
+import { judge, sample, type Verdict, verdictProblems } from "./verdict.ts";
 
 export interface InstancesOptions {
   dir: string;
@@ -156,4 +156,23 @@ async function attemptsAbove(dbFile: string, n: number): Promise<number> {
   } finally {
     db.close();
   }
+}
+
+/**
+ * Everything that broke a promise in a two-instance run. Mailchimp never failed (no 429 either),
+ * so no job had a reason to be sent again: one attempt each, and one status write per member and
+ * audience. Every member had to be written at least once to become unsubscribed, so as many
+ * writes as members means none was written twice.
+ */
+export function instancesProblems(r: InstancesResult): string[] {
+  return [
+    ...r.drivers.flatMap((d, n) => driverProblems(d, `daemon ${n + 1}`)),
+    // Exactly one of the two applies each message; the other answers "duplicate".
+    ...sample(r.notOnce).map((m) => `not applied exactly once: ${m}`),
+    ...(r.drained ? [] : ["the outbox did not drain", ...r.stall]),
+    ...verdictProblems(r.verdict),
+    ...(r.throttled > 0 ? [`Mailchimp answered 429 ${r.throttled} times: the run was not healthy`] : []),
+    ...(r.attemptedTwice > 0 ? [`${r.attemptedTwice} jobs needed a second attempt`] : []),
+    ...(r.writes.got !== r.writes.once ? [`${r.writes.got} member writes for ${r.writes.once} members`] : []),
+  ];
 }

@@ -2,10 +2,10 @@ import { join } from "node:path";
 import { FakeMailchimp } from "../../fakes/mailchimp.ts";
 import { BUN, type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
 import { drained, outbox, reliabilityConfig, SINK, sleep, stallReport } from "./daemons.ts";
-import { type DriverResult, drive } from "./driver.ts";
+import { type DriverResult, drive, driverProblems } from "./driver.ts";
 import type { Figures } from "./figures.ts";
 import { MessageSource } from "./messages.ts";
-import { judge, type Verdict } from "./verdict.ts";
+import { judge, type Verdict, verdictProblems } from "./verdict.ts";
 
 export interface LockOptions {
   dir: string;
@@ -114,4 +114,19 @@ export async function lockScenario(o: LockOptions): Promise<LockResult> {
     await daemon?.stop();
     fake.stop();
   }
+}
+
+/** Everything that broke a promise in a write-lock run (a 503 is allowed: Resend retries it). */
+export function lockProblems(r: LockResult, locks: readonly number[]): string[] {
+  return [
+    ...r.holders.flatMap((h, i) =>
+      h.exit !== 0 || h.held < (locks[i] ?? 0)
+        ? [`lock holder ${i + 1}: exit ${h.exit}, held ${h.held} ms`]
+        : [],
+    ),
+    ...driverProblems(r.driver),
+    ...verdictProblems(r.verdict),
+    ...(r.drained ? [] : ["the outbox did not drain", ...r.stall]),
+    ...((r.outbox.dead ?? 0) > 0 ? [`${r.outbox.dead} dead jobs`] : []),
+  ];
 }

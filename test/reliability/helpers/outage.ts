@@ -11,7 +11,7 @@ import { SECRET, testConfig } from "../../helpers/config.ts";
 import { drained, outbox, SINK, sleep } from "./daemons.ts";
 import type { Figures } from "./figures.ts";
 import { MessageSource } from "./messages.ts";
-import { judge, type Verdict } from "./verdict.ts";
+import { judge, type Verdict, verdictProblems } from "./verdict.ts";
 
 export interface OutageOptions {
   dir: string;
@@ -178,4 +178,28 @@ export async function outageScenario(o: OutageOptions): Promise<OutageResult> {
     db.close();
     fake.stop();
   }
+}
+
+/**
+ * Everything that broke a promise in an outage run. Writes: never anything but "unsubscribed";
+ * every member written at least once, and at most once per attempt of its job (an attempt whose
+ * answer came too late may have written it: that is the legitimate second write; more writes than
+ * attempts would be a job sent twice).
+ */
+export function outageProblems(r: OutageResult): string[] {
+  return [
+    ...r.refused.slice(0, 10).map((x) => `webhook refused during the outage: ${x}`),
+    ...(r.drained ? [] : ["the outbox did not drain after healing"]),
+    ...((r.outbox.dead ?? 0) > 0 ? [`${r.outbox.dead} jobs died`] : []),
+    ...verdictProblems(r.verdict),
+    ...(r.writes.statuses.some((s) => s !== "unsubscribed")
+      ? [`statuses written: ${r.writes.statuses}`]
+      : []),
+    ...(r.writes.got < r.writes.atLeast
+      ? [`${r.writes.got} member writes, fewer than ${r.writes.atLeast}`]
+      : []),
+    ...(r.writes.got > r.writes.atMost
+      ? [`${r.writes.got} member writes, more than ${r.writes.atMost} attempts allow`]
+      : []),
+  ];
 }

@@ -129,3 +129,8 @@ export async function fileCounts(dbFile: string): Promise<Record<string, number>
     db.close();
   }
 }
+
+/** A verdict's problems, each list cut short, prefixed for a report. */
+export function verdictProblems(v: Verdict): string[] {
+  return [...sample(v.lost).map((l) => `lost: ${l}`), ...sample(v.duplicates).map((d) => `twice: ${d}`)];
+}
