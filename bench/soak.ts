@@ -77,8 +77,10 @@ if (phases.has("crash")) {
     lists: ["list1", "list2"],
     createMissing: false,
     budgetMs: Math.max(60_000, budget * 0.4),
-    // A backlog the sync can work off in minutes; the outbox may take as long as it keeps shrinking.
-    maxMessages: Math.round(15_000 * minutes),
+    // Paced so the load lasts through every crash and leaves a backlog the sync works off in
+    // minutes; the outbox may take as long as it keeps shrinking.
+    maxRate: 600,
+    maxMessages: 1_000_000,
     drainMs: 15 * 60_000,
     log,
     daemonCmd,

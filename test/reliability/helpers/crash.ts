@@ -19,6 +19,8 @@ export interface CrashOptions {
   budgetMs: number;
   /** Bound on messages, so a fast machine does not build a huge backlog. */
   maxMessages: number;
+  /** New messages per second at most, so the load lasts through every crash (default unbounded). */
+  maxRate?: number;
   /**
    * How long the outbox may take to drain after the load, as long as it keeps shrinking (default:
    * what is left of the budget, at least 20 s).
@@ -74,6 +76,7 @@ export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
       stopAt: started + o.budgetMs,
       giveUpAt: started + o.budgetMs,
       redeliver: 0.05,
+      ...(o.maxRate ? { maxRate: o.maxRate } : {}),
     });
     for (let i = 0; i < o.crashes && Date.now() - started < o.budgetMs / 2; i++) {
       await sleep(between(o.upMs[0], o.upMs[1]));

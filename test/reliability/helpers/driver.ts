@@ -26,6 +26,8 @@ export interface DriverOptions {
   secret?: string;
   /** Per attempt; Svix gives up on an answer after about 15 s. */
   timeoutMs?: number;
+  /** New messages per second at most (retries and redeliveries not counted); default unbounded. */
+  maxRate?: number;
 }
 
 export interface DriverResult {
@@ -127,6 +129,16 @@ export async function drive(o: DriverOptions): Promise<DriverResult> {
     return null;
   }
 
+  const started = Date.now();
+  let handedOut = 0;
+  /** With maxRate, waits until the next new message is due. */
+  async function pace() {
+    if (!o.maxRate) return;
+    const due = started + (handedOut / o.maxRate) * 1000;
+    handedOut++;
+    if (due > Date.now()) await sleep(due - Date.now());
+  }
+
   async function connection() {
     for (;;) {
       const replay = Date.now() < o.giveUpAt ? again.shift() : undefined;
@@ -136,6 +148,7 @@ export async function drive(o: DriverOptions): Promise<DriverResult> {
         if (status !== null && status !== "duplicate") r.appliedAgain.push(replay.id);
         continue;
       }
+      await pace();
       const m = Date.now() < o.stopAt ? o.next() : null;
       if (m === null) return;
       r.sent.push(m);
