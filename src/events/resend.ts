@@ -44,22 +44,8 @@ const handlers: Record<string, (data: unknown, type: string, at: number) => Inte
         : { kind: "soft_bounce", email, eventType: type, occurredAt: at },
     );
   },
-  "email.complained": (data, type, at) =>
-    perRecipient(emailData.parse(data).to, type, at, (email) => ({
-      kind: "suppress",
-      email,
-      reason: "complaint",
-      eventType: type,
-      occurredAt: at,
-    })),
-  "email.suppressed": (data, type, at) =>
-    perRecipient(emailData.parse(data).to, type, at, (email) => ({
-      kind: "suppress",
-      email,
-      reason: "provider_suppressed",
-      eventType: type,
-      occurredAt: at,
-    })),
+  "email.complained": suppressRecipients("complaint"),
+  "email.suppressed": suppressRecipients("provider_suppressed"),
   "email.delivered": (data, type, at) =>
     perRecipient(emailData.parse(data).to, type, at, (email) => ({
       kind: "delivered",
@@ -119,6 +105,18 @@ const ORIGIN_LIFTS: Record<string, readonly Reason[]> = {
  */
 function own<T>(table: Record<string, T>, key: string | undefined): T | undefined {
   return key !== undefined && Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** An `email.*` event that suppresses each of its recipients for `reason`. */
+function suppressRecipients(reason: Reason) {
+  return (data: unknown, type: string, at: number): Intent[] =>
+    perRecipient(emailData.parse(data).to, type, at, (email) => ({
+      kind: "suppress",
+      email,
+      reason,
+      eventType: type,
+      occurredAt: at,
+    }));
 }
 
 function perRecipient(to: unknown, type: string, at: number, make: (email: string) => Intent): Intent[] {
