@@ -7,7 +7,6 @@ import { AppError } from "../errors.ts";
 import { LibsqlDialect } from "./dialect.ts";
 import { migrations } from "./migrations/index.ts";
 import type { Database } from "./schema.ts";
-import { cachePreparedStatements } from "./statement_cache.ts";
 
 export interface DatabaseOptions {
   url: string;
@@ -33,7 +32,6 @@ export interface Db {
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
-  cachePreparedStatements();
   const local = opts.url.startsWith("file:");
   if (local) prepareFile(opts.url.slice("file:".length).split("?")[0] ?? "");
   const common = {
