@@ -12,6 +12,7 @@ import {
   INJECTED_ADDRESSES,
   INJECTIONS,
   parseCsv,
+  propertyTimeout,
   runs,
   signBytes,
   UNICODE_ADDRESSES,
@@ -43,55 +44,63 @@ async function app(): Promise<TestApp> {
 const LIMIT = 256 * 1024;
 
 describe("webhooks", () => {
-  test("property: an unsigned, badly signed or stale delivery gets 401 and changes nothing", async () => {
-    const t = await app();
-    const before = await t.counts();
-    await fc.assert(
-      fc.asyncProperty(unsignedDelivery(), async (a) => {
-        tried++;
-        const res = await t.app.request("/webhooks/resend", {
-          method: "POST",
-          body: a.body,
-          headers: a.headers,
-        });
-        const json = (await res.json()) as Record<string, unknown>;
-        expect(res.status, a.why).toBe(401);
-        expect(json, a.why).toEqual({ error: "invalid_signature", message: expect.any(String) });
-        expect(await t.counts(), a.why).toEqual(before);
-      }),
-      { numRuns: runs(300) },
-    );
-  });
+  test(
+    "property: an unsigned, badly signed or stale delivery gets 401 and changes nothing",
+    async () => {
+      const t = await app();
+      const before = await t.counts();
+      await fc.assert(
+        fc.asyncProperty(unsignedDelivery(), async (a) => {
+          tried++;
+          const res = await t.app.request("/webhooks/resend", {
+            method: "POST",
+            body: a.body,
+            headers: a.headers,
+          });
+          const json = (await res.json()) as Record<string, unknown>;
+          expect(res.status, a.why).toBe(401);
+          expect(json, a.why).toEqual({ error: "invalid_signature", message: expect.any(String) });
+          expect(await t.counts(), a.why).toEqual(before);
+        }),
+        { numRuns: runs(300) },
+      );
+    },
+    propertyTimeout(),
+  );
 
-  test("property: a signed hostile body is stored or quarantined (200) or too large (413), never a 5xx", async () => {
-    const t = await app();
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(hostileBody(), async ({ bytes, why }) => {
-        tried++;
-        const id = `msg_hostile_${++n}`;
-        const before = (await t.counts()).webhook_events ?? 0;
-        const res = await t.app.request("/webhooks/resend", {
-          method: "POST",
-          body: bytes,
-          headers: signBytes(bytes, id),
-        });
-        const json = (await res.json()) as Record<string, unknown>;
-        const after = (await t.counts()).webhook_events;
-        if (bytes.length > LIMIT) {
-          expect(res.status, why).toBe(413);
-          expect(after, why).toBe(before);
-          return;
-        }
-        expect(`${res.status} ${JSON.stringify(json).slice(0, 300)}`, why).toMatch(/^200 /);
-        expect(["processed", "ignored", "quarantined"], why).toContain(json.status as string);
-        expect(after, why).toBe(before + 1);
-        if (!isUtf8(bytes)) expect(json.status, why).toBe("quarantined");
-      }),
-      { numRuns: runs(250) },
-    );
-    expect((await t.app.request("/readyz")).status).toBe(200);
-  });
+  test(
+    "property: a signed hostile body is stored or quarantined (200) or too large (413), never a 5xx",
+    async () => {
+      const t = await app();
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(hostileBody(), async ({ bytes, why }) => {
+          tried++;
+          const id = `msg_hostile_${++n}`;
+          const before = (await t.counts()).webhook_events ?? 0;
+          const res = await t.app.request("/webhooks/resend", {
+            method: "POST",
+            body: bytes,
+            headers: signBytes(bytes, id),
+          });
+          const json = (await res.json()) as Record<string, unknown>;
+          const after = (await t.counts()).webhook_events;
+          if (bytes.length > LIMIT) {
+            expect(res.status, why).toBe(413);
+            expect(after, why).toBe(before);
+            return;
+          }
+          expect(`${res.status} ${JSON.stringify(json).slice(0, 300)}`, why).toMatch(/^200 /);
+          expect(["processed", "ignored", "quarantined"], why).toContain(json.status as string);
+          expect(after, why).toBe(before + 1);
+          if (!isUtf8(bytes)) expect(json.status, why).toBe("quarantined");
+        }),
+        { numRuns: runs(250) },
+      );
+      expect((await t.app.request("/readyz")).status).toBe(200);
+    },
+    propertyTimeout(),
+  );
 
   test("a 'to' with 10,000 entries is quarantined whole, byte for byte; 100 is still an event", async () => {
     const t = await app();
@@ -165,108 +174,112 @@ describe("webhooks", () => {
 });
 
 describe("injection, Unicode and IDN in addresses and notes", () => {
-  test("SQL-, CSV- and formula-injection is stored verbatim, leaves the tables intact, and is neutralised in both CSV exports", async () => {
-    const t = await app();
-    const stored = new Map<string, string>();
-    const notes = fc.oneof(
-      fc.constantFrom(...INJECTIONS),
-      fc
-        .tuple(
-          fc.constantFrom("=", "+", "-", "@", "\t", "\r", "'", '"', ";"),
-          fc.string({ unit: "grapheme", maxLength: 60 }),
-        )
-        .map(([a, b]) => a + b),
-    );
-    const local = fc.tuple(
-      fc.constantFrom("=", "+", "-", "'", "%", "|", "{", "$", "@"),
-      fc.stringMatching(/^[a-z0-9=+'|%{}$-]{0,20}$/),
-    );
-    // A fresh address each run: a second PUT of a suppressed address keeps its first note.
-    let n = 0;
-    const put = async (address: string, note: string) => {
-      tried++;
-      const res = await t.api("PUT", `/v1/suppressions/${encodeURIComponent(address)}`, {
-        reason: "manual",
-        note,
-      });
-      const body = (await res.json()) as { email: string; note: string; error?: string };
-      const key = normalizeAddress(address);
-      if (key === null) {
-        expect(`${res.status} ${body.error}`, address).toBe("400 invalid_email");
-        return;
-      }
-      if (note.includes("\0")) {
-        // Refused: SQLite would keep it, but reads stop at the NUL and the note would come back cut.
-        expect(`${res.status} ${body.error}`, address).toBe("400 invalid_request");
-        return;
-      }
-      expect(res.status, address).toBe(200);
-      expect(body.email).toBe(key);
-      expect(body.note).toBe(note);
-      stored.set(key, note);
-    };
-    for (const [i, address] of INJECTED_ADDRESSES.entries()) await put(address, INJECTIONS[i] as string);
-    await fc.assert(
-      fc.asyncProperty(local, notes, async ([a, b], note) => put(`${a}${b}.${++n}@inject.example`, note)),
-      { numRuns: runs(150) },
-    );
-    // The same strings as recipients of signed webhooks, and as a note-like reason that is refused.
-    for (const [i, raw] of [...INJECTIONS, ...INJECTED_ADDRESSES].entries()) {
-      tried++;
-      const bytes = new TextEncoder().encode(
-        JSON.stringify({
-          type: "email.complained",
-          created_at: new Date().toISOString(),
-          data: { to: [raw] },
-        }),
+  test(
+    "SQL-, CSV- and formula-injection is stored verbatim, leaves the tables intact, and is neutralised in both CSV exports",
+    async () => {
+      const t = await app();
+      const stored = new Map<string, string>();
+      const notes = fc.oneof(
+        fc.constantFrom(...INJECTIONS),
+        fc
+          .tuple(
+            fc.constantFrom("=", "+", "-", "@", "\t", "\r", "'", '"', ";"),
+            fc.string({ unit: "grapheme", maxLength: 60 }),
+          )
+          .map(([a, b]) => a + b),
       );
-      const res = await t.app.request("/webhooks/resend", {
-        method: "POST",
-        body: bytes,
-        headers: signBytes(bytes, `msg_inj_${i}`),
-      });
-      expect(res.status).toBe(200);
-      const email = normalizeAddress(raw);
-      if (email !== null && !stored.has(email)) stored.set(email, "");
-    }
-    tried++;
-    const refused = await t.api("PUT", "/v1/suppressions/a%40inject.example", {
-      reason: "'; DROP TABLE x; --",
-    });
-    expect(refused.status).toBe(400);
-
-    const counts = await t.counts();
-    expect(counts.suppressions).toBe(stored.size);
-
-    const api = await t.api("GET", "/v1/suppressions?format=csv");
-    expect(api.status).toBe(200);
-    const fromApi = parseCsv(await api.text());
-    const config = writeConfig(t.dir, join(t.dir, "test.db"));
-    const cli = await runCli(["export", "--config", config]);
-    expect(cli.code).toBe(0);
-    const fromCli = parseCsv(cli.stdout);
-    for (const rows of [fromApi, fromCli]) {
-      expect(rows[0]).toEqual([
-        "email",
-        "reason",
-        "first_suppressed_at",
-        "suppressed_at",
-        "updated_at",
-        "note",
-      ]);
-      expect(rows.length - 1).toBe(stored.size);
-      for (const row of rows) {
-        expect(row).toHaveLength(6);
-        for (const cell of row) expect(cell).not.toMatch(FORMULA_START);
-      }
-      // Read back the way `suppressd import` reads it: every address and note as it was stored.
-      const back = new Map(
-        rows.slice(1).map((r) => [unneutralise(r[0] as string), unneutralise(r[5] as string)]),
+      const local = fc.tuple(
+        fc.constantFrom("=", "+", "-", "'", "%", "|", "{", "$", "@"),
+        fc.stringMatching(/^[a-z0-9=+'|%{}$-]{0,20}$/),
       );
-      const differ = [...stored].filter(([email, note]) => back.get(email) !== note);
-      expect(differ.map(([e, n]) => JSON.stringify([e, n, back.get(e)]))).toEqual([]);
-    }
-  });
+      // A fresh address each run: a second PUT of a suppressed address keeps its first note.
+      let n = 0;
+      const put = async (address: string, note: string) => {
+        tried++;
+        const res = await t.api("PUT", `/v1/suppressions/${encodeURIComponent(address)}`, {
+          reason: "manual",
+          note,
+        });
+        const body = (await res.json()) as { email: string; note: string; error?: string };
+        const key = normalizeAddress(address);
+        if (key === null) {
+          expect(`${res.status} ${body.error}`, address).toBe("400 invalid_email");
+          return;
+        }
+        if (note.includes("\0")) {
+          // Refused: SQLite would keep it, but reads stop at the NUL and the note would come back cut.
+          expect(`${res.status} ${body.error}`, address).toBe("400 invalid_request");
+          return;
+        }
+        expect(res.status, address).toBe(200);
+        expect(body.email).toBe(key);
+        expect(body.note).toBe(note);
+        stored.set(key, note);
+      };
+      for (const [i, address] of INJECTED_ADDRESSES.entries()) await put(address, INJECTIONS[i] as string);
+      await fc.assert(
+        fc.asyncProperty(local, notes, async ([a, b], note) => put(`${a}${b}.${++n}@inject.example`, note)),
+        { numRuns: runs(150) },
+      );
+      // The same strings as recipients of signed webhooks, and as a note-like reason that is refused.
+      for (const [i, raw] of [...INJECTIONS, ...INJECTED_ADDRESSES].entries()) {
+        tried++;
+        const bytes = new TextEncoder().encode(
+          JSON.stringify({
+            type: "email.complained",
+            created_at: new Date().toISOString(),
+            data: { to: [raw] },
+          }),
+        );
+        const res = await t.app.request("/webhooks/resend", {
+          method: "POST",
+          body: bytes,
+          headers: signBytes(bytes, `msg_inj_${i}`),
+        });
+        expect(res.status).toBe(200);
+        const email = normalizeAddress(raw);
+        if (email !== null && !stored.has(email)) stored.set(email, "");
+      }
+      tried++;
+      const refused = await t.api("PUT", "/v1/suppressions/a%40inject.example", {
+        reason: "'; DROP TABLE x; --",
+      });
+      expect(refused.status).toBe(400);
+
+      const counts = await t.counts();
+      expect(counts.suppressions).toBe(stored.size);
+
+      const api = await t.api("GET", "/v1/suppressions?format=csv");
+      expect(api.status).toBe(200);
+      const fromApi = parseCsv(await api.text());
+      const config = writeConfig(t.dir, join(t.dir, "test.db"));
+      const cli = await runCli(["export", "--config", config]);
+      expect(cli.code).toBe(0);
+      const fromCli = parseCsv(cli.stdout);
+      for (const rows of [fromApi, fromCli]) {
+        expect(rows[0]).toEqual([
+          "email",
+          "reason",
+          "first_suppressed_at",
+          "suppressed_at",
+          "updated_at",
+          "note",
+        ]);
+        expect(rows.length - 1).toBe(stored.size);
+        for (const row of rows) {
+          expect(row).toHaveLength(6);
+          for (const cell of row) expect(cell).not.toMatch(FORMULA_START);
+        }
+        // Read back the way `suppressd import` reads it: every address and note as it was stored.
+        const back = new Map(
+          rows.slice(1).map((r) => [unneutralise(r[0] as string), unneutralise(r[5] as string)]),
+        );
+        const differ = [...stored].filter(([email, note]) => back.get(email) !== note);
+        expect(differ.map(([e, n]) => JSON.stringify([e, n, back.get(e)]))).toEqual([]);
+      }
+    },
+    propertyTimeout(),
+  );
 
   test("Unicode and IDN addresses: one key per address (NFC, lowercase), found however they are written", async () => {
     const t = await app();
@@ -288,106 +301,114 @@ describe("injection, Unicode and IDN in addresses and notes", () => {
     expect(new Set(body.suppressed.map((s) => s.email))).toEqual(keys);
   });
 
-  test("property: any address, however strange, is 200 (and then found again) or 400, never a 5xx", async () => {
-    const t = await app();
-    const address = fc.oneof(
-      fc.emailAddress(),
-      fc
-        .tuple(fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 }), fc.domain())
-        .map(([l, d]) => `${l}@${d}`),
-      fc.string({ unit: "grapheme", maxLength: 80 }),
-      fc
-        .tuple(
-          fc.string({ unit: "grapheme-composite", minLength: 1, maxLength: 10 }),
-          fc.constantFrom("x.com", "例子.广告", "bücher.de"),
-        )
-        .map(([l, d]) => `${l}@${d}`.normalize("NFD")),
-    );
-    await fc.assert(
-      fc.asyncProperty(address, async (raw) => {
-        tried++;
-        const path = `/v1/suppressions/${encodeURIComponent(raw)}`;
-        const res = await t.api("PUT", path, {});
-        const body = (await res.json()) as { email?: string; error?: string };
-        const key = normalizeAddress(raw);
-        if (key === null) {
-          // "", "." and ".." leave no path segment once the URL is resolved: no such route.
-          const gone = ["", ".", ".."].includes(raw);
-          expect(`${res.status} ${body.error}`, raw).toBe(gone ? "404 not_found" : "400 invalid_email");
-          return;
-        }
-        expect(res.status, raw).toBe(200);
-        expect(body.email).toBe(key);
-        const again = await t.api("GET", path);
-        expect(again.status, raw).toBe(200);
-      }),
-      { numRuns: runs(300) },
-    );
-  });
+  test(
+    "property: any address, however strange, is 200 (and then found again) or 400, never a 5xx",
+    async () => {
+      const t = await app();
+      const address = fc.oneof(
+        fc.emailAddress(),
+        fc
+          .tuple(fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 }), fc.domain())
+          .map(([l, d]) => `${l}@${d}`),
+        fc.string({ unit: "grapheme", maxLength: 80 }),
+        fc
+          .tuple(
+            fc.string({ unit: "grapheme-composite", minLength: 1, maxLength: 10 }),
+            fc.constantFrom("x.com", "例子.广告", "bücher.de"),
+          )
+          .map(([l, d]) => `${l}@${d}`.normalize("NFD")),
+      );
+      await fc.assert(
+        fc.asyncProperty(address, async (raw) => {
+          tried++;
+          const path = `/v1/suppressions/${encodeURIComponent(raw)}`;
+          const res = await t.api("PUT", path, {});
+          const body = (await res.json()) as { email?: string; error?: string };
+          const key = normalizeAddress(raw);
+          if (key === null) {
+            // "", "." and ".." leave no path segment once the URL is resolved: no such route.
+            const gone = ["", ".", ".."].includes(raw);
+            expect(`${res.status} ${body.error}`, raw).toBe(gone ? "404 not_found" : "400 invalid_email");
+            return;
+          }
+          expect(res.status, raw).toBe(200);
+          expect(body.email).toBe(key);
+          const again = await t.api("GET", path);
+          expect(again.status, raw).toBe(200);
+        }),
+        { numRuns: runs(300) },
+      );
+    },
+    propertyTimeout(),
+  );
 });
 
 describe("the API with a valid token", () => {
-  test("property: arbitrary query strings and bodies on every /v1 route are 2xx or 4xx, never 5xx", async () => {
-    const t = await app();
-    await t.api("PUT", "/v1/suppressions/present@x.com", {});
-    const text = fc.oneof(
-      fc.string({ maxLength: 30 }),
-      fc.constantFrom(...INJECTIONS),
-      fc.constantFrom("-1", "0", "1e309", "NaN", "9".repeat(30)),
-    );
-    const query = fc
-      .dictionary(fc.constantFrom("reason", "since", "limit", "cursor", "format", "status", "sink"), text, {
-        maxKeys: 4,
-      })
-      .map((d) => new URLSearchParams(d as Record<string, string>).toString());
-    const body = fc.oneof(
-      fc.json({ maxDepth: 3 }),
-      fc.string({ maxLength: 100 }),
-      fc
-        .record({
-          emails: fc.array(fc.oneof(fc.emailAddress(), fc.string(), fc.jsonValue({ maxDepth: 1 })), {
-            maxLength: 20,
-          }),
+  test(
+    "property: arbitrary query strings and bodies on every /v1 route are 2xx or 4xx, never 5xx",
+    async () => {
+      const t = await app();
+      await t.api("PUT", "/v1/suppressions/present@x.com", {});
+      const text = fc.oneof(
+        fc.string({ maxLength: 30 }),
+        fc.constantFrom(...INJECTIONS),
+        fc.constantFrom("-1", "0", "1e309", "NaN", "9".repeat(30)),
+      );
+      const query = fc
+        .dictionary(fc.constantFrom("reason", "since", "limit", "cursor", "format", "status", "sink"), text, {
+          maxKeys: 4,
         })
-        .map((b) => JSON.stringify(b)),
-      fc
-        .record(
-          { ids: fc.array(fc.oneof(fc.integer(), fc.string())), all: fc.jsonValue({ maxDepth: 1 }) },
-          { requiredKeys: [] },
-        )
-        .map((b) => JSON.stringify(b)),
-      fc
-        .record({ reason: text, note: fc.oneof(text, fc.jsonValue({ maxDepth: 1 })) }, { requiredKeys: [] })
-        .map((b) => JSON.stringify(b)),
-    );
-    const call = fc.oneof(
-      query.map((q) => ["GET", `/v1/suppressions?${q}`, undefined] as const),
-      query.map((q) => ["GET", `/v1/sync/jobs?${q}`, undefined] as const),
-      body.map((b) => ["POST", "/v1/suppressions/check", b] as const),
-      body.map((b) => ["POST", "/v1/sync/jobs/retry", b] as const),
-      fc
-        .tuple(fc.constantFrom("PUT", "DELETE", "GET"), fc.oneof(fc.emailAddress(), text), body)
-        .map(
-          ([m, e, b]) =>
-            [m, `/v1/suppressions/${encodeURIComponent(e)}`, m === "PUT" ? b : undefined] as const,
-        ),
-    );
-    await fc.assert(
-      fc.asyncProperty(call, async ([method, path, b]) => {
-        tried++;
-        const res = await t.api(method, path, b);
-        const why = `${method} ${path} ${String(b).slice(0, 100)}`;
-        expect(res.status, why).toBeLessThan(500);
-        if (res.status >= 400) {
-          const json = (await res.json()) as Record<string, unknown>;
-          // GET of an address that may be mailed answers 404 {email, suppressed: false}.
-          const shape = json.suppressed === false ? ["email", "suppressed"] : ["error", "message"];
-          expect(Object.keys(json).sort(), why).toEqual(shape);
-        } else await res.arrayBuffer();
-      }),
-      { numRuns: runs(400) },
-    );
-  });
+        .map((d) => new URLSearchParams(d as Record<string, string>).toString());
+      const body = fc.oneof(
+        fc.json({ maxDepth: 3 }),
+        fc.string({ maxLength: 100 }),
+        fc
+          .record({
+            emails: fc.array(fc.oneof(fc.emailAddress(), fc.string(), fc.jsonValue({ maxDepth: 1 })), {
+              maxLength: 20,
+            }),
+          })
+          .map((b) => JSON.stringify(b)),
+        fc
+          .record(
+            { ids: fc.array(fc.oneof(fc.integer(), fc.string())), all: fc.jsonValue({ maxDepth: 1 }) },
+            { requiredKeys: [] },
+          )
+          .map((b) => JSON.stringify(b)),
+        fc
+          .record({ reason: text, note: fc.oneof(text, fc.jsonValue({ maxDepth: 1 })) }, { requiredKeys: [] })
+          .map((b) => JSON.stringify(b)),
+      );
+      const call = fc.oneof(
+        query.map((q) => ["GET", `/v1/suppressions?${q}`, undefined] as const),
+        query.map((q) => ["GET", `/v1/sync/jobs?${q}`, undefined] as const),
+        body.map((b) => ["POST", "/v1/suppressions/check", b] as const),
+        body.map((b) => ["POST", "/v1/sync/jobs/retry", b] as const),
+        fc
+          .tuple(fc.constantFrom("PUT", "DELETE", "GET"), fc.oneof(fc.emailAddress(), text), body)
+          .map(
+            ([m, e, b]) =>
+              [m, `/v1/suppressions/${encodeURIComponent(e)}`, m === "PUT" ? b : undefined] as const,
+          ),
+      );
+      await fc.assert(
+        fc.asyncProperty(call, async ([method, path, b]) => {
+          tried++;
+          const res = await t.api(method, path, b);
+          const why = `${method} ${path} ${String(b).slice(0, 100)}`;
+          expect(res.status, why).toBeLessThan(500);
+          if (res.status >= 400) {
+            const json = (await res.json()) as Record<string, unknown>;
+            // GET of an address that may be mailed answers 404 {email, suppressed: false}.
+            const shape = json.suppressed === false ? ["email", "suppressed"] : ["error", "message"];
+            expect(Object.keys(json).sort(), why).toEqual(shape);
+          } else await res.arrayBuffer();
+        }),
+        { numRuns: runs(400) },
+      );
+    },
+    propertyTimeout(),
+  );
 });
 
 function isUtf8(bytes: Uint8Array): boolean {

@@ -1,3 +1,4 @@
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { FakeMailchimp } from "../../fakes/mailchimp.ts";
 import { type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
@@ -51,8 +52,10 @@ export interface CrashResult {
  */
 export async function crashScenario(o: CrashOptions): Promise<CrashResult> {
   const fake = FakeMailchimp.start({ lists: [...o.lists], latencyMs: 5 });
-  const dbFile = join(o.dir, "crash.db");
-  const config = reliabilityConfig(o.dir, dbFile, fake, o.lists, { createMissing: o.createMissing });
+  // A directory of its own: config.json and the database of one run only.
+  const dir = mkdtempSync(join(o.dir, "crash-"));
+  const dbFile = join(dir, "crash.db");
+  const config = reliabilityConfig(dir, dbFile, fake, o.lists, { createMissing: o.createMissing });
   const source = new MessageSource(`crash${Date.now().toString(36)}`);
   const start = () => startDaemon({ config, ...(o.daemonCmd ? { cmd: o.daemonCmd } : {}) });
   let daemon: RunningDaemon | null = await start();

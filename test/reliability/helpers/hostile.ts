@@ -337,6 +337,15 @@ export function signBytes(bytes: Uint8Array, id: string): Record<string, string>
  * at 1), so the same properties serve a quick CI pass and a long search.
  */
 export function runs(n: number): number {
+  return Math.max(1, Math.round(n * runsFactor()));
+}
+
+/** A test's timeout for `runs()`-scaled properties: 30 s per factor of runs. */
+export function propertyTimeout(): number {
+  return 30_000 * runsFactor();
+}
+
+function runsFactor(): number {
   const factor = Number(process.env.RELIABILITY_RUNS ?? 1);
-  return Math.max(1, Math.round(n * (Number.isFinite(factor) && factor > 0 ? factor : 1)));
+  return Number.isFinite(factor) && factor > 0 ? factor : 1;
 }

@@ -1,3 +1,4 @@
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { FakeMailchimp } from "../../fakes/mailchimp.ts";
@@ -48,13 +49,15 @@ export interface InstancesResult {
  */
 export async function instancesScenario(o: InstancesOptions): Promise<InstancesResult> {
   const fake = FakeMailchimp.start({ lists: [...o.lists], latencyMs: 2 });
-  const dbFile = join(o.dir, "shared.db");
+  // A directory of its own: config.json and the database of one run only.
+  const dir = mkdtempSync(join(o.dir, "instances-"));
+  const dbFile = join(dir, "shared.db");
   const source = new MessageSource(`two${Date.now().toString(36)}`);
   const messages: Message[] = Array.from({ length: o.messages }, () => source.next());
   for (const m of messages) for (const l of o.lists) for (const e of m.emails) fake.addMember(l, e);
   const daemons: RunningDaemon[] = [];
   try {
-    const config = reliabilityConfig(o.dir, dbFile, fake, o.lists, {
+    const config = reliabilityConfig(dir, dbFile, fake, o.lists, {
       createMissing: false,
       concurrency: 5,
       claimSize: 40,

@@ -1,3 +1,4 @@
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { FakeMailchimp } from "../../fakes/mailchimp.ts";
 import { BUN, type RunningDaemon, startDaemon } from "../../helpers/daemon.ts";
@@ -39,8 +40,10 @@ const HOLDER = join(import.meta.dir, "hold_lock.ts");
  */
 export async function lockScenario(o: LockOptions): Promise<LockResult> {
   const fake = FakeMailchimp.start({ lists: [...o.lists], latencyMs: 2 });
-  const dbFile = join(o.dir, "locked.db");
-  const config = reliabilityConfig(o.dir, dbFile, fake, o.lists, { createMissing: true });
+  // A directory of its own: config.json and the database of one run only.
+  const dir = mkdtempSync(join(o.dir, "lock-"));
+  const dbFile = join(dir, "locked.db");
+  const config = reliabilityConfig(dir, dbFile, fake, o.lists, { createMissing: true });
   const source = new MessageSource(`lock${Date.now().toString(36)}`);
   let daemon: RunningDaemon | null = null;
   const holders: { held: number; exit: number }[] = [];

@@ -1,3 +1,4 @@
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { Webhook } from "svix";
 import { sinkTargets } from "../../../src/daemon.ts";
@@ -64,7 +65,9 @@ const TIMEOUT_MS = 300;
  */
 export async function outageScenario(o: OutageOptions): Promise<OutageResult> {
   const fake = FakeMailchimp.start({ lists: [...o.lists], latencyMs: 2 });
-  const dbFile = join(o.dir, "outage.db");
+  // A directory of its own: config.json and the database of one run only.
+  const dir = mkdtempSync(join(o.dir, "outage-"));
+  const dbFile = join(dir, "outage.db");
   const config = testConfig(`file:${dbFile}`, {
     sinks: [
       {
