@@ -29,7 +29,9 @@ export function add(into: Figures, more: Partial<Figures>): Figures {
   into.lost += more.lost ?? 0;
   into.duplicates += more.duplicates ?? 0;
   into.hostile += more.hostile ?? 0;
-  for (const [k, v] of Object.entries(more.extra ?? {})) into.extra[k] = (into.extra[k] ?? 0) + v;
+  // Counts add up; a "slowest_" figure is the largest of those seen.
+  for (const [k, v] of Object.entries(more.extra ?? {}))
+    into.extra[k] = k.startsWith("slowest_") ? Math.max(into.extra[k] ?? 0, v) : (into.extra[k] ?? 0) + v;
   return into;
 }
 
