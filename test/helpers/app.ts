@@ -1,3 +1,4 @@
+import { afterEach } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,4 +71,17 @@ export async function tableCounts(db: Db): Promise<Record<string, number>> {
     out[t] = Number(r.rows[0]?.n);
   }
   return out;
+}
+
+/** `makeApp` for a test file: every app it makes is closed after each test. */
+export function appsClosedAfterEach(): (overrides?: Record<string, unknown>) => Promise<TestApp> {
+  const apps: TestApp[] = [];
+  afterEach(async () => {
+    for (const a of apps.splice(0)) await a.close();
+  });
+  return async (overrides = {}) => {
+    const t = await makeApp(overrides);
+    apps.push(t);
+    return t;
+  };
 }

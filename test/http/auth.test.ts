@@ -1,16 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { makeApp, type TestApp } from "../helpers/app.ts";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { appsClosedAfterEach, makeApp, type TestApp } from "../helpers/app.ts";
 import { TOKEN } from "../helpers/config.ts";
 
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const a of apps.splice(0)) await a.close();
-});
-async function app(overrides: Record<string, unknown> = {}) {
-  const t = await makeApp(overrides);
-  apps.push(t);
-  return t;
-}
+const app = appsClosedAfterEach();
 
 /** Every /v1 route, with a body that would succeed given a good token. */
 const ROUTES: [string, string, unknown][] = [

@@ -1,17 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Reason } from "../../src/db/schema.ts";
-import { makeApp, type TestApp } from "../helpers/app.ts";
+import { appsClosedAfterEach, makeApp, type TestApp } from "../helpers/app.ts";
 import { bounce, event, newId, signedHeaders } from "../helpers/sign.ts";
 
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const a of apps.splice(0)) await a.close();
-});
-async function app(overrides: Record<string, unknown> = {}) {
-  const t = await makeApp(overrides);
-  apps.push(t);
-  return t;
-}
+const app = appsClosedAfterEach();
 
 const T0 = Date.parse("2026-05-01T12:00:00.000Z");
 const MIN = 60_000;

@@ -1,23 +1,15 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { sinkTargets } from "../../src/daemon.ts";
 import { migrate, openDatabase } from "../../src/db/client.ts";
 import { Writer } from "../../src/db/writer.ts";
 import { createApp } from "../../src/http/app.ts";
-import { makeApp, type TestApp, tableCounts, tempDir } from "../helpers/app.ts";
+import { appsClosedAfterEach, type TestApp, tableCounts, tempDir } from "../helpers/app.ts";
 import { OTHER_SECRET, SECRET, testConfig } from "../helpers/config.ts";
 import { bounce, event, fixtures, newId, signedHeaders } from "../helpers/sign.ts";
 
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const a of apps.splice(0)) await a.close();
-});
-async function app(overrides: Record<string, unknown> = {}) {
-  const t = await makeApp(overrides);
-  apps.push(t);
-  return t;
-}
+const app = appsClosedAfterEach();
 
 function deliver(t: TestApp, body: string | Uint8Array, headers: Record<string, string>) {
   return Promise.resolve(t.app.request("/webhooks/resend", { method: "POST", body, headers }));
