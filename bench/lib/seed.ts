@@ -97,9 +97,11 @@ export async function seedSuppressions(
     for (let from = 0; from < count; from += chunk) {
       const to = Math.min(count, from + chunk) - 1;
       const rows = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${to})`;
-      await db.writer.batch(
-        inserts.map((insert) => `${rows} ${insert}`),
-        "write",
+      await db.writer.exclusive((c) =>
+        c.batch(
+          inserts.map((insert) => `${rows} ${insert}`),
+          "write",
+        ),
       );
     }
     await db.writer.execute("PRAGMA wal_checkpoint(TRUNCATE)");

@@ -80,7 +80,7 @@ one carries the current state. The running daemon picks requeued jobs up within 
     const ctx = await openContext(values, { schema: "require" });
     try {
       const r = await retryDead(
-        ctx.db.kysely,
+        ctx.db.outbox,
         Date.now(),
         ids.length > 0 ? { ids } : { all: true, sink: values.sink as string | undefined },
       );

@@ -2,8 +2,9 @@ import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { Kysely } from "kysely";
-import { Migrator } from "kysely/migration";
+import { type MigrationResultSet, Migrator } from "kysely/migration";
 import { AppError } from "../errors.ts";
+import { Connection } from "./connection.ts";
 import { LibsqlDialect } from "./dialect.ts";
 import { migrations } from "./migrations/index.ts";
 import type { Database } from "./schema.ts";
@@ -15,52 +16,49 @@ export interface DatabaseOptions {
 }
 
 /**
- * Two clients on one database. The writer has a single connection that only the batching writer
- * and the migrator use, so its transactions never contend inside this process; reads go through
- * Kysely on their own connections and never wait behind a commit's transaction.
+ * Two connections to one database, each used by one caller at a time (see `Connection`).
+ * The write connection takes the Writer's group commits and the short writes beside them (the sync
+ * worker's claims, the pruner's deletes), so those never contend for SQLite's lock inside this
+ * process: they queue here instead. Reads have their own connection and, in WAL mode, never wait
+ * behind a commit.
  */
 export interface Db {
-  writer: Client;
-  reader: Client;
-  /** Typed queries for reads (and the migrator). */
+  writer: Connection;
+  reader: Connection;
+  /** Typed reads. Compiling a query (the Writer's statements) needs no connection, so it is built here too. */
   kysely: Kysely<Database>;
-  /** Kysely over the writer's connection, for building statements the writer runs. */
-  builder: Kysely<Database>;
-  /** Replaces the writer's connection (after SQLITE_BUSY left a statement open on it). */
-  resetWriter(): Promise<void>;
+  /** Typed writes beside the Writer's (the outbox), on the write connection. */
+  outbox: Kysely<Database>;
   close(): void;
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   const local = opts.url.startsWith("file:");
   if (local) prepareFile(opts.url.slice("file:".length).split("?")[0] ?? "");
-  const common = {
-    url: opts.url,
-    authToken: opts.authToken ?? undefined,
-    timeout: opts.busyTimeoutMs ?? 5000,
-    intMode: "number" as const,
+  const open = (concurrency: number) =>
+    createClient({
+      url: opts.url,
+      authToken: opts.authToken ?? undefined,
+      timeout: opts.busyTimeoutMs ?? 5000,
+      intMode: "number",
+      concurrency,
+    });
+  // WAL lets reads run beside a commit; FULL makes every acknowledged commit survive a power loss
+  // (NORMAL may lose the last ones). synchronous is per connection, so it is set again whenever
+  // the write connection is replaced.
+  const durable = async (c: Client) => {
+    if (local) await c.execute("PRAGMA synchronous=FULL");
   };
-  const writer = createClient({ ...common, concurrency: 1 });
-  const reader = createClient({ ...common, concurrency: 4 });
-  // WAL lets readers run beside the writer; FULL makes every acknowledged commit survive a power
-  // loss (NORMAL may lose the last ones). synchronous is per connection, so it is set again
-  // whenever the writer's connection is replaced.
-  const durable = async () => {
-    if (local) await writer.execute("PRAGMA synchronous=FULL");
-  };
-  if (local) await writer.execute("PRAGMA journal_mode=WAL");
-  await durable();
-  const kysely = new Kysely<Database>({ dialect: new LibsqlDialect(reader) });
-  const builder = new Kysely<Database>({ dialect: new LibsqlDialect(writer) });
+  const writeClient = open(1);
+  if (local) await writeClient.execute("PRAGMA journal_mode=WAL");
+  await durable(writeClient);
+  const writer = new Connection(writeClient, { setup: durable });
+  const reader = local ? new Connection(open(1)) : new Connection(open(4), { shared: true });
   return {
     writer,
     reader,
-    kysely,
-    builder,
-    async resetWriter() {
-      await writer.reconnect();
-      await durable();
-    },
+    kysely: new Kysely<Database>({ dialect: new LibsqlDialect(reader) }),
+    outbox: new Kysely<Database>({ dialect: new LibsqlDialect(writer) }),
     close() {
       writer.close();
       reader.close();
@@ -84,11 +82,23 @@ function prepareFile(path: string) {
 
 /** Brings the schema up to date; throws with the failing migration's name. */
 export async function migrate(db: Db): Promise<string[]> {
-  const migrator = new Migrator({
-    db: db.builder as Kysely<unknown>,
-    provider: { getMigrations: async () => migrations },
-  });
-  const { error, results } = await migrator.migrateToLatest();
+  // Migrations run in transactions, so they get the write connection to themselves.
+  // Migrations run in transactions, so they get the write connection to themselves. The migrator
+  // returns its error; throwing it inside lets the connection heal if it was SQLITE_BUSY.
+  let outcome: MigrationResultSet = {};
+  await db.writer
+    .exclusive(async (client) => {
+      const migrator = new Migrator({
+        db: new Kysely<unknown>({ dialect: new LibsqlDialect(client) }),
+        provider: { getMigrations: async () => migrations },
+      });
+      outcome = await migrator.migrateToLatest();
+      if (outcome.error) throw outcome.error;
+    })
+    .catch((e) => {
+      if (!outcome.error) throw e;
+    });
+  const { error, results } = outcome;
   const failed = results?.find((r) => r.status === "Error");
   if (error) {
     throw new AppError(

@@ -1,4 +1,4 @@
-import type { Client, InStatement, InValue, Transaction } from "@libsql/client";
+import type { Client, InStatement, InValue, ResultSet, Transaction } from "@libsql/client";
 import {
   type CompiledQuery,
   type DatabaseConnection,
@@ -13,12 +13,20 @@ import {
 } from "kysely";
 
 /**
+ * What the dialect runs statements on: a `Connection` (autocommit statements only) or, for the
+ * migrator, the client itself inside `Connection.exclusive` (transactions too).
+ */
+export type Executor = { execute(stmt: InStatement): Promise<ResultSet> } & Partial<
+  Pick<Client, "transaction">
+>;
+
+/**
  * A Kysely dialect over our own `@libsql/client` instance. `@libsql/kysely-libsql` pins an old
  * client (^0.9); writing the dialect keeps one copy of the client and lets Kysely transactions map
  * to `client.transaction("write")` (BEGIN IMMEDIATE), which serialises migrations across processes.
  */
 export class LibsqlDialect implements Dialect {
-  constructor(private readonly client: Client) {}
+  constructor(private readonly client: Executor) {}
   createAdapter() {
     return new TransactionalSqliteAdapter();
   }
@@ -41,7 +49,7 @@ class TransactionalSqliteAdapter extends SqliteAdapter {
 }
 
 class LibsqlDriver implements Driver {
-  constructor(private readonly client: Client) {}
+  constructor(private readonly client: Executor) {}
   async init() {}
   async acquireConnection(): Promise<DatabaseConnection> {
     return new LibsqlConnection(this.client);
@@ -61,9 +69,11 @@ class LibsqlDriver implements Driver {
 
 class LibsqlConnection implements DatabaseConnection {
   private tx: Transaction | null = null;
-  constructor(private readonly client: Client) {}
+  constructor(private readonly client: Executor) {}
 
   async begin() {
+    if (!this.client.transaction)
+      throw new Error("transactions need the client itself (Connection.exclusive)");
     this.tx = await this.client.transaction("write");
   }
 

@@ -12,6 +12,7 @@ import {
   softWindowStart,
 } from "../events/policy.ts";
 import type { Db } from "./client.ts";
+import { isBusy } from "./connection.ts";
 import { toStatement } from "./dialect.ts";
 import type { EventStatus, SuppressionTable } from "./schema.ts";
 import * as SQL from "./writer_sql.ts";
@@ -153,28 +154,27 @@ export class Writer implements WriteQueue {
       try {
         return await run();
       } catch (e) {
-        if (!isBusy(e)) throw e;
-        // The statement that hit SQLITE_BUSY stays un-reset on the connection and makes every later
-        // COMMIT fail with "SQL statements in progress"; a fresh connection is the only cure.
-        await this.db.resetWriter();
-        if (this.clock() + delay > deadline) throw e;
+        // The connection has already replaced itself (see Connection).
+        if (!isBusy(e) || this.clock() + delay > deadline) throw e;
         this.stats.retries++;
         await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
 
-  private async commit(items: WriteItem[]): Promise<WriteResult[]> {
-    const tx = await this.db.writer.transaction("write");
-    try {
-      const results = await this.apply(tx, items);
-      await tx.commit();
-      this.stats.batches++;
-      this.stats.items += items.length;
-      return results;
-    } finally {
-      tx.close();
-    }
+  private commit(items: WriteItem[]): Promise<WriteResult[]> {
+    return this.db.writer.exclusive(async (client) => {
+      const tx = await client.transaction("write");
+      try {
+        const results = await this.apply(tx, items);
+        await tx.commit();
+        this.stats.batches++;
+        this.stats.items += items.length;
+        return results;
+      } finally {
+        tx.close();
+      }
+    });
   }
 
   private async apply(tx: Transaction, items: WriteItem[]): Promise<WriteResult[]> {
@@ -185,7 +185,7 @@ export class Writer implements WriteQueue {
         sql: text,
         args: arg === undefined ? [JSON.stringify(rows)] : [JSON.stringify(rows), arg],
       });
-    const b = this.db.builder;
+    const b = this.db.kysely; // only to compile: the statements run on `tx`
 
     // 1. Idempotency: the primary key on svix_id decides which deliveries are new, here and in any
     //    other process sharing the database. Within a batch the first delivery of an id wins.
@@ -399,11 +399,6 @@ function chunks<T>(list: T[]): T[][] {
 function uniqueBy<T>(list: T[], key: (t: T) => string): T[] {
   const seen = new Set<string>();
   return list.filter((t) => !seen.has(key(t)) && seen.add(key(t)));
-}
-
-function isBusy(e: unknown): boolean {
-  const code = (e as { code?: string; rawCode?: number })?.code ?? "";
-  return /SQLITE_BUSY|SQLITE_LOCKED/.test(code) || /database is locked/i.test(String((e as Error)?.message));
 }
 
 function asUnavailable(e: unknown): AppError {

@@ -49,7 +49,7 @@ export function syncRoutes(deps: AppDeps) {
       }
       const body = parsed.data;
       const r = await retryDead(
-        db,
+        deps.db.outbox,
         deps.clock(),
         "ids" in body ? { ids: body.ids } : { all: true, sink: body.sink },
       );

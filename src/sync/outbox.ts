@@ -1,12 +1,14 @@
 import { type Kysely, type Selectable, sql } from "kysely";
+import { isBusy } from "../db/connection.ts";
 import type { Database, JobStatus, SyncJobTable } from "../db/schema.ts";
 import type { SyncJob } from "./sink.ts";
 
 /**
  * The outbox queries. Each is one statement, so it is atomic on its own in SQLite and on a libSQL
  * server alike: that, not a transaction, is what keeps two workers from claiming the same row.
- * They run on the reader client (never the writer's single connection, whose transactions belong
- * to the Writer); the caller retries SQLITE_BUSY (see `withBusyRetry`).
+ * The writes run on `db.outbox`, the write connection between the Writer's commits, so they never
+ * contend with it for SQLite's lock inside the process; the caller retries SQLITE_BUSY from other
+ * processes (see `withBusyRetry`).
  */
 
 const ids = (list: readonly number[]) => sql<number>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
@@ -304,9 +306,4 @@ export async function withBusyRetry<T>(
       waited += delay;
     }
   }
-}
-
-export function isBusy(e: unknown): boolean {
-  const code = String((e as { code?: string })?.code ?? "");
-  return /SQLITE_BUSY|SQLITE_LOCKED/.test(code) || /database is locked/i.test(String((e as Error)?.message));
 }

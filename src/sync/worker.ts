@@ -173,7 +173,7 @@ export class SyncWorker {
   }
 
   private async claim(): Promise<SyncJob[]> {
-    const db = this.opts.db.kysely;
+    const db = this.opts.db.outbox;
     const now = this.clock();
     await withBusyRetry(() => reclaimExpired(db, now), this.sleep);
     const jobs: SyncJob[] = [];
@@ -216,7 +216,7 @@ export class SyncWorker {
         await withBusyRetry(
           () =>
             renewLeases(
-              this.opts.db.kysely,
+              this.opts.db.outbox,
               this.owner,
               claimed.map((j) => j.id),
               this.clock() + this.leaseMs,
@@ -247,7 +247,7 @@ export class SyncWorker {
       () => {
         const ids = [...pending].map((j) => j.id);
         withBusyRetry(
-          () => renewLeases(this.opts.db.kysely, this.owner, ids, this.clock() + this.leaseMs),
+          () => renewLeases(this.opts.db.outbox, this.owner, ids, this.clock() + this.leaseMs),
           this.sleep,
         ).catch((e) =>
           this.log.log("warn", "could not renew sync leases", { error: String(e?.message ?? e) }),
@@ -343,7 +343,7 @@ export class SyncWorker {
       if (i > 0) await turn();
       const slice = items.slice(i, i + STATEMENT_ROWS);
       n += await withBusyRetry(
-        () => complete(this.opts.db.kysely, this.owner, this.clock(), slice),
+        () => complete(this.opts.db.outbox, this.owner, this.clock(), slice),
         this.sleep,
       );
     }
@@ -355,7 +355,7 @@ export class SyncWorker {
     const now = this.clock();
     if (keep == null || now - this.lastPrune < 3_600_000) return;
     this.lastPrune = now;
-    const n = await withBusyRetry(() => pruneFinished(this.opts.db.kysely, now - keep), this.sleep);
+    const n = await withBusyRetry(() => pruneFinished(this.opts.db.outbox, now - keep), this.sleep);
     if (n > 0) this.log.log("info", "pruned finished sync jobs", { rows: n });
   }
 }
