@@ -135,3 +135,25 @@ test("a batch refused with 503 after waiting for the lock: the retry commits and
     value: 1,
   });
 });
+
+test("a write met the lock: later reads on its connection see what others commit", async () => {
+  const { db, url, outside } = await setup();
+  await whileLocked(url, async () => {
+    await expect(reclaimExpired(db.outbox, Date.now())).rejects.toEqual(busy);
+  });
+  const count = async () =>
+    Number(
+      (
+        await db.outbox
+          .selectFrom("sync_jobs")
+          .select((e) => e.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  expect(await count()).toBe(0);
+  await outside.execute(
+    "INSERT INTO sync_jobs (sink, email, action, reason, event_type, occurred_at, status, next_attempt_at, created_at, updated_at) VALUES ('s', 'b@example.com', 'suppress', 'complaint', 'email.complained', 1, 'pending', 1, 1, 1)",
+  );
+  // Without the new connection this stays 0: the read keeps the snapshot it took after the BUSY.
+  expect(await count()).toBe(1);
+});
