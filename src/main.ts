@@ -5,7 +5,7 @@ import { configCheck } from "./cli/config_check.ts";
 import { eventsList, eventsReprocess } from "./cli/events.ts";
 import { exportCsv } from "./cli/export.ts";
 import { importCsv } from "./cli/import.ts";
-import { jobsList, jobsRetry } from "./cli/jobs.ts";
+import { jobsBackfill, jobsList, jobsRetry } from "./cli/jobs.ts";
 import { migrate } from "./cli/migrate.ts";
 import { sendTestEvent } from "./cli/send_test_event.ts";
 import { serve } from "./cli/serve.ts";
@@ -26,6 +26,7 @@ const COMMANDS: Command[] = [
   eventsList,
   jobsList,
   jobsRetry,
+  jobsBackfill,
   configCheck,
 ];
 

@@ -1,5 +1,5 @@
 import type { JobStatus } from "../db/schema.ts";
-import { countJobs, LIVE_STATUSES, listJobs, retryDead } from "../sync/outbox.ts";
+import { backfill, countJobs, LIVE_STATUSES, listJobs, retryDead } from "../sync/outbox.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
 
@@ -93,6 +93,49 @@ one carries the current state. The running daemon picks requeued jobs up within 
         lines.push(`superseded ${r.superseded.length} (a newer job exists): ${r.superseded.join(", ")}`);
       if (notDead.length) lines.push(`not dead, left alone: ${notDead.join(", ")}`);
       process.stdout.write(`${lines.join("\n")}\n`);
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};
+
+export const jobsBackfill: Command = {
+  name: "jobs backfill",
+  summary:
+    "Queue every address suppressed now for a sink that has never been sent them (a sink added later).",
+  usage: `jobs backfill --sink NAME [--config FILE]
+
+Sinks hear about suppressions made while they are configured. When you add a sink (or rename one,
+or list a new audience) later, this queues a suppress job on it for every address suppressed now
+that has no job waiting there. The running daemon sends them as it sends any job; follow them with
+suppressd jobs list --sink NAME. Running it again while they wait adds none.`,
+  options: {
+    sink: { type: "string", description: "the sink's name, as in the config's sinks" },
+  },
+  async run({ positionals, values }) {
+    if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const sink = values.sink as string | undefined;
+    if (!sink) throw usageError("name the sink: --sink NAME");
+    const ctx = await openContext(values, { schema: "require" });
+    try {
+      const names = ctx.config.sinks.map((s) => s.name);
+      if (!names.includes(sink)) {
+        throw usageError(
+          names.length === 0
+            ? `no sinks are configured in ${ctx.loaded.source}; add one to "sinks" first`
+            : `no sink named ${JSON.stringify(sink)} in ${ctx.loaded.source}; configured: ${names.join(", ")}`,
+        );
+      }
+      const r = await backfill(ctx.db.outbox, sink, Date.now(), {
+        onChunk: (p) =>
+          process.stderr.write(`scanned ${p.scanned} suppressed addresses, queued ${p.queued}\n`),
+      });
+      process.stdout.write(
+        `queued ${r.queued} suppress job(s) for sink ${sink} (${r.scanned} suppressed address(es); ` +
+          `${r.scanned - r.queued} already had a job waiting)\n` +
+          `the running daemon sends them; follow them with: suppressd jobs list --sink ${sink}\n`,
+      );
       return EXIT.ok;
     } finally {
       await ctx.close();

@@ -268,6 +268,106 @@ export async function retryDead(
   return { requeued: requeued.map((r) => r.id), superseded: superseded.map((r) => r.id) };
 }
 
+/**
+ * Queues a suppress job on `sink` for every address suppressed now that has no job waiting there:
+ * what a sink added after the suppressions were made (or a renamed one) has never been sent. The
+ * addresses go a chunk at a time in address order, each chunk one short statement, so the daemon's
+ * commits run in between; running it again while those jobs wait adds none (once they are done, it
+ * sends them again, which is how a newly listed audience gets them). The jobs carry the address's
+ * current reason and `event_type` "backfill".
+ */
+export async function backfill(
+  db: Kysely<Database>,
+  sink: string,
+  now: number,
+  opts: { chunk?: number; onChunk?: (progress: { scanned: number; queued: number }) => void } = {},
+): Promise<{ scanned: number; queued: number }> {
+  const chunk = opts.chunk ?? 5000;
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  let after = "";
+  const progress = { scanned: 0, queued: 0 };
+  for (;;) {
+    const page = await withBusyRetry(
+      () =>
+        db
+          .selectFrom("suppressions")
+          .select("email")
+          .where(notIndexed("suppressed"), "=", 1)
+          .where("email", ">", after)
+          .orderBy("email")
+          .limit(chunk)
+          .execute(),
+      sleep,
+    );
+    const last = page[page.length - 1]?.email;
+    if (last === undefined) return progress;
+    // The range is read again inside the insert: an address lifted since the page was read is
+    // left out, and one that got a job meanwhile is not given a second.
+    const r = await withBusyRetry(
+      () =>
+        db
+          .insertInto("sync_jobs")
+          .columns([
+            "sink",
+            "email",
+            "action",
+            "reason",
+            "event_type",
+            "occurred_at",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+            "updated_at",
+          ])
+          .expression((eb) =>
+            eb
+              .selectFrom("suppressions as s")
+              .select([
+                eb.val(sink).as("sink"),
+                "s.email",
+                eb.val("suppress").as("action"),
+                "s.reason",
+                eb.val("backfill").as("event_type"),
+                "s.suppressed_at",
+                eb.val("pending").as("status"),
+                eb.val(0).as("attempts"),
+                eb.val(now).as("next_attempt_at"),
+                eb.val(now).as("created_at"),
+                eb.val(now).as("updated_at"),
+              ])
+              .where(notIndexed("s.suppressed"), "=", 1)
+              .where("s.email", ">", after)
+              .where("s.email", "<=", last)
+              .where(({ not, exists, selectFrom }) =>
+                not(
+                  exists(
+                    selectFrom("sync_jobs as j")
+                      .select("j.id")
+                      .where("j.sink", "=", sink)
+                      .whereRef("j.email", "=", "s.email")
+                      .where("j.status", "in", ["pending", "running"]),
+                  ),
+                ),
+              ),
+          )
+          .executeTakeFirst(),
+      sleep,
+    );
+    progress.scanned += page.length;
+    progress.queued += Number(r.numInsertedOrUpdatedRows ?? 0);
+    opts.onChunk?.({ ...progress });
+    after = last;
+  }
+}
+
+/**
+ * A column SQLite must not pick an index for (`+column`). Without it, `suppressed = 1` sends the
+ * backfill through the listing index, reading every suppressed address for each chunk (0.45 s a
+ * chunk on 1,000,000) instead of walking the primary key from where the last chunk ended.
+ */
+const notIndexed = (column: string) => sql<number>`+${sql.ref(column)}`;
+
 /** Deletes finished rows (done, superseded) last changed before `cutoff`, a slice at a time. */
 export async function pruneFinished(db: Kysely<Database>, cutoff: number, limit = 5000): Promise<number> {
   const r = await db
