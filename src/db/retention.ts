@@ -39,6 +39,22 @@ export async function pruneBatch(db: Db, cutoff: number, limit: number): Promise
 }
 
 /**
+ * Deletes up to `limit` quarantined deliveries that `events reprocess` took over before `cutoff`:
+ * their body (up to the request limit each) is kept as a record for `retention.days` after the
+ * replay, not forever. Ones still quarantined stay until reprocessed.
+ */
+export async function pruneReprocessed(db: Db, cutoff: number, limit: number): Promise<number> {
+  const result = await db.writer.execute({
+    sql: `DELETE FROM quarantine WHERE rowid IN (
+            SELECT rowid FROM quarantine
+            WHERE reprocessed_at IS NOT NULL AND reprocessed_at < ?
+            LIMIT ?)`,
+    args: [cutoff, limit],
+  });
+  return result.rowsAffected;
+}
+
+/**
  * The background pruner: `start()` schedules runs, each run deletes batch after batch with a
  * pause between them until a batch comes back short. Nothing is held across batches, so a crash
  * or a stop mid-run loses nothing; the next run continues where this one stopped.
@@ -91,12 +107,14 @@ export class Retention {
     const limit = this.opts.batchSize ?? 1000;
     let total = 0;
     try {
-      while (!this.stopped) {
-        const n = await pruneBatch(this.db, cutoff, limit);
-        total += n;
-        if (n > 0) this.opts.onPruned?.(n);
-        if (n < limit) break;
-        await this.pause(this.opts.pauseMs ?? 50);
+      for (const prune of [pruneBatch, pruneReprocessed]) {
+        while (!this.stopped) {
+          const n = await prune(this.db, cutoff, limit);
+          total += n;
+          if (n > 0) this.opts.onPruned?.(n);
+          if (n < limit) break;
+          await this.pause(this.opts.pauseMs ?? 50);
+        }
       }
     } catch (e) {
       // A locked database (another instance writing) or a closing client: the next run retries.

@@ -159,4 +159,39 @@ describe("retention", () => {
     expect(await pruneBatch(t.db, now - 30 * DAY, 4)).toBe(4);
     expect(await retention.runOnce()).toBe(6);
   });
+
+  test("a quarantined body goes retention.days after it was reprocessed; one still quarantined stays", async () => {
+    t = await makeApp();
+    const now = t.now.value;
+    const quarantined = (svixId: string): WriteItem => ({
+      claim: "new",
+      svixId,
+      type: "email.bounced",
+      status: "quarantined",
+      occurredAt: null,
+      intents: [],
+      quarantine: { reason: "schema", body: new TextEncoder().encode("{}") },
+    });
+    const reprocessed = (svixId: string): WriteItem => ({
+      ...quarantined(svixId),
+      claim: "reprocess",
+      status: "ignored",
+    });
+    t.now.value = now - 50 * DAY;
+    for (const id of ["q_old_replayed", "q_recent_replayed", "q_waiting"])
+      await t.writer.submit(quarantined(id));
+    t.now.value = now - 40 * DAY;
+    expect((await t.writer.submit(reprocessed("q_old_replayed"))).status).toBe("ignored");
+    t.now.value = now - 10 * DAY;
+    expect((await t.writer.submit(reprocessed("q_recent_replayed"))).status).toBe("ignored");
+    t.now.value = now;
+
+    const retention = new Retention(t.db, { days: 30, clock: () => now });
+    // Two webhook_events rows (both replayed ones, received 50 days ago) and one quarantine row.
+    expect(await retention.runOnce()).toBe(3);
+    const left = await t.db.reader.execute("SELECT svix_id FROM quarantine ORDER BY svix_id");
+    expect(left.rows.map((r) => r.svix_id)).toEqual(["q_recent_replayed", "q_waiting"]);
+    expect(await keys()).toEqual(["q_waiting"]);
+    expect(await retention.runOnce()).toBe(0);
+  });
 });
