@@ -209,6 +209,23 @@ const JOB_COLUMNS = [
 export const LIVE_STATUSES = ["pending", "running", "dead"] as const;
 export type LiveStatus = (typeof LIVE_STATUSES)[number];
 
+/**
+ * Waiting jobs (pending or running) per sink that is not among `configured`: a sink removed or
+ * renamed in the config. No worker claims them; they wait for the sink to come back.
+ */
+export async function jobsWithoutSink(
+  db: Kysely<Database>,
+  configured: readonly string[],
+): Promise<{ sink: string; jobs: number }[]> {
+  let q = db
+    .selectFrom("sync_jobs")
+    .select(["sink", (eb) => eb.fn.countAll<number>().as("jobs")])
+    .where("status", "in", ["pending", "running"]);
+  if (configured.length > 0) q = q.where("sink", "not in", texts(configured));
+  const rows = await q.groupBy("sink").orderBy("sink").execute();
+  return rows.map((r) => ({ sink: r.sink, jobs: Number(r.jobs) }));
+}
+
 /** Jobs per live status: each an index range, never a walk over the finished history. */
 export async function countJobs(db: Kysely<Database>, sink?: string): Promise<Record<LiveStatus, number>> {
   const out = { pending: 0, running: 0, dead: 0 };

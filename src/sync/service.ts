@@ -4,6 +4,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { reportSyncBatch } from "../metrics/sync_report.ts";
 import { RETRY_DEFAULTS } from "./backoff.ts";
+import { jobsWithoutSink } from "./outbox.ts";
 import { buildSinks, type SinkDeps } from "./sinks/index.ts";
 import { SyncWorker } from "./worker.ts";
 
@@ -45,6 +46,11 @@ export function startSync(o: {
     report: (r) => reportSyncBatch(log, o.metrics, r),
   });
   worker.start();
+  warnAboutOrphans(
+    o.db,
+    set.sinks.map((x) => x.name),
+    log,
+  );
   const probed =
     set.sinks.length === 0
       ? Promise.resolve()
@@ -63,4 +69,22 @@ export function startSync(o: {
           (e) => log.log("warn", "sink check failed", { error: String((e as Error)?.message ?? e) }),
         );
   return { worker, probed, stop: () => worker.stop() };
+}
+
+/** Jobs of a sink that is no longer configured are never sent: say so at start, and what to do. */
+function warnAboutOrphans(db: Db, configured: string[], log: Logger) {
+  jobsWithoutSink(db.kysely, configured).then(
+    (orphans) => {
+      for (const { sink, jobs } of orphans) {
+        log.log("warn", "jobs wait for a sink that is not configured: they are not sent", {
+          sink,
+          jobs,
+          hint:
+            "configure the sink under that name again; if it was renamed, run " +
+            "`suppressd jobs backfill --sink NEW_NAME` so the new one gets every suppressed address",
+        });
+      }
+    },
+    (e) => log.log("warn", "could not count jobs of unconfigured sinks", { error: String(e?.message ?? e) }),
+  );
 }

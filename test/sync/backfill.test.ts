@@ -95,4 +95,28 @@ test("a Mailchimp sink added later: backfill, and the running daemon unsubscribe
   expect(fake.member("list1", "old1@example.com")?.status).toBe("unsubscribed");
   // Not a member and no createMissing: left out, as for any suppression.
   expect(fake.member("list1", "old2@example.com")).toBeUndefined();
+  // Every waiting job belongs to a configured sink: no warning about others.
+  expect(daemon.stdout()).not.toContain("not configured");
+});
+
+test("jobs left for a sink that is no longer configured: the daemon says so at start, and what to do", async () => {
+  const t = await makeApp({ sinks: [CRM] });
+  await t.api("PUT", "/v1/suppressions/a@example.com", {});
+  await t.api("PUT", "/v1/suppressions/b@example.com", {});
+  // The sink is renamed in the config before the jobs were sent.
+  const config = writeConfig(t.dir, join(t.dir, "test.db"), { sinks: [{ ...CRM, name: "crm2" }] });
+  daemon = await startDaemon({ config });
+  const deadline = Date.now() + 10_000;
+  while (!daemon.stdout().includes("not configured") && Date.now() < deadline) await Bun.sleep(50);
+  const line = daemon
+    .stdout()
+    .split("\n")
+    .find((l) => l.includes("not configured"));
+  expect(JSON.parse(line ?? "{}")).toMatchObject({
+    level: "warn",
+    msg: "jobs wait for a sink that is not configured: they are not sent",
+    sink: "crm",
+    jobs: 2,
+  });
+  expect(line).toContain("suppressd jobs backfill --sink NEW_NAME");
 });
