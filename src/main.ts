@@ -4,6 +4,7 @@ import { type Command, EXIT, runCommand } from "./cli/command.ts";
 import { configCheck } from "./cli/config_check.ts";
 import { eventsList, eventsReprocess } from "./cli/events.ts";
 import { exportCsv } from "./cli/export.ts";
+import { forget } from "./cli/forget.ts";
 import { importCsv } from "./cli/import.ts";
 import { jobsBackfill, jobsList, jobsRetry } from "./cli/jobs.ts";
 import { migrate } from "./cli/migrate.ts";
@@ -21,6 +22,7 @@ const COMMANDS: Command[] = [
   sendTestEvent,
   importCsv,
   exportCsv,
+  forget,
   migrate,
   eventsReprocess,
   eventsList,

@@ -59,3 +59,24 @@ export function isBusy(e: unknown): boolean {
   const code = String((e as { code?: string })?.code ?? "");
   return /SQLITE_BUSY|SQLITE_LOCKED/.test(code) || /database is locked/i.test(String((e as Error)?.message));
 }
+
+/**
+ * Runs a statement, waiting out SQLITE_BUSY (another process holds the write lock) with short
+ * asynchronous sleeps, so the event loop keeps serving webhooks meanwhile.
+ */
+export async function withBusyRetry<T>(
+  run: () => Promise<T>,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  waitMs = 10_000,
+): Promise<T> {
+  let waited = 0;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    try {
+      return await run();
+    } catch (e) {
+      if (!isBusy(e) || waited >= waitMs) throw e;
+      await sleep(delay);
+      waited += delay;
+    }
+  }
+}

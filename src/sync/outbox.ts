@@ -1,5 +1,5 @@
 import { type Kysely, type Selectable, sql } from "kysely";
-import { isBusy } from "../db/connection.ts";
+import { withBusyRetry } from "../db/connection.ts";
 import type { Database, JobStatus, SyncJobTable } from "../db/schema.ts";
 import type { SyncJob } from "./sink.ts";
 
@@ -300,76 +300,71 @@ export async function backfill(
   opts: { chunk?: number; onChunk?: (progress: { scanned: number; queued: number }) => void } = {},
 ): Promise<{ scanned: number; queued: number }> {
   const chunk = opts.chunk ?? 5000;
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
   let after = "";
   const progress = { scanned: 0, queued: 0 };
   for (;;) {
-    const page = await withBusyRetry(
-      () =>
-        db
-          .selectFrom("suppressions")
-          .select("email")
-          .where(notIndexed("suppressed"), "=", 1)
-          .where("email", ">", after)
-          .orderBy("email")
-          .limit(chunk)
-          .execute(),
-      sleep,
+    const page = await withBusyRetry(() =>
+      db
+        .selectFrom("suppressions")
+        .select("email")
+        .where(notIndexed("suppressed"), "=", 1)
+        .where("email", ">", after)
+        .orderBy("email")
+        .limit(chunk)
+        .execute(),
     );
     const last = page[page.length - 1]?.email;
     if (last === undefined) return progress;
     // The range is read again inside the insert: an address lifted since the page was read is
     // left out, and one that got a job meanwhile is not given a second.
-    const r = await withBusyRetry(
-      () =>
-        db
-          .insertInto("sync_jobs")
-          .columns([
-            "sink",
-            "email",
-            "action",
-            "reason",
-            "event_type",
-            "occurred_at",
-            "status",
-            "attempts",
-            "next_attempt_at",
-            "created_at",
-            "updated_at",
-          ])
-          .expression((eb) =>
-            eb
-              .selectFrom("suppressions as s")
-              .select([
-                eb.val(sink).as("sink"),
-                "s.email",
-                eb.val("suppress").as("action"),
-                "s.reason",
-                eb.val("backfill").as("event_type"),
-                "s.suppressed_at",
-                eb.val("pending").as("status"),
-                eb.val(0).as("attempts"),
-                eb.val(now).as("next_attempt_at"),
-                eb.val(now).as("created_at"),
-                eb.val(now).as("updated_at"),
-              ])
-              .where(notIndexed("s.suppressed"), "=", 1)
-              .where("s.email", ">", after)
-              .where("s.email", "<=", last)
-              .where(({ not, exists, selectFrom }) =>
-                not(
-                  exists(
-                    selectFrom("sync_jobs as j")
-                      .select("j.id")
-                      .where("j.sink", "=", sink)
-                      .whereRef("j.email", "=", "s.email")
-                      .where("j.status", "in", ["pending", "running"]),
-                  ),
+    const r = await withBusyRetry(() =>
+      db
+        .insertInto("sync_jobs")
+        .columns([
+          "sink",
+          "email",
+          "action",
+          "reason",
+          "event_type",
+          "occurred_at",
+          "status",
+          "attempts",
+          "next_attempt_at",
+          "created_at",
+          "updated_at",
+        ])
+        .expression((eb) =>
+          eb
+            .selectFrom("suppressions as s")
+            .select([
+              eb.val(sink).as("sink"),
+              "s.email",
+              eb.val("suppress").as("action"),
+              "s.reason",
+              eb.val("backfill").as("event_type"),
+              "s.suppressed_at",
+              eb.val("pending").as("status"),
+              eb.val(0).as("attempts"),
+              eb.val(now).as("next_attempt_at"),
+              eb.val(now).as("created_at"),
+              eb.val(now).as("updated_at"),
+            ])
+            .where(notIndexed("s.suppressed"), "=", 1)
+            .where("s.email", ">", after)
+            .where("s.email", "<=", last)
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom("sync_jobs as j")
+                    .select("j.id")
+                    .where("j.sink", "=", sink)
+                    .whereRef("j.email", "=", "s.email")
+                    .where("j.status", "in", ["pending", "running"]),
                 ),
               ),
-          )
-          .executeTakeFirst(),
-      sleep,
+            ),
+        )
+        .executeTakeFirst(),
     );
     progress.scanned += page.length;
     progress.queued += Number(r.numInsertedOrUpdatedRows ?? 0);
@@ -402,25 +397,4 @@ export async function pruneFinished(db: Kysely<Database>, cutoff: number, limit 
     )
     .executeTakeFirst();
   return Number(r.numDeletedRows);
-}
-
-/**
- * Runs a statement, waiting out SQLITE_BUSY (another process holds the write lock) with short
- * asynchronous sleeps, so the event loop keeps serving webhooks meanwhile.
- */
-export async function withBusyRetry<T>(
-  run: () => Promise<T>,
-  sleep: (ms: number) => Promise<void>,
-  waitMs = 10_000,
-): Promise<T> {
-  let waited = 0;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
-    try {
-      return await run();
-    } catch (e) {
-      if (!isBusy(e) || waited >= waitMs) throw e;
-      await sleep(delay);
-      waited += delay;
-    }
-  }
 }

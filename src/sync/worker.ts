@@ -1,18 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Db } from "../db/client.ts";
+import { withBusyRetry } from "../db/connection.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { SyncBatchReport } from "../metrics/metrics.ts";
 import { backoffMs, RETRY_DEFAULTS, type RetryPolicy } from "./backoff.ts";
-import {
-  type Completion,
-  claimDue,
-  complete,
-  pruneFinished,
-  reclaimExpired,
-  renewLeases,
-  withBusyRetry,
-} from "./outbox.ts";
+import { type Completion, claimDue, complete, pruneFinished, reclaimExpired, renewLeases } from "./outbox.ts";
 import { type Outcome, outcomeOf, type Sink, type SyncJob } from "./sink.ts";
 
 export interface WorkerOptions {
