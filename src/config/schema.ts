@@ -111,7 +111,7 @@ export const configSchema = z
           .regex(/^(file:|libsql:|https?:|wss?:)/, "a 'file:', 'libsql://' or 'https://' URL")
           .default("file:./data/suppressd.db"),
         authToken: z.string().nullable().default(null),
-        busyTimeoutMs: z.number().int().min(0).default(200),
+        busyTimeoutMs: z.number().int().min(0).default(10),
       })
       .strict()
       .prefault({}),

@@ -4,7 +4,7 @@ import { type Client, createClient } from "@libsql/client";
 import { Kysely } from "kysely";
 import { type MigrationResultSet, Migrator } from "kysely/migration";
 import { AppError } from "../errors.ts";
-import { Connection } from "./connection.ts";
+import { Connection, withBusyRetry } from "./connection.ts";
 import { LibsqlDialect } from "./dialect.ts";
 import { migrations } from "./migrations/index.ts";
 import type { Database } from "./schema.ts";
@@ -85,19 +85,20 @@ export async function migrate(db: Db): Promise<string[]> {
   // Migrations run in transactions, so they get the write connection to themselves.
   // Migrations run in transactions, so they get the write connection to themselves. The migrator
   // returns its error; throwing it inside lets the connection heal if it was SQLITE_BUSY.
+  // A running daemon (or a CLI command beside it) may hold the lock for a moment: wait it out.
   let outcome: MigrationResultSet = {};
-  await db.writer
-    .exclusive(async (client) => {
+  await withBusyRetry(() =>
+    db.writer.exclusive(async (client) => {
       const migrator = new Migrator({
         db: new Kysely<unknown>({ dialect: new LibsqlDialect(client) }),
         provider: { getMigrations: async () => migrations },
       });
       outcome = await migrator.migrateToLatest();
       if (outcome.error) throw outcome.error;
-    })
-    .catch((e) => {
-      if (!outcome.error) throw e;
-    });
+    }),
+  ).catch((e) => {
+    if (!outcome.error) throw e;
+  });
   const { error, results } = outcome;
   const failed = results?.find((r) => r.status === "Error");
   if (error) {

@@ -7,8 +7,9 @@ import type { SyncJob } from "./sink.ts";
  * The outbox queries. Each is one statement, so it is atomic on its own in SQLite and on a libSQL
  * server alike: that, not a transaction, is what keeps two workers from claiming the same row.
  * The writes run on `db.outbox`, the write connection between the Writer's commits, so they never
- * contend with it for SQLite's lock inside the process; the caller retries SQLITE_BUSY from other
- * processes (see `withBusyRetry`).
+ * contend with it for SQLite's lock inside the process. Another process's lock (SQLITE_BUSY) is
+ * waited out with `withBusyRetry`: by the worker around each call, and inside the functions a
+ * command runs on its own (retryDead, backfill).
  */
 
 const ids = (list: readonly number[]) => sql<number>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
@@ -256,32 +257,36 @@ export async function retryDead(
     else if (which.sink) q = q.where("sink", "=", which.sink);
     return q;
   };
-  const superseded = await base()
-    .set({ status: "superseded", updated_at: now })
-    .where(({ exists, selectFrom }) =>
-      exists(
-        selectFrom("sync_jobs as n")
-          .select("n.id")
-          .whereRef("n.sink", "=", "sync_jobs.sink")
-          .whereRef("n.email", "=", "sync_jobs.email")
-          .whereRef("n.id", ">", "sync_jobs.id")
-          .where("n.status", "!=", "superseded"),
-      ),
-    )
-    .returning("id")
-    .execute();
-  const requeued = await base()
-    .set({
-      status: "pending",
-      attempts: 0,
-      next_attempt_at: now,
-      created_at: now,
-      lease_owner: null,
-      lease_until: null,
-      updated_at: now,
-    })
-    .returning("id")
-    .execute();
+  const superseded = await withBusyRetry(() =>
+    base()
+      .set({ status: "superseded", updated_at: now })
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom("sync_jobs as n")
+            .select("n.id")
+            .whereRef("n.sink", "=", "sync_jobs.sink")
+            .whereRef("n.email", "=", "sync_jobs.email")
+            .whereRef("n.id", ">", "sync_jobs.id")
+            .where("n.status", "!=", "superseded"),
+        ),
+      )
+      .returning("id")
+      .execute(),
+  );
+  const requeued = await withBusyRetry(() =>
+    base()
+      .set({
+        status: "pending",
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+        lease_owner: null,
+        lease_until: null,
+        updated_at: now,
+      })
+      .returning("id")
+      .execute(),
+  );
   return { requeued: requeued.map((r) => r.id), superseded: superseded.map((r) => r.id) };
 }
 
