@@ -84,6 +84,10 @@ async function gather(
       acc[j.sink] = { ...acc[j.sink], [j.status]: j.n };
       return acc;
     }, {}),
+    // Sinks with jobs in the outbox that the config no longer names: no worker sends those.
+    sinks_not_configured: [...new Set(outbox.map((j) => j.sink))].filter(
+      (sink) => !config.sinks.some((s) => s.name === sink),
+    ),
   };
 }
 
@@ -197,7 +201,8 @@ function render(r: Awaited<ReturnType<typeof gather>>): string {
   if (sinks.length === 0) rows.push(["outbox", "empty"]);
   for (const [i, [sink, counts]] of sinks.entries()) {
     const parts = Object.entries(counts).map(([s, v]) => `${s} ${n(v)}`);
-    rows.push([i === 0 ? "outbox" : "", `${sink}: ${parts.join(" · ")}`]);
+    const orphan = r.sinks_not_configured.includes(sink) ? " (not in the config: never sent)" : "";
+    rows.push([i === 0 ? "outbox" : "", `${sink}: ${parts.join(" · ")}${orphan}`]);
   }
   if (d.since_start) {
     const s = d.since_start;

@@ -61,7 +61,16 @@ describe("suppressd status", () => {
     expect(r.stdout).toMatch(/last event\s+email\.opened, \d+ s ago/);
     expect(r.stdout).toMatch(/events kept\s+2, oldest .* \(retention\.days 30\)/);
     expect(r.stdout).toMatch(/quarantine\s+1 waiting/);
-    expect(r.stdout).toMatch(/outbox\s+crm: (pending 1 · dead 1|dead 1 · pending 1)/);
+    // The config names no sink "crm": its jobs are never sent, and status says so.
+    expect(r.stdout).toMatch(
+      /outbox\s+crm: (pending 1 · dead 1|dead 1 · pending 1) \(not in the config: never sent\)/,
+    );
+    const named = writeConfig(tmp.dir, dbFile, {
+      server: { host: "127.0.0.1", port },
+      sinks: [{ type: "http", name: "crm", url: "https://crm.example/{{email}}" }],
+    });
+    const again = await runCli(["status", "--config", named]);
+    expect(again.stdout).toMatch(/outbox\s+crm: (pending 1 · dead 1|dead 1 · pending 1)\n/);
   });
 
   test("with the daemon up: its version and counters since start; --json for scripts", async () => {
@@ -89,6 +98,7 @@ describe("suppressd status", () => {
       });
       expect(report.suppressed).toEqual({ total: 3, by_reason: { hard_bounce: 2, complaint: 1 } });
       expect(report.outbox).toEqual({ crm: { pending: 1, dead: 1 } });
+      expect(report.sinks_not_configured).toEqual(["crm"]);
       expect(report.quarantine).toEqual({ waiting: 1, total: 1 });
     } finally {
       expect(await daemon.stop()).toBe(0);
