@@ -1,3 +1,4 @@
+import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import { AppError } from "../errors.ts";
 
@@ -68,4 +69,13 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
 
 export function usageError(message: string): AppError {
   return new AppError(400, "usage", message, EXIT.usage);
+}
+
+/**
+ * How to run this program again, for the hints it prints: from source that is `npx bun src/main.ts`
+ * (a fresh clone has no `suppressd` on its PATH), from the compiled binary `suppressd`.
+ */
+export function selfCommand(): string {
+  const script = process.argv[1] ?? "";
+  return script.endsWith(".ts") ? `npx bun ${relative(process.cwd(), script) || script}` : "suppressd";
 }

@@ -5,7 +5,7 @@ import type { Config } from "../config/schema.ts";
 import { AppError } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { SAMPLE_TYPES, type SampleOptions, sampleEvent } from "../events/samples.ts";
-import { type Command, EXIT, usageError } from "./command.ts";
+import { type Command, EXIT, selfCommand, usageError } from "./command.ts";
 
 /** Resend (Svix) gives up on an attempt after about 15 s; so do we. */
 const TIMEOUT_MS = 15_000;
@@ -96,7 +96,7 @@ rejects the signature (it is not using this configuration's resend.webhookSecret
     const text = await res.text();
     process.stdout.write(`HTTP ${res.status} ${text.slice(0, 2000)}\n`);
     if (res.ok) {
-      process.stdout.write(`See the effect: suppressd check ${normalizeAddress(to)}\n`);
+      process.stdout.write(`See the effect: ${selfCommand()} check ${normalizeAddress(to)}\n`);
       return EXIT.ok;
     }
     if (res.status === 401) {

@@ -2,7 +2,7 @@ import { loadConfig } from "../config/load.ts";
 import { startDaemon } from "../daemon.ts";
 import { jsonLogger } from "../log.ts";
 import { VERSION } from "../version.ts";
-import { type Command, EXIT } from "./command.ts";
+import { type Command, EXIT, selfCommand } from "./command.ts";
 
 /** How long SIGTERM may take before we give up waiting (systemd's default stop timeout is 90 s). */
 const STOP_DEADLINE_MS = 10_000;
@@ -28,7 +28,7 @@ export const serve: Command = {
         dev.created
           ? `  Generated credentials (shown once; kept in ${dev.file}):\n    webhook secret: ${dev.webhookSecret}\n    API token:      ${dev.apiToken}`
           : `  Credentials are in ${dev.file}.`,
-        `  Try it:   suppressd send-test-event email.bounced someone@example.com`,
+        `  Try it:   ${selfCommand()} send-test-event email.bounced someone@example.com`,
         `            curl -H "Authorization: Bearer <API token>" ${daemon.url}/v1/suppressions/someone@example.com`,
         "  Production: copy config.example.json to config.json and edit it (see README).",
         "",

@@ -47,6 +47,8 @@ test("a signed sample lands in the running daemon as a suppression", async () =>
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('HTTP 200 {"status":"processed"}');
+  // The hint is a command that works from a fresh clone: no `suppressd` is on its PATH.
+  expect(r.stdout).toContain("See the effect: npx bun src/main.ts check jane@example.com");
   expect(await lookup("jane@example.com")).toMatchObject({ status: 200, body: { reason: "complaint" } });
 });
 
