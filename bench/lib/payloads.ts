@@ -30,7 +30,7 @@ const SOFT = [
   { type: "Transient", subType: "General", message: "The recipient's server is temporarily unavailable." },
 ];
 
-/** A body shaped like Resend's (see shared/fixtures/resend), with fresh ids and times. */
+/** A body shaped like Resend's (see test/fixtures/resend), with fresh ids and times. */
 export function resendBody(kind: Kind, n: number, now: Date): string {
   const to = `reader${n % POPULATION}@mail${n % 89}.example.com`;
   const sent = new Date(now.getTime() - 2_000).toISOString();

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 
 /**
  * Realistic Resend webhook bodies for `suppressd send-test-event`, shaped like Resend's documented
- * payloads (see shared/fixtures/resend): the envelope `{type, created_at, data}` with the fields a
+ * payloads (see test/fixtures/resend): the envelope `{type, created_at, data}` with the fields a
  * real delivery carries, so the daemon's parser sees what it will see in production.
  */
 

@@ -6,7 +6,7 @@ import { event, fixtures } from "../helpers/sign.ts";
 
 const AT = Date.parse("2026-11-22T23:41:12.126Z");
 
-/** What each sample in shared/fixtures/resend must become. A new fixture fails the first test until it is listed. */
+/** What each sample in test/fixtures/resend must become. A new fixture fails the first test until it is listed. */
 const EXPECTED: Record<string, { outcome: "act" | "ignore"; type: string; at: number; intents: Intent[] }> = {
   "email.bounced.permanent": act("email.bounced", [
     suppress("delivered@example.com", "hard_bounce", "email.bounced"),
@@ -53,7 +53,7 @@ const EXPECTED: Record<string, { outcome: "act" | "ignore"; type: string; at: nu
   "domain.updated": { outcome: "ignore", type: "domain.updated", at: AT, intents: [] },
 };
 
-describe("every shared fixture", () => {
+describe("every fixture", () => {
   test("has an expected outcome listed here", () => {
     expect(Object.keys(fixtures()).sort()).toEqual(Object.keys(EXPECTED).sort());
   });

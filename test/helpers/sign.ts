@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { Webhook } from "svix";
 import { SECRET } from "./config.ts";
 
-export const FIXTURES = join(import.meta.dir, "../../../shared/fixtures/resend");
+export const FIXTURES = join(import.meta.dir, "../fixtures/resend");
 
-/** Every sample body in shared/fixtures/resend, by file name without `.json`. */
+/** Every sample body in test/fixtures/resend, by file name without `.json`. */
 export function fixtures(): Record<string, string> {
   return Object.fromEntries(
     readdirSync(FIXTURES)

@@ -27,7 +27,7 @@ async function rows(t: TestApp, sql: string, args: string[] = []): Promise<Recor
 
 const MIN = 60_000;
 
-describe("signed deliveries of every shared fixture", () => {
+describe("signed deliveries of every fixture", () => {
   for (const [name, body] of Object.entries(fixtures())) {
     test(name, async () => {
       const t = await app();
