@@ -4,6 +4,7 @@ import type { WriteItem, WriteQueue, WriteResult } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { type Logger, logAddress } from "../log.ts";
 import type { Metrics, WebhookOutcome } from "../metrics/metrics.ts";
+import { deliveryId } from "./signature.ts";
 
 export const WEBHOOK_PATH = "/webhooks/resend";
 
@@ -80,7 +81,7 @@ export function requestLog(opts: RequestLogOptions): MiddlewareHandler {
       ip: opts.clientIp(c),
     };
     if (c.req.path === WEBHOOK_PATH) {
-      const svixId = c.req.header("svix-id");
+      const svixId = deliveryId((name) => c.req.header(name));
       const result = svixId ? opts.webhooks.take(svixId) : undefined;
       if (error === "invalid_signature") opts.metrics.signatureFailures.inc();
       if (error === "forbidden_ip") opts.metrics.forbiddenIps.inc();

@@ -4,10 +4,11 @@ import { AppError } from "../errors.ts";
 import { parseResendEvent } from "../events/resend.ts";
 import type { AppDeps } from "./app.ts";
 import { cutShort } from "./json.ts";
-import { SignatureVerifier } from "./signature.ts";
+import { SignatureVerifier, signatureHeaders } from "./signature.ts";
 
 /**
- * POST /webhooks/resend. Order matters: read the raw bytes, verify the signature over exactly
+ * POST /webhooks/resend. Signed with svix-* or Standard Webhooks webhook-* headers (signature.ts);
+ * the id header is the idempotency key either way. Order matters: read the raw bytes, verify the signature over exactly
  * those bytes (nothing may parse the body first: Hono would hand back a re-serialised string),
  * then parse, then wait for the durable commit before answering. Resend retries anything that is
  * not 2xx, so a failed commit answers 503 and an event we cannot read is quarantined and acked.
@@ -31,12 +32,8 @@ export function webhookRoutes(deps: AppDeps) {
     async (c) => {
       const bytes = new Uint8Array(await c.req.arrayBuffer().catch(cutShort));
       const { text, valid } = decode(bytes);
-      const svixId = c.req.header("svix-id");
-      verifier.verify(text, {
-        id: svixId,
-        timestamp: c.req.header("svix-timestamp"),
-        signature: c.req.header("svix-signature"),
-      });
+      const headers = signatureHeaders((name) => c.req.header(name));
+      verifier.verify(text, headers);
       let parsed = parseResendEvent(text);
       if (parsed.outcome !== "quarantine" && !valid) {
         parsed = {
@@ -48,7 +45,7 @@ export function webhookRoutes(deps: AppDeps) {
       }
       const result = await deps.writer.submit({
         claim: "new",
-        svixId: svixId as string,
+        svixId: headers.id,
         type: parsed.type,
         status:
           parsed.outcome === "act" ? "processed" : parsed.outcome === "ignore" ? "ignored" : "quarantined",
