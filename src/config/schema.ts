@@ -48,6 +48,8 @@ const httpSink = z
     body: z.string().superRefine(templateProblems).optional(),
     concurrency: z.number().int().min(1).max(64).default(4),
     doneStatuses: z.array(z.number().int().min(100).max(599)).default([]),
+    /** 4xx answers that mean "try again later" for this API (Resend's 409 resource_locked). */
+    retryStatuses: z.array(z.number().int().min(400).max(499)).default([]),
     timeoutMs: z.number().int().positive().max(60_000).default(15_000),
     /** Send lifts too; by default a sink only hears about new suppressions. */
     sendLifts: z.boolean().default(false),
@@ -55,7 +57,15 @@ const httpSink = z
     liftUrl: z.string().superRefine(templateProblems).optional(),
     liftBody: z.string().superRefine(templateProblems).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    for (const status of s.retryStatuses.filter((x) => s.doneStatuses.includes(x)))
+      ctx.addIssue({
+        code: "custom",
+        path: ["retryStatuses"],
+        message: `${status} is in doneStatuses too: an answer is either done or retried`,
+      });
+  });
 
 export const sinkSchema = z.discriminatedUnion("type", [mailchimpSink, httpSink]);
 

@@ -6,8 +6,10 @@ import { render, templateVars } from "../template.ts";
 /**
  * Any audience API reachable over HTTP: one request per job from templates (see template.ts for
  * the placeholders and how each place escapes them). 2xx and `doneStatuses` are done; 408, 425,
- * 429 and 5xx, refused connections and timeouts are retried (honouring Retry-After); any other
- * answer will not change by asking again, so the job goes dead with the answer in its last_error.
+ * 429, 5xx and `retryStatuses` (an API's "busy, ask again", such as Resend's 409
+ * resource_locked), refused connections and timeouts are retried (honouring Retry-After); any
+ * other answer will not change by asking again, so the job goes dead with the answer in its
+ * last_error.
  */
 export class HttpSink implements Sink {
   readonly name: string;
@@ -87,7 +89,11 @@ export class HttpSink implements Sink {
     if ((res.status >= 200 && res.status < 300) || this.cfg.doneStatuses.includes(res.status)) {
       return { kind: "done" };
     }
-    if ([408, 425, 429].includes(res.status) || res.status >= 500) {
+    if (
+      [408, 425, 429].includes(res.status) ||
+      res.status >= 500 ||
+      this.cfg.retryStatuses.includes(res.status)
+    ) {
       return { kind: "retry", error: said, retryAfterMs: retryAfter(res.headers.get("retry-after")) };
     }
     return { kind: "fail", error: `${said} (add it to doneStatuses if it means "nothing to do")` };
