@@ -1,35 +1,51 @@
 import { createReadStream, statSync } from "node:fs";
+import { unzipSync } from "fflate";
 import { type Kysely, sql } from "kysely";
 import { type Database, REASONS, type Reason } from "../db/schema.ts";
-import { normalizeAddress } from "../events/address.ts";
-import type { Intent } from "../events/intents.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
+import { reasonFromWord } from "./import_formats.ts";
+import { type ImportDeps, type ImportStats, importStream } from "./import_stream.ts";
 
-/** Intents per write: one commit each, small enough that the daemon's webhooks never wait long. */
-const CHUNK_ROWS = 1000;
-const PROGRESS_EVERY = 10_000;
-/** Invalid rows listed on stderr; the rest are only counted, so a broken file cannot flood a terminal. */
-const MAX_LISTED = 1000;
-const MAX_NOTE = 2000;
-/** Clock skew tolerated on `suppressed_at`; a date further ahead would block later lifts. */
-const FUTURE_SKEW_MS = 5 * 60_000;
+export { parseIsoTime } from "./import_formats.ts";
+export { type ImportStats, importStream } from "./import_stream.ts";
+
+/** Mailchimp's audience export zip holds subscribed_*, unsubscribed_* and cleaned_* CSVs (and maybe nonsubscribed_*). */
+const MAILCHIMP_WANTED = /(^|\/)(unsubscribed|cleaned)_[^/]*\.csv$/i;
 
 export const importCsv: Command = {
   name: "import",
-  summary: "Add the addresses of an existing suppression list (CSV) to the database.",
-  usage: `import FILE.csv [--config FILE]   (FILE '-' reads standard input)
+  summary: "Add the addresses of an existing suppression list to the database.",
+  usage: `import FILE [--reason R] [--allow-invalid] [--config FILE]   (FILE '-' reads standard input)
 
-The first row names the columns: 'email' (required), 'reason' (${REASONS.join(", ")};
-default imported), 'note', 'suppressed_at' or 'created_at' (ISO 8601; no zone means UTC; default
-now). Other columns are ignored, so the output of 'suppressd export' imports as it is. Quoted
-fields, CRLF and a UTF-8 BOM are fine. Invalid rows are reported with their line number and skipped.
-Safe beside a running daemon: rows are committed ${CHUNK_ROWS} at a time through the same writer,
-and the configured sinks hear of new suppressions. Importing the same file again changes nothing.`,
+Takes, without editing, and says which it found:
+  - Mailchimp's audience export: the zip as downloaded, or its unsubscribed_*.csv (rows become
+    unsubscribe, at UNSUB_TIME) and cleaned_*.csv (hard_bounce, at CLEAN_TIME); subscribed
+    members are never imported;
+  - Resend's suppression list (id,email,origin,source_id,created_at): origin bounce → hard_bounce,
+    complaint → complaint, manual → provider_suppressed;
+  - any CSV with an 'email' column ('reason', 'note', 'suppressed_at' or 'created_at' read when
+    present; the output of 'suppressd export' imports as it is);
+  - a plain list, one address per line, no header.
+Reasons may be ${REASONS.join(", ")} or common words (bounce, Hard Bounce, spam, unsubscribed, …);
+--reason R sets it for rows that have none (default imported). Times are ISO 8601; no zone means
+UTC. Quoted fields, CRLF and a UTF-8 BOM are fine. Rows that cannot be imported are reported with
+their line number; the exit code is then 65 unless --allow-invalid. Safe beside a running daemon:
+rows are committed 1000 at a time through the same writer, and the configured sinks hear of new
+suppressions. Importing the same file again changes nothing.`,
+  options: {
+    reason: { type: "string", description: "reason for rows that have none (default imported)" },
+    "allow-invalid": { type: "boolean", description: "exit 0 even if some rows could not be imported" },
+  },
   async run({ positionals, values }) {
     const [file, ...extra] = positionals;
-    if (file === undefined || extra.length > 0)
-      throw usageError("name one CSV file: suppressd import FILE.csv");
+    if (file === undefined || extra.length > 0) throw usageError("name one file: suppressd import FILE");
+    let defaultReason: Reason = "imported";
+    if (typeof values.reason === "string") {
+      const r = reasonFromWord(values.reason);
+      if (r === null) throw usageError(`--reason ${values.reason}: use one of ${REASONS.join(", ")}`);
+      defaultReason = r;
+    }
     if (file !== "-") {
       let isFile = false;
       try {
@@ -41,7 +57,7 @@ and the configured sinks hear of new suppressions. Importing the same file again
     }
     const ctx = await openContext(values, { schema: "migrate" });
     try {
-      const stats = await importStream(file === "-" ? process.stdin : createReadStream(file), {
+      const deps: ImportDeps = {
         submit: async (intents) => {
           const result = await ctx.writer().submit({
             claim: "none",
@@ -55,18 +71,128 @@ and the configured sinks hear of new suppressions. Importing the same file again
         },
         suppressed: (emails) => suppressedReasons(ctx.db.kysely, emails),
         report: (line) => process.stderr.write(`${line}\n`),
-      });
-      const lifted = stats.lifted > 0 ? `, ${stats.lifted} not suppressed (lifted after the row's date)` : "";
-      process.stdout.write(
-        `imported ${stats.imported}, already suppressed ${stats.already}, invalid ${stats.invalid}${lifted} ` +
-          `(${stats.rows} rows)\n`,
-      );
+      };
+      const input = await openInput(file === "-" ? process.stdin : createReadStream(file));
+      const results: { label: string | undefined; stats: ImportStats }[] = [];
+      if (input.zip) {
+        const files = zipEntries(input.zip, file);
+        for (const [name, bytes] of files) {
+          const stats = await importStream(
+            [bytes],
+            { ...deps, detected: (f) => say(`${name}: format: ${f}`) },
+            { defaultReason, label: name },
+          );
+          say(`${name}: ${summary(stats)}`);
+          results.push({ label: name, stats });
+        }
+      } else {
+        const stats = await importStream(
+          input.stream,
+          { ...deps, detected: (f) => say(`format: ${f}`) },
+          { defaultReason },
+        );
+        say(summary(stats));
+        results.push({ label: undefined, stats });
+      }
+      if (results.length > 1) say(`total: ${summary(total(results.map((r) => r.stats)))}`);
+      const notImported = results.reduce((n, r) => n + r.stats.invalid + r.stats.unknownReason, 0);
+      if (notImported > 0 && values["allow-invalid"] !== true) {
+        process.stderr.write(
+          `${notImported} row${notImported === 1 ? " was" : "s were"} not imported (listed above): correct ${notImported === 1 ? "it" : "them"} and import the file again (rows already imported are not repeated), or pass --allow-invalid to accept the rest as it is.\n`,
+        );
+        return EXIT.data;
+      }
       return EXIT.ok;
     } finally {
       await ctx.close();
     }
   },
 };
+
+function say(line: string) {
+  process.stdout.write(`${line}\n`);
+}
+
+/** One line that counts every row; the first lines not imported are named so they can be found. */
+export function summary(s: ImportStats): string {
+  const bad = s.invalid + s.unknownReason;
+  const lifted = s.lifted > 0 ? `, ${s.lifted} not suppressed (lifted after the row's date)` : "";
+  const shown = s.problemLines;
+  const where =
+    bad === 0 || shown.length === 0
+      ? ""
+      : `; not imported: line${shown.length === 1 ? "" : "s"} ${shown.join(", ")}${bad > shown.length ? ", …" : ""}`;
+  return (
+    `imported ${s.imported}, already suppressed ${s.already}, invalid ${s.invalid}, ` +
+    `unknown reason ${s.unknownReason}${lifted} (${s.rows} rows)${where}`
+  );
+}
+
+function total(all: ImportStats[]): ImportStats {
+  return all.reduce((t, s) => ({
+    format: "",
+    rows: t.rows + s.rows,
+    imported: t.imported + s.imported,
+    already: t.already + s.already,
+    invalid: t.invalid + s.invalid,
+    unknownReason: t.unknownReason + s.unknownReason,
+    lifted: t.lifted + s.lifted,
+    problemLines: [],
+  }));
+}
+
+/** Looks at the first bytes: a zip (PK\x03\x04) is read whole, anything else is streamed. */
+async function openInput(
+  source: AsyncIterable<Uint8Array | string>,
+): Promise<{ zip?: Uint8Array; stream: AsyncIterable<Uint8Array | string> }> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  const head = first.done ? new Uint8Array() : toBytes(first.value);
+  const rest: AsyncIterable<Uint8Array | string> = { [Symbol.asyncIterator]: () => it };
+  if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
+    const parts = [head];
+    for await (const chunk of rest) parts.push(toBytes(chunk));
+    return { zip: Buffer.concat(parts), stream: rest };
+  }
+  return {
+    stream: (async function* () {
+      if (!first.done) yield first.value;
+      yield* rest;
+    })(),
+  };
+}
+
+function toBytes(chunk: Uint8Array | string): Uint8Array {
+  return typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+}
+
+/** The unsubscribed_* and cleaned_* CSVs of a Mailchimp export zip (fflate), in name order. */
+function zipEntries(zip: Uint8Array, file: string): [string, Uint8Array][] {
+  let entries: Record<string, Uint8Array>;
+  const others: string[] = [];
+  try {
+    entries = unzipSync(zip, {
+      filter: (f) => {
+        if (MAILCHIMP_WANTED.test(f.name)) return true;
+        if (!f.name.endsWith("/")) others.push(f.name);
+        return false;
+      },
+    });
+  } catch (e) {
+    throw usageError(`${file} looks like a zip but cannot be read: ${(e as Error).message}`);
+  }
+  const names = Object.keys(entries).sort();
+  if (names.length === 0) {
+    throw usageError(
+      `${file} is a zip without unsubscribed_*.csv or cleaned_*.csv (it holds: ${others.join(", ").slice(0, 300) || "nothing"}); is it Mailchimp's audience export?`,
+    );
+  }
+  for (const name of others)
+    process.stderr.write(
+      `${name}: not imported (only unsubscribed_* and cleaned_* members are suppressed)\n`,
+    );
+  return names.map((n) => [n, entries[n] as Uint8Array]);
+}
 
 /**
  * The current reason of each of `emails` that is suppressed. Filtering on `suppressed` in SQL would
@@ -81,302 +207,3 @@ async function suppressedReasons(db: Kysely<Database>, emails: string[]): Promis
     .execute();
   return new Map(rows.filter((r) => r.suppressed === 1).map((r) => [r.email, r.reason]));
 }
-
-export interface ImportStats {
-  rows: number;
-  imported: number;
-  already: number;
-  invalid: number;
-  lifted: number;
-}
-
-interface Row {
-  email: string;
-  reason: Reason;
-  at: number;
-  note: string | null;
-}
-
-/**
- * Reads CSV text from `input` and writes valid rows through `deps.submit` in chunks. Rows whose
- * address is already suppressed for the same reason are not written again (so a second import is
- * a no-op); a different reason goes to the policy, which keeps the stronger one.
- */
-export async function importStream(
-  input: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
-  deps: {
-    submit(intents: Intent[]): Promise<number>;
-    suppressed(emails: string[]): Promise<Map<string, Reason>>;
-    report(line: string): void;
-    now?: () => number;
-  },
-): Promise<ImportStats> {
-  const now = deps.now ?? Date.now;
-  const stats: ImportStats = { rows: 0, imported: 0, already: 0, invalid: 0, lifted: 0 };
-  const csv = new CsvReader();
-  const decoder = new TextDecoder(); // drops a leading BOM
-  let columns: Columns | null = null;
-  const pending: Row[] = [];
-  let written = 0;
-
-  const invalid = (line: number, why: string) => {
-    stats.invalid++;
-    if (stats.invalid <= MAX_LISTED) deps.report(`line ${line}: ${why}; skipped`);
-    if (stats.invalid === MAX_LISTED) deps.report("(further invalid rows are counted, not listed)");
-  };
-
-  const flush = async (rows: Row[]) => {
-    if (rows.length === 0) return;
-    const before = await deps.suppressed([...new Set(rows.map((r) => r.email))]);
-    const seen = new Set<string>();
-    const intents: Intent[] = [];
-    for (const r of rows) {
-      const known = before.get(r.email);
-      const dup = seen.has(r.email);
-      seen.add(r.email);
-      if (known !== undefined || dup) stats.already++;
-      if (known === r.reason) continue;
-      intents.push({
-        kind: "suppress",
-        email: r.email,
-        reason: r.reason,
-        eventType: "import",
-        occurredAt: r.at,
-        ...(r.note === null ? {} : { note: r.note }),
-      });
-    }
-    const fresh = [...seen].filter((e) => !before.has(e)).length;
-    const changed = intents.length > 0 ? await deps.submit(intents) : 0;
-    stats.imported += changed;
-    // A new address that did not become suppressed was lifted (by the API or an event) after
-    // the row's date: an older suppression never overrides a newer lift.
-    stats.lifted += Math.max(0, fresh - changed);
-    const previously = written;
-    written += rows.length;
-    if (Math.floor(written / PROGRESS_EVERY) > Math.floor(previously / PROGRESS_EVERY)) {
-      deps.report(
-        `import: ${written} rows written (${stats.imported} new, ${stats.already} already suppressed), ${stats.invalid} invalid so far`,
-      );
-    }
-  };
-
-  const take = (records: CsvRecord[]) => {
-    for (const rec of records) {
-      if (columns === null) {
-        columns = headerColumns(rec.cells);
-        continue;
-      }
-      if (rec.cells.length === 1 && rec.cells[0] === "" && !rec.unterminated) continue; // blank line
-      stats.rows++;
-      const row = rec.unterminated
-        ? `a quoted field starting on this line is never closed`
-        : parseRow(rec.cells, columns, now());
-      if (typeof row === "string") invalid(rec.line, row);
-      else pending.push(row);
-    }
-  };
-
-  for await (const chunk of input) {
-    take(csv.push(typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true })));
-    while (pending.length >= CHUNK_ROWS) await flush(pending.splice(0, CHUNK_ROWS));
-  }
-  take(csv.push(decoder.decode()));
-  take(csv.end());
-  if (columns === null)
-    throw usageError("the file is empty: expected a header row naming an 'email' column.");
-  while (pending.length > 0) await flush(pending.splice(0, CHUNK_ROWS));
-  return stats;
-}
-
-interface Columns {
-  email: number;
-  reason: number;
-  note: number;
-  at: number;
-}
-
-function headerColumns(cells: string[]): Columns {
-  const names = cells.map((c) =>
-    c
-      .replace(/^\uFEFF/, "")
-      .trim()
-      .toLowerCase(),
-  );
-  const col = (...want: string[]) => {
-    for (const w of want) if (names.includes(w)) return names.indexOf(w);
-    return -1;
-  };
-  const columns = {
-    email: col("email", "email_address"),
-    reason: col("reason"),
-    note: col("note"),
-    at: col("suppressed_at", "created_at"),
-  };
-  if (columns.email < 0) {
-    throw usageError(
-      `the first row must be a header naming an 'email' column; found: ${cells.join(",").slice(0, 200)}`,
-    );
-  }
-  return columns;
-}
-
-function parseRow(cells: string[], c: Columns, now: number): Row | string {
-  const cell = (i: number) => (i < 0 ? "" : unneutralize(cells[i] ?? "").trim());
-  const raw = cell(c.email);
-  if (raw === "") return "no email";
-  const email = normalizeAddress(raw);
-  if (email === null) return `${JSON.stringify(raw.slice(0, 100))} is not an email address`;
-  const reasonText = cell(c.reason).toLowerCase() || "imported";
-  if (!(REASONS as readonly string[]).includes(reasonText)) {
-    return `reason ${JSON.stringify(reasonText.slice(0, 50))} is not one of ${REASONS.join(", ")}`;
-  }
-  const note = cell(c.note);
-  if (note.length > MAX_NOTE) return `note is longer than ${MAX_NOTE} characters`;
-  let at = now;
-  const when = cell(c.at);
-  if (when !== "") {
-    const parsed = parseIsoTime(when);
-    if (parsed === null) return `${JSON.stringify(when.slice(0, 50))} is not an ISO 8601 date or time`;
-    if (parsed > now + FUTURE_SKEW_MS) return `${when} is in the future`;
-    at = parsed;
-  }
-  return { email, reason: reasonText as Reason, at, note: note === "" ? null : note };
-}
-
-/**
- * Undoes the apostrophe `export` (and spreadsheets) put before a cell that would run as a formula,
- * so an exported list imports back to the same addresses and notes. Export adds one before any
- * run of apostrophes that ends in such a character; one is removed here.
- */
-function unneutralize(value: string): string {
-  return /^'+[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
-}
-
-const ISO_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
-
-/** ISO 8601 date or date-time (also Postgres' `2023-02-22 23:41:11.89+00`); no zone means UTC. */
-export function parseIsoTime(value: string): number | null {
-  const m = ISO_TIME.exec(value);
-  if (!m) return null;
-  const [, y, mo, d, h, mi, s, frac, zone] = m;
-  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
-  if (day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)) return null;
-  if (h === undefined) return day.getTime();
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s ?? 0) > 59) return null;
-  let offset = "Z";
-  if (zone && zone.toUpperCase() !== "Z") {
-    const digits = zone.slice(1).replace(":", "");
-    offset = `${zone[0]}${digits.slice(0, 2)}:${digits.slice(2) || "00"}`;
-  }
-  const ms = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s ?? "00"}${(frac ?? "").slice(0, 4)}${offset}`);
-  return Number.isNaN(ms) ? null : ms;
-}
-
-export interface CsvRecord {
-  /** Line of the file on which the record starts (the header is line 1). */
-  line: number;
-  cells: string[];
-  /** A quoted field was still open at the end of the file. */
-  unterminated?: boolean;
-}
-
-/**
- * An incremental RFC 4180 reader: feed it text as it arrives, get the complete records back.
- * Accepts CRLF, LF or CR line ends and newlines inside quoted fields; a stray quote inside an
- * unquoted field is kept as text rather than failing the row.
- */
-export class CsvReader {
-  private cells: string[] = [];
-  private cell = "";
-  private quoted = false;
-  private afterQuote = false;
-  private fieldStart = true;
-  private skipLf = false;
-  private line = 1;
-  private recordLine = 1;
-  private lastCr = false;
-
-  push(text: string): CsvRecord[] {
-    const out: CsvRecord[] = [];
-    const n = text.length;
-    for (let i = 0; i < n; i++) {
-      const ch = text[i] as string;
-      if (this.skipLf) {
-        this.skipLf = false;
-        if (ch === "\n") continue;
-      }
-      if (this.quoted) {
-        const close = text.indexOf('"', i);
-        const end = close < 0 ? n : close;
-        const part = text.slice(i, end);
-        this.cell += part;
-        this.countLines(part);
-        if (close >= 0) {
-          this.quoted = false;
-          this.afterQuote = true;
-          this.lastCr = false;
-        }
-        i = end;
-        continue;
-      }
-      if (this.afterQuote) {
-        this.afterQuote = false;
-        if (ch === '"') {
-          this.cell += '"'; // "" inside a quoted field is one quote
-          this.quoted = true;
-          continue;
-        }
-      }
-      if (ch === '"' && this.fieldStart) {
-        this.quoted = true;
-        this.fieldStart = false;
-      } else if (ch === ",") {
-        this.cells.push(this.cell);
-        this.cell = "";
-        this.fieldStart = true;
-      } else if (ch === "\n" || ch === "\r") {
-        out.push(this.finish());
-        this.line++;
-        this.recordLine = this.line;
-        this.skipLf = ch === "\r";
-      } else {
-        let j = i + 1;
-        while (j < n && !SPECIAL.has(text[j] as string)) j++;
-        this.cell += text.slice(i, j);
-        this.fieldStart = false;
-        i = j - 1;
-      }
-    }
-    return out;
-  }
-
-  /** Whatever is left after the last line end: the final record, if the file has no trailing newline. */
-  end(): CsvRecord[] {
-    if (this.quoted) return [{ ...this.finish(), unterminated: true }];
-    if (this.cells.length === 0 && this.cell === "" && this.fieldStart) return [];
-    return [this.finish()];
-  }
-
-  /** Line ends inside a quoted field; a CRLF split across two chunks is still one. */
-  private countLines(text: string) {
-    for (let i = 0; i < text.length; i++) {
-      const c = text[i];
-      if (c === "\r" || (c === "\n" && !this.lastCr)) this.line++;
-      this.lastCr = c === "\r";
-    }
-  }
-
-  private finish(): CsvRecord {
-    this.cells.push(this.cell);
-    const record = { line: this.recordLine, cells: this.cells };
-    this.cells = [];
-    this.cell = "";
-    this.quoted = false;
-    this.afterQuote = false;
-    this.fieldStart = true;
-    return record;
-  }
-}
-
-const SPECIAL = new Set([",", "\n", "\r", '"']);

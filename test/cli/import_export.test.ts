@@ -31,7 +31,7 @@ const CSV = [
   "Bob <bob@example.com>,,,,",
   'carol@example.com,hard_bounce,"line one\r\nline two",2025-01-01,',
   "not-an-address,manual,,,",
-  "dave@example.com,bounced,,,",
+  "dave@example.com,bouncy,,,",
   "erin@example.com,,,04/05/2025,",
   ",manual,,,",
   "frank@example.com,,,2999-01-01,",
@@ -39,17 +39,22 @@ const CSV = [
   '-dash@example.com,manual,=HYPERLINK("http://x"),,',
 ].join("\r\n");
 
-test("import: good rows are written, bad rows reported with their line and skipped", async () => {
+test("import: good rows are written, bad rows reported with their line and skipped; exit 65", async () => {
   const file = join(tmp.dir, "list.csv");
   writeFileSync(file, CSV);
   const r = await runCli(["import", "--config", config, file]);
-  expect(r.code).toBe(0);
-  expect(r.stdout).toBe("imported 4, already suppressed 0, invalid 5 (9 rows)\n");
+  expect(r.code).toBe(65);
+  expect(r.stdout).toBe(
+    "format: CSV with an email column (reason, note, suppressed_at or created_at are read when present)\n" +
+      "imported 4, already suppressed 0, invalid 4, unknown reason 1 (9 rows); not imported: lines 6, 7, 8, 9, 10\n",
+  );
   expect(r.stderr).toContain('line 6: "not-an-address" is not an email address; skipped');
-  expect(r.stderr).toContain('line 7: reason "bounced" is not one of');
+  expect(r.stderr).toContain('line 7: unknown reason "bouncy" (known: hard_bounce,');
   expect(r.stderr).toContain('line 8: "04/05/2025" is not an ISO 8601 date or time');
   expect(r.stderr).toContain("line 9: no email");
-  expect(r.stderr).toContain("line 10: 2999-01-01 is in the future");
+  expect(r.stderr).toContain("line 10: 2999-01-01T00:00:00.000Z is in the future");
+  expect(r.stderr).toContain("5 rows were not imported (listed above)");
+  expect(r.stderr).toContain("--allow-invalid");
 
   const { rows, counts } = await inspect(dbFile);
   expect(rows.map((row) => [row.email, row.reason, row.note])).toEqual([
@@ -62,9 +67,9 @@ test("import: good rows are written, bad rows reported with their line and skipp
   expect(rows[3]?.suppressed_at).toBe(Date.parse("2025-01-01T00:00:00Z"));
   expect(counts.suppression_events).toBe(4);
 
-  const again = await runCli(["import", "--config", config, file]);
+  const again = await runCli(["import", "--config", config, "--allow-invalid", file]);
   expect(again.code).toBe(0);
-  expect(again.stdout).toBe("imported 0, already suppressed 4, invalid 5 (9 rows)\n");
+  expect(again.stdout).toContain("imported 0, already suppressed 4, invalid 4, unknown reason 1 (9 rows)");
   expect((await inspect(dbFile)).counts).toEqual(counts);
 });
 
@@ -85,7 +90,10 @@ test("export round trip: export, import into an empty database: the same address
   const secondDb = join(dir, "s.db");
   const second = writeConfig(dir, secondDb);
   const imported = await runCli(["import", "--config", second, out]);
-  expect(imported.stdout).toBe("imported 4, already suppressed 0, invalid 0 (4 rows)\n");
+  expect(imported.code).toBe(0);
+  expect(imported.stdout).toBe(
+    "format: CSV with an email column (reason, note, suppressed_at or created_at are read when present)\nimported 4, already suppressed 0, invalid 0, unknown reason 0 (4 rows)\n",
+  );
   // …and read back as the original values.
   const strip = (rows: { email: string; reason: string; suppressed_at: number; note: string | null }[]) =>
     rows.map((row) => [row.email, row.reason, row.suppressed_at, row.note]);
@@ -102,7 +110,9 @@ test("import from standard input; a file without an email column or a missing fi
   mkdirSync(dir);
   const third = writeConfig(dir, join(dir, "s.db"));
   const stdin = await runCli(["import", "--config", third, "-"], { stdin: "email\nz@example.com\n" });
-  expect(stdin.stdout).toBe("imported 1, already suppressed 0, invalid 0 (1 rows)\n");
+  expect(stdin.stdout).toBe(
+    "format: CSV with an email column (reason, note, suppressed_at or created_at are read when present)\nimported 1, already suppressed 0, invalid 0, unknown reason 0 (1 rows)\n",
+  );
 
   const noColumn = join(dir, "bad.csv");
   writeFileSync(noColumn, "address,reason\nz@example.com,manual\n");
@@ -112,7 +122,7 @@ test("import from standard input; a file without an email column or a missing fi
     runCli(["export", "--config", third, "--reason", "spam"]),
   ]);
   expect(header.code).toBe(2);
-  expect(header.stderr).toContain("'email' column");
+  expect(header.stderr).toContain("email column");
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain("cannot read");
   expect(reason.code).toBe(2);
@@ -128,7 +138,9 @@ test("a larger file is written in chunks with progress on stderr", async () => {
   writeFileSync(file, `${lines.join("\n")}\n`);
   const r = await runCli(["import", "--config", large, file]);
   expect(r.code).toBe(0);
-  expect(r.stdout).toBe("imported 20000, already suppressed 0, invalid 0 (20000 rows)\n");
+  expect(r.stdout).toBe(
+    "format: CSV with an email column (reason, note, suppressed_at or created_at are read when present)\nimported 20000, already suppressed 0, invalid 0, unknown reason 0 (20000 rows)\n",
+  );
   expect(r.stderr).toContain("import: 10000 rows written");
   expect(r.stderr).toContain("import: 20000 rows written");
   const { counts } = await inspect(join(dir, "s.db"));
