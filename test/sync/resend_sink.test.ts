@@ -34,10 +34,11 @@ const EXPECTED: Record<ResendErrorName, "done" | "retry" | "fail"> = {
 };
 
 let fake: FakeResend;
+let base: string;
 let sink: HttpSink;
 
 /** The preset exactly as config.example.json ships it, pointed at the fake. */
-function presetSink(base: string): HttpSink {
+function presetSink(base: string, authorization = `Bearer ${fake.apiKey}`): HttpSink {
   const raw = JSON.parse(readFileSync(join(ROOT, "config.example.json"), "utf8"));
   const preset = raw["//examples"]["resend-contacts"];
   expect(preset.url).toBe("https://api.resend.com/contacts/{{email}}");
@@ -47,7 +48,7 @@ function presetSink(base: string): HttpSink {
       api: { tokens: [TOKEN] },
       sinks: [{ ...preset, url: `${base}/contacts/{{email}}` }],
     },
-    { RESEND_CONTACTS_AUTHORIZATION: `Bearer ${fake.apiKey}` },
+    { RESEND_CONTACTS_AUTHORIZATION: authorization },
   );
   return new HttpSink(config.sinks[0] as HttpSinkConfig);
 }
@@ -71,7 +72,8 @@ async function send(email: string) {
 
 beforeEach(() => {
   fake = new FakeResend();
-  sink = presetSink(fake.start());
+  base = fake.start();
+  sink = presetSink(base);
 });
 afterEach(() => fake.stop());
 
@@ -106,12 +108,12 @@ test("429 rate_limit_exceeded waits for the documented Retry-After", async () =>
 });
 
 test("a wrong API key fails at once with Resend's own words, the key not repeated", async () => {
-  const wrong = new HttpSink({
-    ...(sink as unknown as { cfg: HttpSinkConfig }).cfg,
-    headers: { Authorization: "Bearer re_wrong_key_123" },
-  });
+  const wrong = presetSink(base, "Bearer re_wrong_key_123");
   const out = (await wrong.send([job("x@example.com")], new AbortController().signal)).get(1);
-  expect(out).toMatchObject({ kind: "fail", error: expect.stringContaining("API key is invalid.") });
+  expect(out?.kind).toBe("fail");
+  expect(out && "error" in out ? out.error : "").toContain(
+    '403: {"statusCode":403,"message":"API key is invalid.","name":"invalid_api_key"}',
+  );
   expect(JSON.stringify(out)).not.toContain("re_wrong_key_123");
 });
 
