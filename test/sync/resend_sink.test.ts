@@ -129,3 +129,13 @@ describe("every error in Resend's table", () => {
     });
   }
 });
+
+test("an answer cannot be both done and retried: a config error naming the field", () => {
+  expect(() =>
+    parseConfig({
+      resend: { webhookSecrets: [SECRET] },
+      api: { tokens: [TOKEN] },
+      sinks: [{ type: "http", name: "x", url: "https://x/", doneStatuses: [409], retryStatuses: [409] }],
+    }),
+  ).toThrow(/retryStatuses.*409 is in doneStatuses too/s);
+});
