@@ -4,7 +4,7 @@ import { type Kysely, sql } from "kysely";
 import { type Database, REASONS, type Reason } from "../db/schema.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
-import { reasonFromWord } from "./import_formats.ts";
+import { reasonFromWord } from "./import_reasons.ts";
 import { type ImportDeps, type ImportStats, importStream } from "./import_stream.ts";
 
 export { parseIsoTime } from "./import_formats.ts";

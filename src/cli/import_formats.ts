@@ -1,6 +1,7 @@
-import { REASONS, type Reason } from "../db/schema.ts";
+import type { Reason } from "../db/schema.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { usageError } from "./command.ts";
+import { KNOWN_REASONS, reasonFromWord } from "./import_reasons.ts";
 
 /**
  * The files people really have, recognised by their header row: what `suppressd import` reads and
@@ -22,53 +23,6 @@ export interface Format {
 
 /** Notes longer than this are refused, so a stray column cannot fill the history. */
 const MAX_NOTE = 2000;
-
-/**
- * Words found in other tools' exports and in hand-made lists, after lowercasing and turning `_`
- * and `-` into spaces. A word not here is reported with its line, never guessed.
- */
-const REASON_WORDS: Record<string, Reason> = {
-  "hard bounce": "hard_bounce",
-  "hard bounced": "hard_bounce",
-  hardbounce: "hard_bounce",
-  hard: "hard_bounce",
-  bounce: "hard_bounce",
-  bounced: "hard_bounce",
-  permanent: "hard_bounce",
-  "permanent bounce": "hard_bounce",
-  cleaned: "hard_bounce",
-  "soft bounce limit": "soft_bounce_limit",
-  "soft bounce": "soft_bounce_limit",
-  "soft bounced": "soft_bounce_limit",
-  complaint: "complaint",
-  complained: "complaint",
-  spam: "complaint",
-  "spam complaint": "complaint",
-  "spam report": "complaint",
-  "marked as spam": "complaint",
-  abuse: "complaint",
-  "provider suppressed": "provider_suppressed",
-  suppressed: "provider_suppressed",
-  unsubscribe: "unsubscribe",
-  unsubscribed: "unsubscribe",
-  unsub: "unsubscribe",
-  "opt out": "unsubscribe",
-  "opted out": "unsubscribe",
-  optout: "unsubscribe",
-  manual: "manual",
-  blocked: "manual",
-  blocklisted: "manual",
-  blocklist: "manual",
-  imported: "imported",
-};
-
-/** The reason a word names, or null. */
-export function reasonFromWord(word: string): Reason | null {
-  const w = word.trim().toLowerCase().replace(/[_-]+/g, " ").replace(/\s+/g, " ");
-  return REASON_WORDS[w] ?? null;
-}
-
-const KNOWN = `known: ${REASONS.join(", ")} and words such as bounce, Hard Bounce, spam, unsubscribed`;
 
 /** Resend's `origin` (suppression.added and the suppression list), as the webhook policy maps it. */
 const RESEND_ORIGINS: Record<string, Reason> = {
@@ -183,7 +137,7 @@ export function detectFormat(first: string[], fileName = ""): Format {
           return {
             ok: false,
             kind: "unknown_reason",
-            why: `unknown reason ${JSON.stringify(word.slice(0, 50))} (${KNOWN})`,
+            why: `unknown reason ${JSON.stringify(word.slice(0, 50))} (${KNOWN_REASONS})`,
           };
         }
         return mapped(

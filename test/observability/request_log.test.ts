@@ -51,6 +51,26 @@ describe("request log", () => {
     expect(t.raw().toLowerCase()).not.toContain("jane.doe");
   });
 
+  test("a delivery under the Standard Webhooks names is logged with its id, type and outcome", async () => {
+    t = await observedApp({ log: { requests: true } });
+    const body = bounce("std@example.com");
+    const h = signedHeaders(body, { id: "msg_log_std" });
+    const headers = {
+      "content-type": "application/json",
+      "webhook-id": h["svix-id"],
+      "webhook-timestamp": h["svix-timestamp"],
+      "webhook-signature": h["svix-signature"],
+    };
+    await t.request("/webhooks/resend", { method: "POST", body, headers });
+    const lines = t.logs().filter((l) => l.msg === "request");
+    expect(lines[0]).toMatchObject({
+      status: 200,
+      svix_id: "msg_log_std",
+      type: "email.bounced",
+      outcome: "processed",
+    });
+  });
+
   test("two copies of one delivery in flight at once: one line says processed, the other duplicate", async () => {
     t = await observedApp({ log: { requests: true } });
     const body = bounce("race@example.com");
