@@ -89,6 +89,8 @@ export class FakeMailchimp {
   mode: "up" | "down" | "hang" | "throttle" | "bare403" = "up";
   /** Addresses in compliance state (unsubscribed, bounced or reviewed): they cannot be subscribed. */
   readonly compliance = new Set<string>();
+  /** The account is deactivated: every call with the right key answers 403 "User Disabled". */
+  disabled = false;
   /** Merge fields (by tag) each audience requires of a new member. */
   readonly requiredMergeFields = new Map<string, string[]>();
   /** Addresses permanently deleted (GDPR): they cannot be re-imported. */
@@ -186,6 +188,7 @@ export class FakeMailchimp {
     try {
       if (this.stats.inFlight > this.maxConnections) {
         this.stats.throttled++;
+        // TooManyRequests in the errors page's glossary.
         return problem(
           429,
           "Too Many Requests",
@@ -226,6 +229,7 @@ export class FakeMailchimp {
           "You have exceeded the limit of 10 simultaneous connections.",
         );
       }
+      // APIKeyMissing / APIKeyInvalid in the glossary; the body as in github.com/mailchimp/mc-woocommerce/issues/646.
       if (key === undefined)
         return problem(401, "API Key Missing", "Your request did not include an API key.");
       if (key !== this.apiKey) {
@@ -235,6 +239,8 @@ export class FakeMailchimp {
           "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
         );
       }
+      // github.com/hitobito/hitobito/issues/3712, github.com/ibericode/mailchimp-for-wordpress/issues/591
+      if (this.disabled) return problem(403, "User Disabled", "This account has been deactivated.");
       const path = url.pathname.replace(/^\/3\.0/, "");
       const text = await req.text();
       let body: Record<string, unknown> = {};
