@@ -99,13 +99,26 @@ describe("Mailchimp errors in plain words", () => {
     ],
     [
       "403 with a problem body",
-      { status: 403, response: { body: { title: "User Disabled", detail: "This account has been deactivated." } } },
+      {
+        status: 403,
+        response: { body: { title: "User Disabled", detail: "This account has been deactivated." } },
+      },
       /refused access \(403 User Disabled\)/,
       false,
     ],
     // Mailchimp's fundamentals page: "you may receive an HTTP 429 or 403 without a JSON body".
-    ["403 without a body", { status: 403, response: { body: {}, text: "" } }, /throttling \(403 without a body\)/, true],
-    ["429 without a body", { status: 429, response: { body: {}, text: "" } }, /throttling \(429 without a body\)/, true],
+    [
+      "403 without a body",
+      { status: 403, response: { body: {}, text: "" } },
+      /throttling \(403 without a body\)/,
+      true,
+    ],
+    [
+      "429 without a body",
+      { status: 429, response: { body: {}, text: "" } },
+      /throttling \(429 without a body\)/,
+      true,
+    ],
     [
       "429",
       { status: 429, response: { body: { title: "Too Many Requests" } } },
