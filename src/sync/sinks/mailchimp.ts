@@ -49,7 +49,7 @@ export interface MailchimpSinkDeps {
  *   is allowed: it upserts) or batch requests. Per-member failures of a bulk call are retried
  *   alone, to learn their own answer.
  * - A wrong key, a refused account or a missing audience is thrown as a permanent SinkError for
- *   the whole send (the worker stops the sink, not each job); per-member refusals stay per job.
+ *   the whole send, not as a refusal of each address; per-member refusals stay per job.
  */
 export class MailchimpSink implements Sink {
   readonly name: string;
