@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import type { Server } from "bun";
-import { tarGz } from "./tar.ts";
+import { pack } from "tar-stream";
 
 /**
  * A fake Mailchimp Marketing API v3 on loopback, for every call suppressd makes. It behaves like
@@ -178,7 +179,7 @@ export class FakeMailchimp {
       await this.delay();
       const batch = this.batches.get(url.pathname.slice("/batch-results/".length).replace(/\.tar\.gz$/, ""));
       if (!batch) return new Response("NoSuchKey", { status: 404 });
-      return new Response(resultsArchive(batch), { headers: { "content-type": "application/x-gzip" } });
+      return new Response(await resultsArchive(batch), { headers: { "content-type": "application/x-gzip" } });
     }
     const auth = req.headers.get("authorization") ?? "";
     const key = auth.startsWith("Basic ")
@@ -540,12 +541,18 @@ export class FakeMailchimp {
   }
 }
 
-/** Results in files of up to 500 entries, like the real archives. */
-function resultsArchive(b: Batch): Uint8Array {
-  const files: Record<string, string> = {};
+/**
+ * Results in files of up to 500 entries, like the real archives, written by tar-stream (pax
+ * headers for long names; test/fixtures/mailchimp holds archives made by GNU tar itself).
+ */
+async function resultsArchive(b: Batch): Promise<Uint8Array> {
+  const tar = pack();
   for (let i = 0; i < b.results.length; i += 500)
-    files[`${b.id}/${i / 500}.json`] = JSON.stringify(b.results.slice(i, i + 500));
-  return tarGz(files);
+    tar.entry({ name: `${b.id}/${i / 500}.json` }, JSON.stringify(b.results.slice(i, i + 500)));
+  tar.finalize();
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of tar) chunks.push(chunk as Uint8Array);
+  return gzipSync(Buffer.concat(chunks));
 }
 
 export function hash(email: string): string {
