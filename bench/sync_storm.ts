@@ -100,6 +100,8 @@ async function run(mode: string): Promise<Result> {
                   baseUrl: fake.url,
                   listIds: ["list1"],
                   createMissing: mode !== "update",
+                  // All 10 connections the account has: the figures measure suppressd, not the share.
+                  maxConnections: 10,
                   ...(values.tag ? { tag: "suppressd:{{reason}}" } : {}),
                 },
               ],

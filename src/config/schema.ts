@@ -34,7 +34,22 @@ const mailchimpSink = z
     createMissing: z.boolean().default(false),
     baseUrl: z.url().optional(),
     timeoutMs: z.number().int().positive().max(30_000).default(30_000),
-    concurrency: z.number().int().min(1).max(10).default(10),
+    /**
+     * Simultaneous connections for this API key. Mailchimp allows 10 per user across all of the
+     * customer's apps (https://mailchimp.com/developer/marketing/docs/fundamentals/): the
+     * default leaves half to the other integrations.
+     */
+    maxConnections: z.number().int().min(1).max(10).default(5),
+    /**
+     * Renamed, not aliased: its old example value (10) took every connection the account has, so
+     * keeping it silently would keep starving the customer's other integrations.
+     */
+    concurrency: z
+      .never({
+        error:
+          'renamed "maxConnections" (default 5): Mailchimp counts 10 simultaneous connections per user across all of the account\'s apps, so leave some to the others',
+      })
+      .optional(),
   })
   .strict();
 

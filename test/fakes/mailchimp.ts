@@ -1,21 +1,35 @@
 import { createHash, randomUUID } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import type { Server } from "bun";
-import { tarGz } from "./tar.ts";
+import { pack } from "tar-stream";
 
 /**
  * A fake Mailchimp Marketing API v3 on loopback, for every call suppressd makes. It behaves like
- * the real one where it matters to us: Basic auth with the key as password (401 problem+json
- * otherwise), problem+json errors, "Member In Compliance State" and "Forgotten Email Not
+ * the real one where it matters to us, each answer built from a source cited beside it:
+ * Basic auth with the key as password (401 problem+json otherwise), problem+json errors with
+ * their nested `errors[]`, required merge fields refusing new members unless
+ * `skip_merge_validation=true`, cleaned members refusing updates, archived members unarchived by
+ * a write, "Member In Compliance State" only for a call that subscribes, "Forgotten Email Not
  * Subscribed", POST /lists/{id} answering 200 with `errors[]` on partial failure, batch
  * operations that finish asynchronously with their results in a gzipped tar of JSON files, and
  * 429 past `maxConnections` simultaneous requests per key.
  *
  * Faults for tests: `mode` ("down": 503 HTML pages, "hang": no answer until healed, "throttle":
- * 429), `failNext(n, kind)`, and `latencyMs` per call. Member states and every status ever written
- * are recorded for assertions.
+ * 429, "bare403": 403 without a body), `failNext(n, kind)`, and `latencyMs` per call. Member
+ * states and every status ever written are recorded for assertions.
  */
 
-export type MemberStatus = "subscribed" | "unsubscribed" | "cleaned" | "pending" | "transactional";
+// The problem type every error carries (https://mailchimp.com/developer/marketing/docs/errors/).
+const PROBLEM_TYPE = "https://mailchimp.com/developer/marketing/docs/errors/";
+
+/** `archived`: what GET answers for a member DELETE archived (the member schema's status enum). */
+export type MemberStatus =
+  | "subscribed"
+  | "unsubscribed"
+  | "cleaned"
+  | "pending"
+  | "transactional"
+  | "archived";
 
 export interface FakeMember {
   email: string;
@@ -23,7 +37,17 @@ export interface FakeMember {
   tags: Set<string>;
 }
 
-type Fault = "503" | "429" | "hang";
+/** "bare403"/"bare429": throttling "without a JSON body" (Mailchimp's fundamentals page). */
+type Fault = "503" | "429" | "hang" | "bare403" | "bare429";
+
+/** One operation of POST /batches: `body` a JSON string, `params` the query string. */
+interface BatchOperation {
+  method: string;
+  path: string;
+  body?: string;
+  params?: Record<string, string>;
+  operation_id?: string;
+}
 
 interface Batch {
   id: string;
@@ -50,6 +74,12 @@ interface Answer {
   body?: unknown;
 }
 
+interface Problem {
+  title: string;
+  detail: string;
+  errors?: { field: string; message: string }[];
+}
+
 export const FAKE_KEY = "0123456789abcdef0123456789abcdef-us19";
 
 export class FakeMailchimp {
@@ -57,9 +87,13 @@ export class FakeMailchimp {
   latencyMs: number;
   maxConnections: number;
   batchMs: number;
-  mode: "up" | "down" | "hang" | "throttle" = "up";
-  /** Addresses Mailchimp keeps in compliance state (unsubscribed/bounced/reviewed) and refuses. */
+  mode: "up" | "down" | "hang" | "throttle" | "bare403" = "up";
+  /** Addresses in compliance state (unsubscribed, bounced or reviewed): they cannot be subscribed. */
   readonly compliance = new Set<string>();
+  /** The account is deactivated: every call with the right key answers 403 "User Disabled". */
+  disabled = false;
+  /** Merge fields (by tag) each audience requires of a new member. */
+  readonly requiredMergeFields = new Map<string, string[]>();
   /** Addresses permanently deleted (GDPR): they cannot be re-imported. */
   readonly forgotten = new Set<string>();
   /** Addresses Mailchimp calls "fake or invalid". */
@@ -75,6 +109,8 @@ export class FakeMailchimp {
     statusWrites: [] as MemberStatus[],
     /** Member ids (hashes) a status write was asked for, whether or not the member existed. */
     touched: new Set<string>(),
+    /** Archived members a write brought back into the audience (and the bill). */
+    unarchived: 0,
     batchOps: 0,
   };
   private server!: Server<undefined>;
@@ -143,7 +179,7 @@ export class FakeMailchimp {
       await this.delay();
       const batch = this.batches.get(url.pathname.slice("/batch-results/".length).replace(/\.tar\.gz$/, ""));
       if (!batch) return new Response("NoSuchKey", { status: 404 });
-      return new Response(resultsArchive(batch), { headers: { "content-type": "application/x-gzip" } });
+      return new Response(await resultsArchive(batch), { headers: { "content-type": "application/x-gzip" } });
     }
     const auth = req.headers.get("authorization") ?? "";
     const key = auth.startsWith("Basic ")
@@ -153,6 +189,7 @@ export class FakeMailchimp {
     try {
       if (this.stats.inFlight > this.maxConnections) {
         this.stats.throttled++;
+        // TooManyRequests in the errors page's glossary.
         return problem(
           429,
           "Too Many Requests",
@@ -168,7 +205,9 @@ export class FakeMailchimp {
             ? "hang"
             : this.mode === "throttle"
               ? "429"
-              : undefined);
+              : this.mode === "bare403"
+                ? "bare403"
+                : undefined);
       if (fault === "hang") {
         // Until healed, or until the client gives up and closes the connection.
         await new Promise<void>((r) => {
@@ -179,6 +218,10 @@ export class FakeMailchimp {
       }
       await this.delay();
       if (fault === "503") return htmlError();
+      if (fault === "bare403" || fault === "bare429") {
+        this.stats.throttled++;
+        return new Response(null, { status: fault === "bare403" ? 403 : 429 });
+      }
       if (fault === "429") {
         this.stats.throttled++;
         return problem(
@@ -187,6 +230,7 @@ export class FakeMailchimp {
           "You have exceeded the limit of 10 simultaneous connections.",
         );
       }
+      // APIKeyMissing / APIKeyInvalid in the glossary; the body as in github.com/mailchimp/mc-woocommerce/issues/646.
       if (key === undefined)
         return problem(401, "API Key Missing", "Your request did not include an API key.");
       if (key !== this.apiKey) {
@@ -196,6 +240,8 @@ export class FakeMailchimp {
           "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
         );
       }
+      // github.com/hitobito/hitobito/issues/3712, github.com/ibericode/mailchimp-for-wordpress/issues/591
+      if (this.disabled) return problem(403, "User Disabled", "This account has been deactivated.");
       const path = url.pathname.replace(/^\/3\.0/, "");
       const text = await req.text();
       let body: Record<string, unknown> = {};
@@ -206,14 +252,12 @@ export class FakeMailchimp {
           return problem(400, "JSON Parse Error", "We encountered an unspecified JSON parsing error.");
         }
       }
-      const a = this.route(req.method, path, body);
+      const a = this.route(req.method, path, body, url.searchParams);
       if (a.status === 204) return new Response(null, { status: 204 });
-      if (a.status >= 400)
-        return problem(
-          a.status,
-          String((a.body as { title: string }).title),
-          String((a.body as { detail: string }).detail),
-        );
+      if (a.status >= 400) {
+        const p = a.body as Problem;
+        return problem(a.status, p.title, p.detail, p.errors);
+      }
       return Response.json(a.body, { status: a.status });
     } finally {
       this.stats.inFlight--;
@@ -225,7 +269,7 @@ export class FakeMailchimp {
   }
 
   /** The API proper, shared by HTTP calls and batch operations. */
-  private route(method: string, path: string, body: Record<string, unknown>): Answer {
+  private route(method: string, path: string, body: Record<string, unknown>, query: URLSearchParams): Answer {
     const parts = path.split("/").filter(Boolean);
     const routeName = `${method} /${parts.map((p, i) => (i % 2 === 1 ? ":id" : p)).join("/")}`;
     this.stats.routes.set(routeName, (this.stats.routes.get(routeName) ?? 0) + 1);
@@ -240,7 +284,9 @@ export class FakeMailchimp {
         status: 200,
         body: { id: parts[1], name: `Audience ${parts[1]}`, stats: { member_count: list.size } },
       };
-    if (parts.length === 2 && method === "POST") return this.batchSubscribe(list, body);
+    const skipMerge = query.get("skip_merge_validation") === "true";
+    const required = skipMerge ? [] : (this.requiredMergeFields.get(parts[1]) ?? []);
+    if (parts.length === 2 && method === "POST") return this.batchSubscribe(list, body, required);
     if (parts[2] !== "members" || parts[3] === undefined) return notFound();
     const id = parts[3];
     const member = list.get(id);
@@ -254,10 +300,16 @@ export class FakeMailchimp {
     }
     if (parts.length !== 4) return notFound();
     if (method === "PUT" || method === "PATCH") this.stats.touched.add(id);
-    if (method === "GET") return member ? { status: 200, body: present(id, member) } : notFound();
+    if (method === "GET") {
+      if (!member) return notFound();
+      // `fields` keeps only the named fields (partial responses, the API's fundamentals page).
+      const full: Record<string, unknown> = present(id, member);
+      const fields = query.get("fields")?.split(",");
+      return { status: 200, body: fields ? Object.fromEntries(fields.map((f) => [f, full[f]])) : full };
+    }
     if (method === "PATCH") {
       if (!member) return notFound();
-      return this.write(list, id, member.email, body.status as MemberStatus | undefined, undefined);
+      return this.write(list, id, member.email, body.status as MemberStatus | undefined, undefined, []);
     }
     if (method === "PUT") {
       const email = String(body.email_address ?? member?.email ?? "").toLowerCase();
@@ -269,6 +321,7 @@ export class FakeMailchimp {
         email,
         body.status as MemberStatus | undefined,
         body.status_if_new as MemberStatus | undefined,
+        required,
       );
     }
     return {
@@ -281,14 +334,18 @@ export class FakeMailchimp {
     list: Map<string, FakeMember>,
     id: string,
     email: string,
-    status?: MemberStatus,
-    ifNew?: MemberStatus,
+    status: MemberStatus | undefined,
+    ifNew: MemberStatus | undefined,
+    required: readonly string[],
   ): Answer {
     const member = list.get(id);
-    const refused = this.refusal(email, member !== undefined);
+    const refused = this.refusal(email, member, member ? status : (ifNew ?? status), required);
     if (refused) return { status: 400, body: refused };
     if (member) {
       if (status) {
+        // A write to an archived member unarchives it with the status sent
+        // (stackoverflow.com/questions/63584277: PATCH {"status": "subscribed"} unarchived one).
+        if (member.status === "archived") this.stats.unarchived++;
         member.status = status;
         this.stats.statusWrites.push(status);
       }
@@ -303,17 +360,49 @@ export class FakeMailchimp {
     return { status: 200, body: present(id, created) };
   }
 
-  private refusal(email: string, exists: boolean): { title: string; detail: string } | null {
-    if (this.compliance.has(email)) {
+  /** Why Mailchimp refuses this write, or null. `to`: the status the write would set. */
+  private refusal(
+    email: string,
+    member: FakeMember | undefined,
+    to: MemberStatus | undefined,
+    required: readonly string[],
+  ): Problem | null {
+    if (member?.status === "cleaned" && to !== undefined) {
+      // The reason is only in errors[0].message (github.com/ibericode/mailchimp-user-sync/issues/96);
+      // the detail is the generic one (github.com/OperationCode/operationcode_old_site/issues/692).
       return {
-        title: "Member In Compliance State",
-        detail: `${email} is already a list member in compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed.`,
+        title: "Invalid Resource",
+        detail:
+          "The resource submitted could not be validated. For field-specific details, see the 'errors' array.",
+        errors: [
+          {
+            field: "email address",
+            message: `This member's status is "cleaned." You can only update email addresses for members with a status of "subscribed."`,
+          },
+        ],
       };
     }
-    if (!exists && this.forgotten.has(email)) {
+    if (this.compliance.has(email) && (to === "subscribed" || to === "pending")) {
+      // Only a call that subscribes meets it (github.com/tbar0970/jethro-pmm/issues/656).
+      return {
+        title: "Member In Compliance State",
+        detail: `${email} is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed.`,
+      };
+    }
+    if (!member && this.forgotten.has(email)) {
+      // github.com/ibericode/mailchimp-for-wordpress/issues/771
       return {
         title: "Forgotten Email Not Subscribed",
         detail: `${email} was permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list.`,
+      };
+    }
+    if (!member && required.length > 0) {
+      // A new member without a required merge field, unless skip_merge_validation=true
+      // (github.com/ibericode/mailchimp-for-wordpress/issues/545, github.com/verbb/formie/issues/2387).
+      return {
+        title: "Invalid Resource",
+        detail: "Your merge fields were invalid.",
+        errors: required.map((field) => ({ field, message: "Please enter a value" })),
       };
     }
     if (this.invalid.has(email))
@@ -324,7 +413,11 @@ export class FakeMailchimp {
     return null;
   }
 
-  private batchSubscribe(list: Map<string, FakeMember>, body: Record<string, unknown>): Answer {
+  private batchSubscribe(
+    list: Map<string, FakeMember>,
+    body: Record<string, unknown>,
+    required: readonly string[],
+  ): Answer {
     const members = (body.members ?? []) as {
       email_address?: string;
       status?: MemberStatus;
@@ -338,15 +431,23 @@ export class FakeMailchimp {
       const email = String(m.email_address ?? "").toLowerCase();
       const id = hash(email);
       this.stats.touched.add(id);
-      const exists = list.has(id);
-      const refused = this.refusal(email, exists);
+      const member = list.get(id);
+      const exists = member !== undefined;
+      const refused = this.refusal(
+        email,
+        member,
+        exists ? m.status : (m.status_if_new ?? m.status),
+        required,
+      );
       if (refused) {
+        // The member's entry in errors[] (BatchUpdateListMembers in the client's model: email_address,
+        // error, error_code, field, field_message); a nested reason becomes field/field_message.
         out.errors.push({
           email_address: m.email_address,
-          error: refused.detail,
+          error: refused.errors?.[0]?.message ?? refused.detail,
           error_code: "ERROR_GENERIC",
-          field: "",
-          field_message: "",
+          field: refused.errors?.[0]?.field ?? "",
+          field_message: refused.errors?.[0]?.message ?? "",
         });
         continue;
       }
@@ -360,7 +461,7 @@ export class FakeMailchimp {
         });
         continue;
       }
-      const a = this.write(list, id, email, m.status, m.status_if_new ?? m.status);
+      const a = this.write(list, id, email, m.status, m.status_if_new ?? m.status, required);
       (exists ? out.updated_members : out.new_members).push(a.body);
     }
     return {
@@ -377,12 +478,7 @@ export class FakeMailchimp {
 
   private batchRoute(method: string, id: string | undefined, body: Record<string, unknown>): Answer {
     if (method === "POST" && id === undefined) {
-      const ops = (body.operations ?? []) as {
-        method: string;
-        path: string;
-        body?: string;
-        operation_id?: string;
-      }[];
+      const ops = (body.operations ?? []) as BatchOperation[];
       const batch: Batch = {
         id: randomUUID().replace(/-/g, "").slice(0, 10),
         status: "pending",
@@ -402,10 +498,7 @@ export class FakeMailchimp {
     return notFound();
   }
 
-  private runBatch(
-    batch: Batch,
-    ops: { method: string; path: string; body?: string; operation_id?: string }[],
-  ) {
+  private runBatch(batch: Batch, ops: BatchOperation[]) {
     batch.status = "started";
     for (const op of ops) {
       this.stats.batchOps++;
@@ -413,11 +506,12 @@ export class FakeMailchimp {
       try {
         parsed = op.body ? JSON.parse(op.body) : {};
       } catch {}
-      const a = this.route(op.method, op.path.startsWith("/") ? op.path : `/${op.path}`, parsed);
+      const query = new URLSearchParams(op.params ?? {});
+      const a = this.route(op.method, op.path.startsWith("/") ? op.path : `/${op.path}`, parsed, query);
       const response =
         a.status >= 400
           ? JSON.stringify({
-              type: "https://mailchimp.com/developer/marketing/docs/errors/",
+              type: PROBLEM_TYPE,
               status: a.status,
               instance: randomUUID(),
               ...(a.body as object),
@@ -447,12 +541,18 @@ export class FakeMailchimp {
   }
 }
 
-/** Results in files of up to 500 entries, like the real archives. */
-function resultsArchive(b: Batch): Uint8Array {
-  const files: Record<string, string> = {};
+/**
+ * Results in files of up to 500 entries, like the real archives, written by tar-stream (pax
+ * headers for long names; test/fixtures/mailchimp holds archives made by GNU tar itself).
+ */
+async function resultsArchive(b: Batch): Promise<Uint8Array> {
+  const tar = pack();
   for (let i = 0; i < b.results.length; i += 500)
-    files[`${b.id}/${i / 500}.json`] = JSON.stringify(b.results.slice(i, i + 500));
-  return tarGz(files);
+    tar.entry({ name: `${b.id}/${i / 500}.json` }, JSON.stringify(b.results.slice(i, i + 500)));
+  tar.finalize();
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of tar) chunks.push(chunk as Uint8Array);
+  return gzipSync(Buffer.concat(chunks));
 }
 
 export function hash(email: string): string {
@@ -471,17 +571,24 @@ function notFound(): Answer {
 }
 
 function invalid(detail: string): Answer {
+  // "Invalid Resource" is the title of a 400 that failed validation (the errors page's glossary).
   return { status: 400, body: { title: "Invalid Resource", detail } };
 }
 
-function problem(status: number, title: string, detail: string): Response {
+function problem(
+  status: number,
+  title: string,
+  detail: string,
+  errors?: { field: string; message: string }[],
+): Response {
   return new Response(
     JSON.stringify({
-      type: "https://mailchimp.com/developer/marketing/docs/errors/",
+      type: PROBLEM_TYPE,
       title,
       status,
       detail,
       instance: randomUUID(),
+      ...(errors ? { errors } : {}),
     }),
     { status, headers: { "content-type": "application/problem+json; charset=utf-8" } },
   );

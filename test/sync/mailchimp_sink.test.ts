@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import type { MailchimpSinkConfig } from "../../src/config/schema.ts";
-import type { Outcome, SyncJob } from "../../src/sync/sink.ts";
+import { type Outcome, SinkError, type SyncJob } from "../../src/sync/sink.ts";
 import { buildSinks } from "../../src/sync/sinks/index.ts";
-import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
+import { FAKE_KEY, FakeMailchimp, hash } from "../fakes/mailchimp.ts";
 import { SECRET, TOKEN } from "../helpers/config.ts";
 
 let fake: FakeMailchimp;
@@ -75,7 +75,7 @@ describe("one call per address (a few at a time)", () => {
     expect(fake.member("list2", "stranger@example.com")?.status).toBe("unsubscribed");
   });
 
-  test("compliance state and forgotten addresses count as done; a fake-looking one fails for good", async () => {
+  test("forgotten addresses count as done; a fake-looking one fails for good; compliance state does not meet an unsubscribe", async () => {
     fake = FakeMailchimp.start();
     fake.compliance.add("complied@example.com");
     fake.forgotten.add("gone@example.com");
@@ -87,7 +87,29 @@ describe("one call per address (a few at a time)", () => {
       job("fake@example.com"),
     ]);
     expect(out.map((o) => o?.kind)).toEqual(["done", "done", "fail"]);
+    expect(out[1]?.kind === "done" && out[1].note).toContain("was permanently deleted");
     expect(out[2]?.kind === "fail" && out[2].error).toContain("looks fake or invalid");
+    // Compliance state refuses subscribing only: the unsubscribe went through as a write.
+    expect(fake.member("list1", "complied@example.com")?.status).toBe("unsubscribed");
+  });
+
+  test("the fake answers 'Member In Compliance State' only to a call that subscribes", async () => {
+    fake = FakeMailchimp.start();
+    fake.compliance.add("complied@example.com");
+    const put = (status: string) =>
+      fetch(`${fake.url}/lists/list1/members/${hash("complied@example.com")}`, {
+        method: "PUT",
+        headers: { authorization: `Basic ${btoa(`any:${FAKE_KEY}`)}` },
+        body: JSON.stringify({ email_address: "complied@example.com", status, status_if_new: status }),
+      });
+    const refused = await put("subscribed");
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      title: "Member In Compliance State",
+      detail:
+        "complied@example.com is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed.",
+    });
+    expect((await put("unsubscribed")).status).toBe(200);
   });
 
   test("a lift removes our tag and nothing else: no one is resubscribed", async () => {
@@ -131,7 +153,7 @@ describe("bursts use the bulk endpoints", () => {
     expect(fake.stats.statusWrites.every((s) => s === "unsubscribed")).toBe(true);
   });
 
-  test("without createMissing: a batch of PATCHes touches members only and never creates anyone", async () => {
+  test("without createMissing: a batch of GETs, then PATCHes for mailable members only; no one is created", async () => {
     fake = FakeMailchimp.start({ lists: ["list1", "list2"] });
     const emails = addresses(300);
     for (const e of emails.slice(0, 100)) fake.addMember("list1", e, "subscribed");
@@ -146,12 +168,98 @@ describe("bursts use the bulk endpoints", () => {
     expect(fake.lists.get("list1")?.size).toBe(100);
     expect(fake.lists.get("list2")?.size).toBe(100);
     for (const e of emails.slice(0, 100)) {
-      if (e === emails[10]) continue;
       expect(fake.member("list1", e)?.status).toBe("unsubscribed");
       expect(fake.member("list1", e)?.tags.has("suppressd")).toBe(true);
     }
-    expect(fake.stats.routes.get("PATCH /lists/:id/members/:id")).toBe(600);
-    expect(fake.stats.routes.get("POST /batches")).toBe(2);
+    expect(fake.stats.routes.get("GET /lists/:id/members/:id")).toBe(600);
+    expect(fake.stats.routes.get("PATCH /lists/:id/members/:id")).toBe(200);
+    expect(fake.stats.routes.get("POST /batches")).toBe(4);
+  });
+
+  test("archived, cleaned and unsubscribed members are left as they are: nothing is unarchived", async () => {
+    for (const n of [3, 40]) {
+      // 3: one call each; 40: batch requests.
+      fake = FakeMailchimp.start();
+      const emails = addresses(n);
+      const kinds = ["archived", "cleaned", "unsubscribed"] as const;
+      emails.forEach((e, i) => {
+        fake.addMember("list1", e, kinds[i % 3]);
+      });
+      const { sink } = sinkFor();
+      const out = await send(
+        sink,
+        emails.map((e) => job(e)),
+      );
+      expect(out.every((o) => o?.kind === "done")).toBe(true);
+      expect(out[0]?.kind === "done" && out[0].note).toContain("left archived");
+      expect(out[1]?.kind === "done" && out[1].note).toContain("cleaned");
+      emails.forEach((e, i) => {
+        expect(fake.member("list1", e)?.status).toBe(kinds[i % 3]);
+      });
+      expect(fake.stats.unarchived).toBe(0);
+      expect(fake.stats.statusWrites).toEqual([]);
+      fake.stop();
+    }
+  });
+
+  test("the fake unarchives an archived member on a write, as Mailchimp does", async () => {
+    fake = FakeMailchimp.start();
+    fake.addMember("list1", "old@example.com", "archived");
+    const { sink } = sinkFor({ createMissing: true });
+    // createMissing upserts: the archived member comes back as unsubscribed, like a missing one.
+    expect((await send(sink, [job("old@example.com")]))[0]?.kind).toBe("done");
+    expect(fake.member("list1", "old@example.com")?.status).toBe("unsubscribed");
+    expect(fake.stats.unarchived).toBe(1);
+  });
+
+  test("createMissing with a required merge field: members are created (skip_merge_validation=true)", async () => {
+    fake = FakeMailchimp.start();
+    fake.requiredMergeFields.set("list1", ["FNAME"]);
+    // Without the flag, the fake refuses a new member the way Mailchimp does.
+    const refused = await fetch(`${fake.url}/lists/list1/members/${hash("new@example.com")}`, {
+      method: "PUT",
+      headers: { authorization: `Basic ${btoa(`any:${FAKE_KEY}`)}` },
+      body: JSON.stringify({ email_address: "new@example.com", status_if_new: "unsubscribed" }),
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      title: "Invalid Resource",
+      detail: "Your merge fields were invalid.",
+      errors: [{ field: "FNAME", message: "Please enter a value" }],
+    });
+    expect(fake.member("list1", "new@example.com")).toBeUndefined();
+    const { sink } = sinkFor({ createMissing: true });
+    for (const emails of [addresses(3, "one"), addresses(600, "bulk")]) {
+      const out = await send(
+        sink,
+        emails.map((e) => job(e)),
+      );
+      expect(out.every((o) => o?.kind === "done")).toBe(true);
+      for (const e of emails) expect(fake.member("list1", e)?.status).toBe("unsubscribed");
+    }
+  });
+
+  test("a cleaned member with createMissing: the refusal nested in errors[] counts as done", async () => {
+    fake = FakeMailchimp.start();
+    const emails = addresses(30);
+    for (const e of emails) fake.addMember("list1", e, "cleaned");
+    const answer = await fetch(`${fake.url}/lists/list1/members/${hash(emails[0] as string)}`, {
+      method: "PUT",
+      headers: { authorization: `Basic ${btoa(`any:${FAKE_KEY}`)}` },
+      body: JSON.stringify({ email_address: emails[0], status: "unsubscribed" }),
+    });
+    expect(answer.status).toBe(400);
+    const body = (await answer.json()) as { title: string; detail: string; errors: { message: string }[] };
+    expect(body.title).toBe("Invalid Resource");
+    expect(body.detail).not.toContain("cleaned");
+    expect(body.errors[0]?.message).toStartWith(`This member's status is "cleaned."`);
+    const { sink } = sinkFor({ createMissing: true });
+    for (const jobs of [[job(emails[0] as string)], emails.map((e) => job(e))]) {
+      const out = await send(sink, jobs);
+      expect(out.every((o) => o?.kind === "done")).toBe(true);
+      expect(out[0]?.kind === "done" && out[0].note).toContain(`status is "cleaned."`);
+    }
+    expect(fake.stats.statusWrites).toEqual([]);
   });
 
   test("lifts in bulk remove the tag through a batch", async () => {
@@ -170,19 +278,60 @@ describe("bursts use the bulk endpoints", () => {
 });
 
 describe("errors", () => {
-  test("a wrong key fails for good, in plain words", async () => {
+  // Sink-wide refusals are thrown for the whole send: the worker stops the sink, not each job.
+  test("a wrong key is thrown as a permanent error for the whole send, in plain words", async () => {
     fake = FakeMailchimp.start();
     const { sink } = sinkFor({ apiKey: "ffffffffffffffffffffffffffffffff-us19" });
-    const [o] = await send(sink, [job("x@example.com")]);
-    expect(o?.kind).toBe("fail");
-    expect(o?.kind === "fail" && o.error).toMatch(/rejected the API key \(401/);
+    const e = await send(sink, [job("x@example.com")]).catch((x) => x);
+    expect(e).toBeInstanceOf(SinkError);
+    expect(e.permanent).toBe(true);
+    expect(e.message).toMatch(/rejected the API key \(401 API Key Invalid/);
   });
 
-  test("an unknown audience fails for good and says which", async () => {
+  test("an unknown audience is thrown as a permanent error for the whole send and says which", async () => {
     fake = FakeMailchimp.start();
     const { sink } = sinkFor({ listIds: ["nope"] });
-    const [o] = await send(sink, [job("x@example.com")]);
-    expect(o?.kind === "fail" && o.error).toContain("audience (list id) 'nope' does not exist");
+    const e = await send(sink, [job("x@example.com")]).catch((x) => x);
+    expect(e).toBeInstanceOf(SinkError);
+    expect(e.permanent).toBe(true);
+    expect(e.message).toContain("audience (list id) 'nope' does not exist");
+  });
+
+  test("a deactivated account (403 with a problem body) is thrown as a permanent error, even mid-burst", async () => {
+    fake = FakeMailchimp.start();
+    const { sink } = sinkFor();
+    // The audience check passes first; the account is refused on the member calls after it.
+    expect((await send(sink, [job("a@example.com")]))[0]?.kind).toBe("done");
+    fake.disabled = true;
+    for (const jobs of [[job("x@example.com")], addresses(30).map((e) => job(e))]) {
+      const e = await send(sink, jobs).catch((x) => x);
+      expect(e).toBeInstanceOf(SinkError);
+      expect(e.permanent).toBe(true);
+      expect(e.message).toContain("403 User Disabled");
+    }
+  });
+
+  test("a 403 or 429 without a body is throttling: every job is retried, none fails", async () => {
+    fake = FakeMailchimp.start();
+    const emails = addresses(30);
+    for (const e of emails) fake.addMember("list1", e);
+    for (const over of [{}, { createMissing: true }]) {
+      const { sink } = sinkFor(over);
+      // Checked once and trusted: the throttling meets the member calls.
+      await send(sink, [job("warmup@example.com")]);
+      for (const fault of ["bare403", "bare429"] as const) {
+        fake.failNext(10_000, fault);
+        for (const jobs of [[job(emails[0] as string)], emails.map((e) => job(e))]) {
+          const out = await send(sink, jobs);
+          expect(out.every((o) => o?.kind === "retry")).toBe(true);
+          expect(out[0]?.kind === "retry" && out[0].error).toContain(
+            `throttling (${fault.slice(4)} without a body)`,
+          );
+        }
+        fake.heal();
+      }
+    }
+    expect(fake.stats.statusWrites).toEqual(["unsubscribed"]);
   });
 
   test("503 pages and 429s are retried later; a momentary one is retried at once", async () => {
@@ -207,19 +356,33 @@ describe("errors", () => {
     expect(o?.kind === "retry" && o.error).toContain("no answer from Mailchimp within 0.3 s");
   });
 
-  test("never more than 10 connections per key, even across sinks and audiences", async () => {
-    fake = FakeMailchimp.start({ lists: ["list1", "list2"], latencyMs: 20 });
-    const a = sinkConfig({ name: "a", listIds: ["list1"] });
-    const b = sinkConfig({ name: "b", listIds: ["list2"] });
-    const set = buildSinks([a, b]);
-    const jobs = (name: string) => addresses(10, name).map((e) => ({ ...job(e), sink: name }));
-    const signal = new AbortController().signal;
-    // 10 addresses per sink go one call each: 20 calls at once would be 429s without the limit.
-    for (let i = 0; i < 3; i++) {
-      await Promise.all([set.sinks[0]?.send(jobs("a"), signal), set.sinks[1]?.send(jobs("b"), signal)]);
+  test("never more than maxConnections per key (default 5), even across sinks and audiences", async () => {
+    for (const [over, expected] of [
+      [{}, 5],
+      [{ maxConnections: 10 }, 10],
+    ] as const) {
+      fake = FakeMailchimp.start({ lists: ["list1", "list2"], latencyMs: 20 });
+      const a = sinkConfig({ name: "a", listIds: ["list1"], ...over });
+      const b = sinkConfig({ name: "b", listIds: ["list2"], ...over });
+      const set = buildSinks([a, b]);
+      const jobs = (name: string) => addresses(10, name).map((e) => ({ ...job(e), sink: name }));
+      const signal = new AbortController().signal;
+      // 10 addresses per sink go one call each: 20 calls at once would be 429s without the limit.
+      for (let i = 0; i < 3; i++) {
+        await Promise.all([set.sinks[0]?.send(jobs("a"), signal), set.sinks[1]?.send(jobs("b"), signal)]);
+      }
+      expect(fake.stats.throttled).toBe(0);
+      expect(fake.stats.maxInFlight).toBe(expected);
+      fake.stop();
     }
-    expect(fake.stats.throttled).toBe(0);
-    expect(fake.stats.maxInFlight).toBe(10);
+  });
+
+  test("the old key 'concurrency' is a config error that names its new name", () => {
+    fake = FakeMailchimp.start();
+    expect(() => sinkConfig({ concurrency: 10 })).toThrow(
+      /sinks\.0\.concurrency: renamed "maxConnections" \(default 5\)/,
+    );
+    expect(() => sinkConfig({ maxConnections: 11 })).toThrow(/maxConnections/);
   });
 });
 

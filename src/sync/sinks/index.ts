@@ -7,7 +7,7 @@ import { MailchimpSink } from "./mailchimp.ts";
 import { MailchimpApi, MailchimpError } from "./mailchimp_api.ts";
 import type { BatchTiming } from "./mailchimp_batch.ts";
 
-/** Mailchimp's limit of simultaneous connections per API key. */
+/** Mailchimp's limit of simultaneous connections per user, across all of the user's apps. */
 export const MAILCHIMP_CONNECTIONS = 10;
 
 export interface SinkDeps {
@@ -36,13 +36,13 @@ export interface SinkSet {
 
 /**
  * Builds every configured sink. Sinks that use one Mailchimp API key share one semaphore (the
- * connection limit is per key, not per sink), sized by the smallest `concurrency` among them.
+ * connection limit is per user, not per sink), sized by the smallest `maxConnections` among them.
  */
 export function buildSinks(configs: readonly SinkConfig[], deps: SinkDeps = {}): SinkSet {
   const capacity = new Map<string, number>();
   for (const c of configs) {
     if (c.type !== "mailchimp") continue;
-    capacity.set(c.apiKey, Math.min(capacity.get(c.apiKey) ?? MAILCHIMP_CONNECTIONS, c.concurrency));
+    capacity.set(c.apiKey, Math.min(capacity.get(c.apiKey) ?? MAILCHIMP_CONNECTIONS, c.maxConnections));
   }
   const limits = new Map([...capacity].map(([key, n]) => [key, new Semaphore(n)]));
   const apis = new Map<string, MailchimpApi>();

@@ -1,9 +1,17 @@
 import type { MailchimpSinkConfig } from "../../config/schema.ts";
 import { type Logger, silentLogger } from "../../log.ts";
-import { type Outcome, outcomeOf, type Sink, SinkError, type SyncJob, worse } from "../sink.ts";
+import { type Outcome, type Sink, SinkError, type SyncJob, worse } from "../sink.ts";
 import { md5, render, templateVars } from "../template.ts";
 import { type MailchimpApi, MailchimpError } from "./mailchimp_api.ts";
 import { type BatchOp, type BatchTiming, type OpResult, runBatch } from "./mailchimp_batch.ts";
+import {
+  alreadyUnmailable,
+  asMailchimpError,
+  classify,
+  describe,
+  finalStep,
+  wholeCallOutcome,
+} from "./mailchimp_outcome.ts";
 
 /** Up to this many addresses per audience go one call each; more use the bulk endpoints. */
 const SINGLE_MAX = 10;
@@ -25,20 +33,23 @@ export interface MailchimpSinkDeps {
   batch?: Partial<BatchTiming>;
 }
 
-type Step = "ok" | "not_member" | "alone" | Outcome;
-
 /**
  * Pushes suppressions to every listed Mailchimp audience.
  *
  * - Suppress: the member becomes `unsubscribed`; we never send `subscribed` or `pending`. An
  *   address not in the audience is left out (Mailchimp bills unsubscribed contacts), unless
  *   `createMissing`, which creates it as unsubscribed so a later import cannot mail it.
+ * - Without createMissing the member is read first: a PATCH to an archived member unarchives it
+ *   (it takes the status sent: stackoverflow.com/questions/63584277), which would bring it back
+ *   into the billed contacts. Archived, cleaned and already unsubscribed members are left as
+ *   they are; only subscribed, pending and transactional ones are written. With createMissing
+ *   the upsert unarchives an archived member as unsubscribed, as it creates a missing one.
  * - Lift: only our tag is removed. Resubscribing needs the person's consent, not ours.
- * - A few addresses go one call each (fast); a burst uses POST /lists/{id} (500 per call, when
- *   creating is allowed: it upserts) or a batch request of PATCHes (which only touch existing
- *   members). Per-member failures of a bulk call are retried alone, to learn their own answer.
- * - "Member In Compliance State" and "Forgotten Email Not Subscribed" mean the address is
- *   already unmailable there: done. So is "Resource Not Found" for a member, without createMissing.
+ * - A few addresses go one call each; a burst uses POST /lists/{id} (500 per call, when creating
+ *   is allowed: it upserts) or batch requests. Per-member failures of a bulk call are retried
+ *   alone, to learn their own answer.
+ * - A wrong key, a refused account or a missing audience is thrown as a permanent SinkError for
+ *   the whole send, not as a refusal of each address; per-member refusals stay per job.
  */
 export class MailchimpSink implements Sink {
   readonly name: string;
@@ -86,7 +97,7 @@ export class MailchimpSink implements Sink {
     try {
       await this.checkList(list);
     } catch (e) {
-      const o = outcomeOf(asSinkError(e));
+      const o = wholeCallOutcome(e);
       for (const j of jobs) out.set(j.id, o);
       return out;
     }
@@ -105,7 +116,7 @@ export class MailchimpSink implements Sink {
     return out;
   }
 
-  /** An unknown audience must fail in plain words, not look like "member not found". */
+  /** An unknown audience must fail in plain words, for the whole sink, not look like "member not found". */
   private async checkList(list: string) {
     const at = this.listCheckedAt.get(list);
     if (at !== undefined && this.clock() - at < LIST_TRUST_MS) return;
@@ -133,6 +144,20 @@ export class MailchimpSink implements Sink {
 
   private async suppressOne(list: string, job: SyncJob): Promise<Outcome> {
     const hash = md5(job.email);
+    if (!this.cfg.createMissing) {
+      let current: Record<string, unknown>;
+      try {
+        current = await this.api.getMember(list, hash);
+      } catch (e) {
+        const step = classify(asMailchimpError(e));
+        if (step === "not_member") return { kind: "done", note: "not in the audience" };
+        return finalStep(step, e);
+      }
+      const left = leftAsIs(current.status);
+      if (left) return left;
+      if (current.status === "unsubscribed")
+        return this.cfg.tag ? this.tagOne(list, job, "active") : { kind: "done" };
+    }
     try {
       if (this.cfg.createMissing) {
         // An idempotent upsert; status_if_new makes a new contact unsubscribed from the start.
@@ -145,7 +170,7 @@ export class MailchimpSink implements Sink {
         await this.api.patchMember(list, hash, { status: "unsubscribed" });
       }
     } catch (e) {
-      const step = classify(errorResult(e));
+      const step = classify(asMailchimpError(e));
       if (step === "not_member") {
         return this.cfg.createMissing
           ? { kind: "retry", error: `PUT member answered 404: ${(e as Error).message}` }
@@ -161,7 +186,7 @@ export class MailchimpSink implements Sink {
       await this.api.tags(list, md5(job.email), [{ name: this.tagFor(job), status }]);
       return { kind: "done" };
     } catch (e) {
-      const step = classify(errorResult(e));
+      const step = classify(asMailchimpError(e));
       // Gone from the audience (or never there): nothing to tag or untag.
       if (step === "not_member") return { kind: "done", note: "not in the audience" };
       return finalStep(step, e);
@@ -186,7 +211,7 @@ export class MailchimpSink implements Sink {
             update_existing: true,
           });
         } catch (e) {
-          const o = outcomeOf(asSinkError(e));
+          const o = wholeCallOutcome(e);
           for (const j of part) out.set(j.id, o);
           return;
         }
@@ -195,10 +220,14 @@ export class MailchimpSink implements Sink {
           email_address?: string;
           error?: string;
           error_code?: string;
+          field?: string;
+          field_message?: string;
         }[]) {
           errors.set(
             String(err.email_address ?? "").toLowerCase(),
-            `${err.error ?? ""} ${err.error_code ?? ""}`.trim(),
+            [err.error, err.field && `${err.field}: ${err.field_message ?? ""}`, err.error_code]
+              .filter(Boolean)
+              .join(" "),
           );
         }
         for (const j of part) {
@@ -221,33 +250,67 @@ export class MailchimpSink implements Sink {
     await this.tagMany(list, jobs, "active", out, signal);
   }
 
-  /** Without createMissing: a batch of PATCHes (and tag calls), which never create anyone. */
+  /**
+   * Without createMissing: a batch of GETs, then a batch of PATCHes (and tag calls) for the
+   * members still mailable. Neither creates anyone, and nothing is written to an archived member.
+   */
   private async suppressByBatch(
     list: string,
     jobs: readonly SyncJob[],
     out: Map<number, Outcome>,
     signal: AbortSignal,
   ) {
-    const ops: BatchOp[] = [];
-    for (const j of jobs) {
-      const path = `/lists/${list}/members/${md5(j.email)}`;
-      ops.push({ method: "PATCH", path, body: { status: "unsubscribed" }, operation_id: `${j.id}:m` });
-      if (this.cfg.tag) {
-        ops.push({
-          method: "POST",
-          path: `${path}/tags`,
-          body: { tags: [{ name: this.tagFor(j), status: "active" }] },
-          operation_id: `${j.id}:t`,
-        });
-      }
-    }
-    const results = await this.batches(ops, jobs, out, signal);
-    if (!results) return;
+    const path = (j: SyncJob) => `/lists/${list}/members/${md5(j.email)}`;
+    const reads: BatchOp[] = jobs.map((j) => ({
+      method: "GET",
+      path: path(j),
+      params: { fields: "status" },
+      operation_id: `${j.id}:g`,
+    }));
+    const got = await this.batches(reads, jobs, out, signal, true);
+    if (!got) return;
     const alone: { job: SyncJob; why: string }[] = [];
+    const ops: BatchOp[] = [];
+    const written: SyncJob[] = [];
     for (const j of jobs) {
       if (out.has(j.id)) continue;
-      const m = classify(results.get(`${j.id}:m`));
+      const r = got.get(`${j.id}:g`);
+      const step = classify(r);
+      if (step === "not_member") out.set(j.id, { kind: "done", note: "not in the audience" });
+      else if (step === "alone") alone.push({ job: j, why: describe(r) });
+      else if (step !== "ok") out.set(j.id, step);
+      else {
+        const status = r?.body.status;
+        const left = leftAsIs(status);
+        if (left) {
+          out.set(j.id, left);
+          continue;
+        }
+        if (status !== "unsubscribed")
+          ops.push({
+            method: "PATCH",
+            path: path(j),
+            body: { status: "unsubscribed" },
+            operation_id: `${j.id}:m`,
+          });
+        if (this.cfg.tag)
+          ops.push({
+            method: "POST",
+            path: `${path(j)}/tags`,
+            body: { tags: [{ name: this.tagFor(j), status: "active" }] },
+            operation_id: `${j.id}:t`,
+          });
+        if (status !== "unsubscribed" || this.cfg.tag) written.push(j);
+        else out.set(j.id, { kind: "done", note: "already unsubscribed" });
+      }
+    }
+    const results = ops.length > 0 ? await this.batches(ops, written, out, signal) : new Map();
+    if (!results) return;
+    for (const j of written) {
+      if (out.has(j.id)) continue;
+      const m = results.has(`${j.id}:m`) ? classify(results.get(`${j.id}:m`)) : "ok";
       const t = this.cfg.tag ? classify(results.get(`${j.id}:t`)) : "ok";
+      // Gone between the read and the write: nothing left to unsubscribe.
       if (m === "not_member") out.set(j.id, { kind: "done", note: "not in the audience" });
       else if (m === "alone" || (m === "ok" && t === "alone"))
         alone.push({ job: j, why: describe(results.get(`${j.id}:m`) ?? results.get(`${j.id}:t`)) });
@@ -298,16 +361,18 @@ export class MailchimpSink implements Sink {
     jobs: readonly SyncJob[],
     out: Map<number, Outcome>,
     signal: AbortSignal,
+    needBodies = false,
   ) {
     const results = new Map<string, OpResult>();
     const failed = new Map<string, Outcome>();
     await Promise.all(
       chunk(ops, BATCH_OPS).map(async (part) => {
         try {
-          for (const [k, v] of await runBatch(this.api, part, this.timing, signal)) results.set(k, v);
+          for (const [k, v] of await runBatch(this.api, part, this.timing, signal, { needBodies }))
+            results.set(k, v);
         } catch (e) {
           if (signal.aborted) return;
-          const o = outcomeOf(asSinkError(e));
+          const o = wholeCallOutcome(e);
           // Jobs whose operations sat in a failed batch are retried whole, later.
           for (const op of part) failed.set(jobIdOf(op.operation_id), o);
         }
@@ -346,47 +411,16 @@ export class MailchimpSink implements Sink {
   }
 }
 
-/** Compliance state (unsubscribed, bounced or reviewed) and forgotten (GDPR-deleted) addresses. */
-function alreadyUnmailable(text: string): boolean {
-  return /compliance state|forgotten email|permanently deleted/i.test(text);
-}
-
-function errorResult(e: unknown): OpResult | MailchimpError {
-  return e instanceof MailchimpError
-    ? e
-    : new MailchimpError(String((e as Error)?.message ?? e), null, "", "", true);
-}
-
-/** What one member call (or batch operation) means for its job. */
-function classify(r: OpResult | MailchimpError | undefined): Step {
-  if (r === undefined) return "ok"; // not in a batch's error list: it succeeded
-  const status = r.status;
-  if (status !== null && status >= 200 && status < 300) return "ok";
-  if (alreadyUnmailable(`${r.title} ${r.detail}`)) return { kind: "done", note: r.title };
-  if (status === 404) return "not_member";
-  if (status === null || status === 429 || status === 408 || status >= 500) {
-    return { kind: "retry", error: r instanceof MailchimpError ? r.message : describe(r) };
-  }
-  if (status === 401 || status === 403)
-    return { kind: "fail", error: r instanceof MailchimpError ? r.message : describe(r) };
-  return "alone";
-}
-
-function finalStep(step: Step, e: unknown): Outcome {
-  if (typeof step === "object") return step;
-  // "alone" on a call that already was alone: Mailchimp refuses this address for good.
-  const msg = e instanceof MailchimpError ? e.message : String((e as Error)?.message ?? e);
-  return { kind: "fail", error: `Mailchimp refused this address: ${msg}` };
-}
-
-function describe(r: OpResult | undefined): string {
-  if (!r) return "unknown error";
-  return `${r.status} ${[r.title, r.detail].filter(Boolean).join(": ")}`.trim();
-}
-
-function asSinkError(e: unknown): unknown {
-  if (e instanceof MailchimpError) return new SinkError(e.message, !e.transient);
-  return e;
+/**
+ * A member suppressd leaves as it is, by the status GET answered (null: write it): archived (a
+ * write would unarchive it and count it toward the plan again) and cleaned (Mailchimp no longer
+ * mails it, and refuses updates) members are already not mailed.
+ */
+function leftAsIs(status: unknown): Outcome | null {
+  if (status === "archived")
+    return { kind: "done", note: "archived: left archived (unsubscribing would unarchive it)" };
+  if (status === "cleaned") return { kind: "done", note: "cleaned: Mailchimp no longer mails it" };
+  return null;
 }
 
 function jobIdOf(operationId: string): string {

@@ -5,8 +5,9 @@ import type { Semaphore } from "../semaphore.ts";
 /**
  * One Mailchimp account, through its own instance of the official client (the package's default
  * export is a process-wide singleton: two accounts would share one key). Every call takes a slot
- * of the key's semaphore, because Mailchimp allows 10 simultaneous connections per key and answers
- * 429 past that.
+ * of the key's semaphore: Mailchimp allows 10 simultaneous connections per user across all of the
+ * customer's apps and answers 429 past that (https://mailchimp.com/developer/marketing/docs/fundamentals/),
+ * so suppressd keeps to its `maxConnections` share.
  */
 export interface MailchimpAccount {
   apiKey: string;
@@ -21,9 +22,17 @@ export function baseUrlFor(account: { apiKey: string; baseUrl?: string }): strin
   return `https://${dc}.api.mailchimp.com/3.0`;
 }
 
+/** One entry of a problem's nested `errors[]`: some refusals say why only there. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
 /**
  * A Mailchimp answer that was not a success, in words an operator can act on. `status` is null
- * when no HTTP answer came at all (timeout, refused connection).
+ * when no HTTP answer came at all (timeout, refused connection). `sinkWide`: the key or account
+ * is refused (401, or a 403 with a problem body): no call of this sink can work until the
+ * operator acts, whichever address it is about.
  */
 export class MailchimpError extends Error {
   constructor(
@@ -32,11 +41,16 @@ export class MailchimpError extends Error {
     readonly title: string,
     readonly detail: string,
     readonly transient: boolean,
+    readonly errors: readonly FieldError[] = [],
+    readonly sinkWide = false,
   ) {
     super(message);
     this.name = "MailchimpError";
   }
 }
+
+/** Every error member calls ask Mailchimp to skip: a required merge field must not refuse us. */
+const SKIP_MERGE = { skipMergeValidation: true };
 
 type Json = Record<string, unknown>;
 
@@ -68,22 +82,38 @@ export class MailchimpApi {
       this.client.lists.getList(listId, { fields: ["id", "name"] }),
     );
   }
-  /** PUT: an upsert (creates the member when new). */
+  /** The member's status only (`archived` included), or a 404 when the address is not there. */
+  getMember(listId: string, hash: string): Promise<Json> {
+    return this.call("GET member", () =>
+      this.client.lists.getListMember(listId, hash, { fields: ["status"] }),
+    );
+  }
+  /**
+   * PUT: an upsert (creates the member when new). `skip_merge_validation`: creating a member in an
+   * audience with a required merge field is refused otherwise (400 "Your merge fields were
+   * invalid."); the option is in the client's ListsApi.setListMember.
+   */
   putMember(listId: string, hash: string, body: Json): Promise<Json> {
-    return this.call("PUT member", () => this.client.lists.setListMember(listId, hash, body));
+    return this.call("PUT member", () => this.client.lists.setListMember(listId, hash, body, SKIP_MERGE));
   }
   /** PATCH: updates an existing member only (404 when the address is not in the audience). */
   patchMember(listId: string, hash: string, body: Json): Promise<Json> {
-    return this.call("PATCH member", () => this.client.lists.updateListMember(listId, hash, body));
+    return this.call("PATCH member", () =>
+      this.client.lists.updateListMember(listId, hash, body, SKIP_MERGE),
+    );
   }
   tags(listId: string, hash: string, tags: { name: string; status: "active" | "inactive" }[]) {
     return this.call("POST member tags", () =>
       this.client.lists.updateListMemberTags(listId, hash, { tags }),
     );
   }
-  /** POST /lists/{id}: up to 500 members; 200 even when some failed (`errors[]`). */
+  /** POST /lists/{id}: up to 500 members, created when new; 200 even when some failed (`errors[]`). */
   batchSubscribe(listId: string, body: Json): Promise<Json> {
-    return this.call(`POST /lists/${listId}`, () => this.client.lists.batchListMembers(listId, body), 0);
+    return this.call(
+      `POST /lists/${listId}`,
+      () => this.client.lists.batchListMembers(listId, body, SKIP_MERGE),
+      0,
+    );
   }
   startBatch(operations: Json[]): Promise<Json> {
     return this.call("POST /batches", () => this.client.batches.start({ operations }), 0);
@@ -133,10 +163,11 @@ export function toMailchimpError(e: unknown, what: string, timeoutMs: number): M
     const why = err?.code ? `${err.code} ${err.message ?? ""}`.trim() : (err?.message ?? String(e));
     return new MailchimpError(`${what}: could not reach Mailchimp (${why})`, null, "Network", "", true);
   }
-  const body = (err.response?.body ?? {}) as { title?: unknown; detail?: unknown };
-  const title = typeof body.title === "string" ? body.title : "";
-  const detail = typeof body.detail === "string" ? body.detail : "";
-  const said = [title, detail].filter(Boolean).join(": ") || "no problem+json body (an HTML error page?)";
+  const problem = problemOf(err.response?.body);
+  const { title, detail, errors } = problem ?? { title: "", detail: "", errors: [] };
+  const said =
+    [title, detail, ...errors.map((x) => x.message)].filter(Boolean).join(": ") ||
+    "no problem+json body (an HTML error page?)";
   const s = err.status;
   if (s === 401) {
     return new MailchimpError(
@@ -145,17 +176,60 @@ export function toMailchimpError(e: unknown, what: string, timeoutMs: number): M
       title,
       detail,
       false,
+      errors,
+      true,
     );
   }
-  if (s === 403) {
+  // "At exceptionally high volumes, you may receive an HTTP 429 or 403 without a JSON body"
+  // (https://mailchimp.com/developer/marketing/docs/fundamentals/): that 403 is throttling, to
+  // retry. A refusal of the account comes as problem+json, such as 403 "User Disabled" / "This
+  // account has been deactivated." (github.com/hitobito/hitobito/issues/3712).
+  if (s === 403 && problem) {
     return new MailchimpError(
       `Mailchimp refused access (403 ${title || "Forbidden"}): the key's account may be disabled or lack this permission. ${detail}`.trim(),
       s,
       title,
       detail,
       false,
+      errors,
+      true,
     );
   }
-  const transient = s === 429 || s >= 500 || s === 408;
-  return new MailchimpError(`${what}: Mailchimp answered ${s} (${said})`, s, title, detail, transient);
+  if (s === 403 || s === 429) {
+    return new MailchimpError(
+      `${what}: Mailchimp is throttling (${s} ${problem ? said : "without a body"}); will retry`,
+      s,
+      title,
+      detail,
+      true,
+      errors,
+    );
+  }
+  const transient = s >= 500 || s === 408;
+  return new MailchimpError(
+    `${what}: Mailchimp answered ${s} (${said})`,
+    s,
+    title,
+    detail,
+    transient,
+    errors,
+  );
+}
+
+/**
+ * A problem+json body (RFC 7807) as Mailchimp sends it, nested `errors[]` included; null when the
+ * body is not one (empty, an HTML page): superagent leaves `{}` or a string there then.
+ */
+export function problemOf(body: unknown): { title: string; detail: string; errors: FieldError[] } | null {
+  if (typeof body !== "object" || body === null) return null;
+  const b = body as { title?: unknown; detail?: unknown; errors?: unknown };
+  if (typeof b.title !== "string") return null;
+  const errors: FieldError[] = [];
+  if (Array.isArray(b.errors)) {
+    for (const e of b.errors as { field?: unknown; message?: unknown }[]) {
+      if (typeof e?.message === "string")
+        errors.push({ field: typeof e.field === "string" ? e.field : "", message: e.message });
+    }
+  }
+  return { title: b.title, detail: typeof b.detail === "string" ? b.detail : "", errors };
 }

@@ -2,6 +2,7 @@
 // See node_modules/@mailchimp/mailchimp_marketing/src/ApiClient.js and src/api/*.js.
 declare module "@mailchimp/mailchimp_marketing/src/ApiClient.js" {
   type Json = Record<string, unknown>;
+  type MemberOpts = { skipMergeValidation?: boolean };
   export default class ApiClient {
     basePath: string;
     timeout: number;
@@ -10,10 +11,11 @@ declare module "@mailchimp/mailchimp_marketing/src/ApiClient.js" {
     ping: { get(): Promise<Json> };
     lists: {
       getList(listId: string, opts?: { fields?: string[] }): Promise<Json>;
-      setListMember(listId: string, hash: string, body: Json): Promise<Json>;
-      updateListMember(listId: string, hash: string, body: Json): Promise<Json>;
+      getListMember(listId: string, hash: string, opts?: { fields?: string[] }): Promise<Json>;
+      setListMember(listId: string, hash: string, body: Json, opts?: MemberOpts): Promise<Json>;
+      updateListMember(listId: string, hash: string, body: Json, opts?: MemberOpts): Promise<Json>;
       updateListMemberTags(listId: string, hash: string, body: Json): Promise<Json | null>;
-      batchListMembers(listId: string, body: Json): Promise<Json>;
+      batchListMembers(listId: string, body: Json, opts?: MemberOpts): Promise<Json>;
     };
     batches: {
       start(body: Json): Promise<Json>;

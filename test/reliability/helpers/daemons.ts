@@ -14,7 +14,7 @@ export function reliabilityConfig(
   dbFile: string,
   fake: FakeMailchimp,
   lists: readonly string[],
-  o: { createMissing: boolean; concurrency?: number; claimSize?: number },
+  o: { createMissing: boolean; maxConnections?: number; claimSize?: number },
 ): string {
   return writeConfig(dir, dbFile, {
     log: { level: "info", requests: false },
@@ -27,7 +27,7 @@ export function reliabilityConfig(
         baseUrl: fake.url,
         createMissing: o.createMissing,
         timeoutMs: 5000,
-        concurrency: o.concurrency ?? 10,
+        maxConnections: o.maxConnections ?? 10,
       },
     ],
     sync: { pollMs: 100, leaseSeconds: 10, claimSize: o.claimSize ?? 500 },

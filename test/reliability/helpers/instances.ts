@@ -59,7 +59,7 @@ export async function instancesScenario(o: InstancesOptions): Promise<InstancesR
   try {
     const config = reliabilityConfig(dir, dbFile, fake, o.lists, {
       createMissing: false,
-      concurrency: 5,
+      maxConnections: 5,
       claimSize: 40,
     });
     const start = () => startDaemon({ config, ...(o.daemonCmd ? { cmd: o.daemonCmd } : {}) });
