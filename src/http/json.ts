@@ -6,11 +6,43 @@ import { AppError, badRequest } from "../errors.ts";
 export async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text().catch(cutShort);
   if (text.trim() === "") return {};
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw badRequest("invalid_json", `The body is not valid JSON: ${(e as Error).message}`);
   }
+  const path = illFormedAt(value);
+  if (path !== null) {
+    throw badRequest(
+      "invalid_text",
+      `${path || "body"}: contains a lone UTF-16 surrogate (a "\\ud800"-style escape without its pair, ` +
+        "as when text is cut in the middle of an emoji); send well-formed Unicode text.",
+    );
+  }
+  return value;
+}
+
+/**
+ * Where the first string (or key) holding a lone surrogate is, as `a.b.0`; null when there is none.
+ * Such text has no UTF-8 form: stored, it would read back as something else. Walked with a stack,
+ * not recursion: a body may be nested thousands deep.
+ */
+export function illFormedAt(root: unknown): string | null {
+  const stack: [unknown, string][] = [[root, ""]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [value, path] = next;
+    if (typeof value === "string") {
+      if (!value.isWellFormed()) return path;
+    } else if (value !== null && typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) {
+        const at = path ? `${path}.${k}` : k;
+        if (!k.isWellFormed()) return at.toWellFormed();
+        stack.push([v, at]);
+      }
+    }
+  }
+  return null;
 }
 
 /**
