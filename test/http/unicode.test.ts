@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { jsonParam } from "../../src/db/json_param.ts";
 import { MAX_RECIPIENTS } from "../../src/events/resend.ts";
-import { claimDue } from "../../src/sync/outbox.ts";
+import { claimDue, complete } from "../../src/sync/outbox.ts";
 import { TOKEN } from "../helpers/config.ts";
 import { event, signedHeaders } from "../helpers/sign.ts";
 import { observedApp } from "../observability/observed.ts";
@@ -129,6 +129,40 @@ describe("signed webhooks keep what they can, with U+FFFD, and never crash a lat
     expect(row?.type).toBe("email.\ufffdopened");
     const res = await t.request("/metrics", { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(200);
+    await t.close();
+  });
+
+  test("well-formed input cut by our own code: a long recipient kept for the history, a sink's answer", async () => {
+    const t = await observedApp({
+      sinks: [{ type: "http", name: "crm", url: "http://127.0.0.1:9/{{email}}" }],
+    });
+    // Not an address (too long), so its first 320 UTF-16 units are kept: the cut falls inside a pair.
+    const long = `a${"😀".repeat(200)}@x.com`;
+    expect(await deliver(t, event("email.complained", { to: [long, "ok@example.com"] }))).toBe("processed");
+    const kept = await t.db.kysely
+      .selectFrom("suppression_events")
+      .select("email")
+      .where("decision", "=", "invalid_address")
+      .executeTakeFirst();
+    expect(kept?.email).toBe(`${long.slice(0, 319)}\ufffd`);
+    // A sink's error text is cut at 200 characters too, and goes to the outbox through json_each.
+    const now = t.now.value;
+    const [job] = await claimDue(t.db.outbox, {
+      owner: "w",
+      now,
+      leaseUntil: now + 60_000,
+      limit: 1,
+      sinks: ["crm"],
+    });
+    const error = `answered 422 ${"😀".repeat(100)}`.slice(0, 200);
+    expect(error.isWellFormed()).toBe(false);
+    await complete(t.db.outbox, "w", now, [
+      { id: job?.id as number, status: "dead", next: now, error, attempted: true },
+    ]);
+    const res = await t.api("GET", "/v1/sync/jobs");
+    expect(res.status).toBe(200);
+    const jobs = (await res.json()) as { items: { last_error: string }[] };
+    expect(jobs.items[0]?.last_error).toBe(error.toWellFormed());
     await t.close();
   });
 
