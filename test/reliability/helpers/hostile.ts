@@ -250,7 +250,11 @@ export function hostileBody(): fc.Arbitrary<{ bytes: Uint8Array; why: string }> 
     }));
   const anyEvent = fc
     .record({
-      type: fc.oneof(fc.constantFrom(...ACTIONABLE_TYPES, "email.opened", "domain.updated"), printable),
+      type: fc.oneof(
+        fc.constantFrom(...ACTIONABLE_TYPES, "email.opened", "domain.updated"),
+        printable,
+        anyText(),
+      ),
       created_at: fc.oneof(
         fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
         fc.constantFrom(
@@ -273,6 +277,7 @@ export function hostileBody(): fc.Arbitrary<{ bytes: Uint8Array; why: string }> 
                   fc.emailAddress(),
                   fc.string({ unit: "grapheme", maxLength: 40 }),
                   fc.constantFrom(...INJECTIONS),
+                  anyAddress(),
                 ),
                 { maxLength: 120 },
               ),
@@ -392,6 +397,28 @@ export function anyAddress(): fc.Arbitrary<string> {
   return fc.oneof(
     fc.tuple(anyText(12), fc.constantFrom("x.com", "例子.广告", "bücher.de")).map(([l, d]) => `${l}@${d}`),
     fc.tuple(anyText(8), anyText(8)).map(([l, d]) => `${l}@${d}.example`),
+    // Well-formed and an address: non-characters and any grapheme get stored, then read back.
+    fc
+      .tuple(
+        fc.stringMatching(/^[a-z0-9]{1,6}$/),
+        NON_CHARACTER,
+        fc.string({ unit: "grapheme", maxLength: 4 }),
+      )
+      .map(([a, nc, b]) => `${a}${nc}${b}@x.com`),
     anyText(30),
   );
+}
+
+/** Percent-encodes the UTF-8 of `s`; a lone surrogate as the three bytes a lax encoder writes. */
+export function pathPart(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const c = ch.codePointAt(0) as number;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      out += [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]
+        .map((b) => `%${b.toString(16).toUpperCase()}`)
+        .join("");
+    } else out += encodeURIComponent(ch);
+  }
+  return out;
 }
