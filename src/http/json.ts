@@ -26,19 +26,24 @@ export async function readJson(c: Context): Promise<unknown> {
 /**
  * Where the first string (or key) holding a lone surrogate is, as `a.b.0`; null when there is none.
  * Such text has no UTF-8 form: stored, it would read back as something else. Walked with a stack,
- * not recursion: a body may be nested thousands deep.
+ * not recursion (a body may be nested thousands deep), and the path is spelled only when found.
  */
 export function illFormedAt(root: unknown): string | null {
-  const stack: [unknown, string][] = [[root, ""]];
+  type Step = { key: string; up: Step | null } | null;
+  const spell = (s: Step): string => {
+    const keys: string[] = [];
+    for (let at = s; at; at = at.up) keys.push(at.key);
+    return keys.reverse().join(".").slice(0, 200).toWellFormed();
+  };
+  const stack: [unknown, Step][] = [[root, null]];
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    const [value, path] = next;
+    const [value, step] = next;
     if (typeof value === "string") {
-      if (!value.isWellFormed()) return path;
+      if (!value.isWellFormed()) return spell(step);
     } else if (value !== null && typeof value === "object") {
-      for (const [k, v] of Object.entries(value)) {
-        const at = path ? `${path}.${k}` : k;
-        if (!k.isWellFormed()) return at.toWellFormed();
-        stack.push([v, at]);
+      for (const [key, v] of Object.entries(value)) {
+        if (!key.isWellFormed()) return spell({ key, up: step });
+        stack.push([v, { key, up: step }]);
       }
     }
   }
