@@ -38,7 +38,7 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
     sinks: sinkTargets(config),
     clock,
   });
-  const log = jsonLogger(config.log.level);
+  const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
   const metrics = new Metrics({ db: db.kysely });
   const deps = { config, db, writer, clock, metrics, log };

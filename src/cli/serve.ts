@@ -14,7 +14,7 @@ export const serve: Command = {
   async run({ values }) {
     const loaded = loadConfig({ flag: values.config as string | undefined, allowDevelopment: "create" });
     const { config } = loaded;
-    const log = jsonLogger(config.log.level);
+    const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
     const daemon = await startDaemon(config);
     // Loading, migrating and the first queries leave garbage; collect it now so an idle daemon
     // holds only what it uses (issue 4 asks for ≤ 80 MB idle).

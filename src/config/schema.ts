@@ -9,6 +9,23 @@ import { checkTemplate } from "../sync/template.ts";
 
 const secret = z.string().min(1, "must not be empty");
 
+/**
+ * What follows `whsec_` is the HMAC key in standard base64 (svix decodes it so). Resend's keys are
+ * 24 bytes; `whsec_AA==` (one byte) verified a forged event, and `whsec_` or a non-base64 key made
+ * `serve` die with a stack trace inside svix. The message never repeats the secret.
+ */
+function signingKey(value: string, ctx: z.RefinementCtx) {
+  const key = value.slice("whsec_".length);
+  if (!value.startsWith("whsec_")) return;
+  const problem = !/^[A-Za-z0-9+/]+={0,2}$/.test(key)
+    ? "is not base64 after 'whsec_' (only A-Z, a-z, 0-9, '+', '/' and '=' padding)"
+    : Buffer.from(key, "base64").length < 24
+      ? `decodes to ${Buffer.from(key, "base64").length} bytes; a Resend signing secret has at least 24`
+      : null;
+  if (problem)
+    ctx.addIssue({ code: "custom", message: `${problem}: copy it again from Resend's webhook page` });
+}
+
 /** An address, a CIDR range, or a name such as "resend" or "loopback" (see http/ip_rules.ts). */
 const ipEntry = z.string().superRefine((v, ctx) => {
   const problem = ipEntryError(v);
@@ -143,7 +160,11 @@ export const configSchema = z
     resend: z
       .object({
         webhookSecrets: z
-          .array(secret.startsWith("whsec_", "a Resend signing secret starts with 'whsec_'"))
+          .array(
+            secret
+              .startsWith("whsec_", "a Resend signing secret starts with 'whsec_'")
+              .superRefine(signingKey),
+          )
           .min(
             1,
             'set at least one signing secret from Resend\'s webhook page, e.g. "env:RESEND_WEBHOOK_SECRET"',

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from "kysely";
+import { jsonParam } from "./json_param.ts";
 import type { Database, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
 
 /** Read-only queries. They take the Kysely instance first and never write. */
@@ -36,7 +37,7 @@ export async function suppressedAmong(db: Kysely<Database>, emails: string[]) {
   const rows = await db
     .selectFrom("suppressions")
     .select(["email", "reason", "suppressed_at", "suppressed"])
-    .where("email", "in", sql<string>`(SELECT value FROM json_each(${JSON.stringify(emails)}))`)
+    .where("email", "in", sql<string>`(SELECT value FROM json_each(${jsonParam(emails)}))`)
     .execute();
   return rows.filter((r) => r.suppressed === 1).map(({ suppressed: _, ...r }) => r);
 }

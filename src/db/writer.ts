@@ -14,6 +14,7 @@ import {
 import type { Db } from "./client.ts";
 import { isBusy } from "./connection.ts";
 import { toStatement } from "./dialect.ts";
+import { jsonParam } from "./json_param.ts";
 import type { EventStatus, SuppressionTable } from "./schema.ts";
 import * as SQL from "./writer_sql.ts";
 
@@ -183,7 +184,7 @@ export class Writer implements WriteQueue {
     const exec = (text: string, rows: unknown[], arg?: number) =>
       tx.execute({
         sql: text,
-        args: arg === undefined ? [JSON.stringify(rows)] : [JSON.stringify(rows), arg],
+        args: arg === undefined ? [jsonParam(rows)] : [jsonParam(rows), arg],
       });
     const b = this.db.kysely; // only to compile: the statements run on `tx`
 

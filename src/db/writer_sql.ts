@@ -2,7 +2,9 @@
  * The writer's statements, as fixed SQL texts that take their rows as one JSON array parameter
  * (`json_each`). Building each batch's statements with Kysely was about a tenth of the daemon's
  * CPU under ingest; one parameter also has no variable limit, whatever the batch size. Column
- * lists follow schema.ts; each row is a JSON array in the order the SELECT reads it.
+ * lists follow schema.ts; each row is a JSON array in the order the SELECT reads it. The parameter
+ * is always built by `jsonParam`: a lone surrogate in plain JSON text would be stored as bytes
+ * that are not UTF-8.
  *
  * (Keeping prepared statements per connection was tried too and removed: a statement left
  * un-reset by an error kept a connection, and its write lock, alive after a long external lock.)

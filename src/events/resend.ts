@@ -28,7 +28,10 @@ const timestamp = z.string().transform((value, ctx) => {
 const envelope = z.object({ type: z.string().min(1).max(200), created_at: z.unknown(), data: z.unknown() });
 
 const emailData = z.object({
-  to: z.union([z.array(z.unknown()).max(MAX_RECIPIENTS), z.string().max(20_000)]),
+  // Counted after splitting: one comma-separated string once made 2,300 suppressions.
+  to: z
+    .union([z.array(z.unknown()), z.string().max(20_000)])
+    .refine((to) => recipients(to).length <= MAX_RECIPIENTS, `at most ${MAX_RECIPIENTS} recipients`),
   bounce: z.object({ type: z.string().nullish() }).passthrough().nullish(),
 });
 const suppressionData = z.object({ email: z.string().max(1000), origin: z.string().nullish() });
@@ -123,7 +126,13 @@ function perRecipient(to: unknown, type: string, at: number, make: (email: strin
   return recipients(to).map((raw) => {
     const email = normalizeAddress(raw);
     return email === null
-      ? { kind: "invalid_address", raw: String(raw).slice(0, 320), eventType: type, occurredAt: at }
+      ? // Kept for the history with each lone surrogate as U+FFFD (also where the cut splits a pair).
+        {
+          kind: "invalid_address",
+          raw: String(raw).slice(0, 320).toWellFormed(),
+          eventType: type,
+          occurredAt: at,
+        }
       : make(email);
   });
 }
@@ -153,7 +162,8 @@ export function parseResendEvent(body: string): ParsedEvent {
       reason: `not a Resend event: ${describe(env.error)}`,
     };
   }
-  const { type } = env.data;
+  // Only an ignored type can be anything; stored with each lone surrogate as U+FFFD.
+  const type = env.data.type.toWellFormed();
   const at = timestamp.safeParse(env.data.created_at);
   const handler = own(handlers, type);
   if (handler === undefined) return { outcome: "ignore", type, occurredAt: at.success ? at.data : null };
@@ -176,5 +186,6 @@ function describe(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`)
-    .join("; ");
+    .join("; ")
+    .toWellFormed(); // messages quote the input, cut at a length that may split a pair
 }

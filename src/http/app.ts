@@ -40,7 +40,7 @@ export function createApp(deps: AppDeps) {
   app.use(
     "*",
     requestLog({
-      log: deps.log ?? jsonLogger(config.log.level),
+      log: deps.log ?? jsonLogger(config.log.level, undefined, config.log.hashAddresses),
       metrics,
       webhooks,
       clientIp,

@@ -169,7 +169,10 @@ function decodeCursor(cursor: string | undefined): { updatedAt: number; email: s
   if (cursor === undefined) return undefined;
   try {
     const [updatedAt, email] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (typeof updatedAt === "number" && typeof email === "string") return { updatedAt, email };
+    // A forged cursor can hold any JSON: 1e400 (Infinity) made libsql throw a RangeError (500), and
+    // a lone-surrogate escape is text SQLite would compare as something else.
+    if (Number.isSafeInteger(updatedAt) && typeof email === "string" && email.isWellFormed())
+      return { updatedAt, email };
   } catch {}
   throw badRequest("invalid_cursor", "cursor is not one this server returned; start again without it.");
 }

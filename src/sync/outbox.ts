@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import { withBusyRetry } from "../db/connection.ts";
+import { jsonParam } from "../db/json_param.ts";
 import type { Database, JobStatus, SyncJobTable } from "../db/schema.ts";
 import type { SyncJob } from "./sink.ts";
 
@@ -12,9 +13,8 @@ import type { SyncJob } from "./sink.ts";
  * command runs on its own (retryDead, backfill).
  */
 
-const ids = (list: readonly number[]) => sql<number>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
-const texts = (list: readonly string[]) =>
-  sql<string>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
+const ids = (list: readonly number[]) => sql<number>`(SELECT value FROM json_each(${jsonParam(list)}))`;
+const texts = (list: readonly string[]) => sql<string>`(SELECT value FROM json_each(${jsonParam(list)}))`;
 
 /** Leases whose worker died (crash, SIGKILL, lost machine) go back to the queue. */
 export async function reclaimExpired(db: Kysely<Database>, now: number): Promise<number> {
@@ -133,7 +133,7 @@ export async function complete(
   items: readonly Completion[],
 ): Promise<number> {
   if (items.length === 0) return 0;
-  const payload = JSON.stringify(
+  const payload = jsonParam(
     items.map((i) => ({ id: i.id, s: i.status, n: i.next, e: i.error, a: i.attempted ? 1 : 0 })),
   );
   // The MATERIALIZED list drives the join (one id lookup per item). Left to itself, SQLite picked

@@ -64,6 +64,15 @@ export class HttpSink implements Sink {
   private async one(job: SyncJob, signal: AbortSignal): Promise<Outcome | undefined> {
     if (job.action === "lift" && !this.cfg.sendLifts) return { kind: "done", note: "lifts are not sent" };
     const req = this.request(job);
+    // fetch refuses such a header with a TypeError, which looked like "could not reach it" and was
+    // retried for days; asking again cannot help, so the job fails now and says why.
+    const bad = Object.keys(req.headers).find((k) => !HEADER_VALUE.test(req.headers[k] as string));
+    if (bad !== undefined) {
+      return {
+        kind: "fail",
+        error: `header ${bad} would carry characters an HTTP header cannot (only ASCII): use the address in the URL or body, or {{email_md5}}`,
+      };
+    }
     let res: Response;
     try {
       res = await this.fetcher(req.url, {
@@ -99,6 +108,9 @@ export class HttpSink implements Sink {
     return { kind: "fail", error: `${said} (add it to doneStatuses if it means "nothing to do")` };
   }
 }
+
+/** Visible ASCII, space and tab (RFC 9110 §5.5); bytes above 0x7F would be read as Latin-1 at best. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 /** Every configured value that may be a credential, as given and as a URL would carry it. */
 function credentialsIn(cfg: HttpSinkConfig): string[] {
