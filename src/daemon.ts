@@ -96,7 +96,7 @@ function withCredentialsOf(current: Config, next: Config): Config {
   return Object.freeze({
     ...current,
     resend: Object.freeze({ ...current.resend, webhookSecrets: next.resend.webhookSecrets }),
-    api: Object.freeze({ ...current.api, tokens: next.api.tokens }),
+    api: next.api,
     metrics: Object.freeze({ ...current.metrics, tokens: next.metrics.tokens }),
   });
 }
@@ -110,7 +110,7 @@ function changedSettings(current: Config, next: Config): string[] {
   );
 }
 
-const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens", "metrics.tokens"]);
+const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens", "api.named", "metrics.tokens"]);
 
 /** `section.key` → JSON of the value, one level deep (`sinks` is compared whole). */
 function flatten(config: Config): Map<string, string> {

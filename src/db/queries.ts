@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import type { Database, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
+import type { Database, Decision, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
 
 /** Read-only queries. They take the Kysely instance first and never write. */
 
@@ -13,7 +13,7 @@ export async function findSuppression(
 export async function historyOf(db: Kysely<Database>, email: string, limit = 100) {
   return db
     .selectFrom("suppression_events")
-    .select(["decision", "reason", "event_type", "svix_id", "occurred_at", "recorded_at", "note"])
+    .select(["decision", "reason", "event_type", "svix_id", "occurred_at", "recorded_at", "note", "actor"])
     .where("email", "=", email)
     .orderBy("occurred_at", "desc")
     .orderBy("id", "desc")
@@ -23,8 +23,35 @@ export async function historyOf(db: Kysely<Database>, email: string, limit = 100
 
 export type HistoryRow = Pick<
   SuppressionEventTable,
-  "decision" | "reason" | "event_type" | "svix_id" | "occurred_at" | "recorded_at" | "note"
+  "decision" | "reason" | "event_type" | "svix_id" | "occurred_at" | "recorded_at" | "note" | "actor"
 >;
+
+/**
+ * Suppressions and lifts after history row `afterId`, in id order, which is commit order: SQLite
+ * lets one writer at a time insert, so a row with a higher id never commits before a lower one.
+ * The condition on `decision` is written exactly as the partial index's (migration 005), so
+ * SQLite walks only the changes.
+ */
+export async function listChanges(db: Kysely<Database>, afterId: number, limit: number) {
+  return db
+    .selectFrom("suppression_events")
+    .select([
+      "id",
+      "email",
+      "decision",
+      "reason",
+      "event_type",
+      "occurred_at",
+      "recorded_at",
+      "note",
+      "actor",
+    ])
+    .where("decision", "in", sql<Decision>`('suppressed', 'lifted')`)
+    .where("id", ">", afterId)
+    .orderBy("id")
+    .limit(limit)
+    .execute();
+}
 
 /**
  * Which of `emails` are suppressed: one primary-key lookup per address inside a single query.
