@@ -10,12 +10,28 @@ const STOP_DEADLINE_MS = 10_000;
 export const serve: Command = {
   name: "serve",
   summary: "Run the daemon: receive Resend webhooks and answer suppression queries (the default command).",
-  usage: "serve [--config FILE]",
+  usage: `serve [--config FILE] [--host HOST] [--port PORT]
+
+Where to listen: --host/--port, else SUPPRESSD_PORT (the port), else server.host and server.port
+in the config. A development instance (no config file) listens on 127.0.0.1 only.`,
+  options: {
+    host: { type: "string", description: "listen on this address instead of server.host" },
+    port: {
+      type: "string",
+      short: "p",
+      description: "listen on this port instead of server.port (also $SUPPRESSD_PORT)",
+    },
+  },
   async run({ values }) {
-    const loaded = loadConfig({ flag: values.config as string | undefined, allowDevelopment: "create" });
+    const listen = { host: values.host as string | undefined, port: values.port as string | undefined };
+    const loaded = loadConfig({
+      flag: values.config as string | undefined,
+      allowDevelopment: "create",
+      listen,
+    });
     const { config } = loaded;
     const log = jsonLogger(config.log.level);
-    const daemon = await startDaemon(config);
+    const daemon = await startDaemon(config, Date.now, loaded.listenSettings);
     // Loading, migrating and the first queries leave garbage; collect it now so an idle daemon
     // holds only what it uses (issue 4 asks for ≤ 80 MB idle).
     if (typeof Bun !== "undefined") Bun.gc(true);
@@ -30,7 +46,7 @@ export const serve: Command = {
           : `  Credentials are in ${dev.file}.`,
         `  Try it:   ${selfCommand()} send-test-event email.bounced someone@example.com`,
         `            curl -H "Authorization: Bearer <API token>" ${daemon.url}/v1/suppressions/someone@example.com`,
-        "  Production: copy config.example.json to config.json and edit it (see README).",
+        `  Production: \`${selfCommand()} config example > config.json\`, edit it, and start with it (see README).`,
         "",
       ];
       process.stderr.write(`${lines.join("\n")}\n`);
@@ -62,7 +78,7 @@ export const serve: Command = {
           return;
         }
         try {
-          const next = loadConfig({ flag: values.config as string | undefined }).config;
+          const next = loadConfig({ flag: values.config as string | undefined, listen }).config;
           const needsRestart = daemon.reload(next);
           log.log("info", "reloaded webhook secrets and API tokens", {
             config: loaded.source,
