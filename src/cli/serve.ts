@@ -87,8 +87,13 @@ in the config. A development instance (no config file) listens on 127.0.0.1 only
             ...(needsRestart.length > 0 ? { ignored_until_restart: needsRestart } : {}),
           });
         } catch (e) {
+          const message = (e as Error).message;
           log.log("error", "reload failed; still running with the previous secrets and tokens", {
-            error: (e as Error).message,
+            error: message,
+            // A process's environment is fixed when it starts: SIGHUP cannot see a variable set since.
+            ...(message.includes("environment variable")
+              ? { hint: "an env: value can only name a variable set when the daemon started: restart it, or write the value in the file" }
+              : {}),
           });
         }
       });

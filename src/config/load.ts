@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { selfCommand } from "../cli/command.ts";
+import { selfCommand, usageError } from "../cli/command.ts";
 import { configError } from "../errors.ts";
 import { type Config, configSchema } from "./schema.ts";
 
@@ -99,15 +99,15 @@ function listenOverrides(flags: ListenOverrides, env: Record<string, string | un
   if (port !== undefined) {
     const name = flags.port !== undefined ? "--port" : "SUPPRESSD_PORT";
     if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
-      throw configError(
-        `${name} must be a TCP port, 0 to 65535 (0 picks a free one), not ${JSON.stringify(port)}.`,
-      );
+      const message = `${name} must be a TCP port, 0 to 65535 (0 picks a free one), not ${JSON.stringify(port)}.`;
+      // A mistyped flag is a usage error (2); a bad environment variable is configuration (78).
+      throw flags.port !== undefined ? usageError(message) : configError(message);
     }
     values.port = Number(port);
     from.port = name;
   }
   if (flags.host !== undefined) {
-    if (flags.host.trim() === "") throw configError("--host must not be empty.");
+    if (flags.host.trim() === "") throw usageError("--host must not be empty.");
     values.host = flags.host;
     from.host = "--host";
   }
