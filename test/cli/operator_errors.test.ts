@@ -64,6 +64,23 @@ describe("serve cannot listen: exit 78 naming the setting to change", () => {
     noStack(r);
   }, 30_000);
 
+  test("config check finds both before serve does: exit 78 naming server.host", async () => {
+    for (const host of ["not a host", "192.0.2.55"]) {
+      const r = await runCli([
+        "config",
+        "check",
+        "--offline",
+        "--config",
+        config({ server: { host, port: 0 } }),
+      ]);
+      expect(r.code).toBe(78);
+      expect(r.stderr).toContain("server.host: PROBLEM");
+      expect(r.stderr).toContain(JSON.stringify(host));
+      noStack(r);
+    }
+    expect((await runCli(["config", "check", "--offline", "--config", config()])).code).toBe(0);
+  }, 30_000);
+
   test("an address that is not on this machine (192.0.2.55, TEST-NET-1), given with --host", async () => {
     const r = await runCli(["serve", "--config", config(), "--host", "192.0.2.55"]);
     expect(r.code).toBe(78);
@@ -134,7 +151,7 @@ describe("config check", () => {
       fake.mode = "down";
       const sink = { type: "mailchimp", name: "mc", apiKey: FAKE_KEY, listIds: ["list1"], baseUrl: fake.url };
       expect((await runCli(["config", "check", "--config", config({ sinks: [sink] })])).code).toBe(69);
-      fake.mode = "ok";
+      fake.mode = "up";
       const gone = { ...sink, name: "gone", listIds: ["missing"] };
       const closed = { ...sink, name: "closed", baseUrl: "http://127.0.0.1:9/3.0" };
       const r = await runCli(["config", "check", "--config", config({ sinks: [gone, closed] })]);
