@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { loadConfig } from "../config/load.ts";
 import { startDaemon } from "../daemon.ts";
 import { jsonLogger } from "../log.ts";
@@ -36,6 +38,15 @@ in the config. A development instance (no config file) listens on 127.0.0.1 only
     // holds only what it uses (issue 4 asks for ≤ 80 MB idle).
     if (typeof Bun !== "undefined") Bun.gc(true);
     log.log("info", "suppressd started", { version: VERSION, url: daemon.url, config: loaded.source });
+    const leftover = loaded.development ? null : developmentLeftover(config.database.url);
+    if (leftover) {
+      // Development instances used to share the production default path: its test
+      // suppressions would now be served, and `jobs backfill` would queue them for sinks.
+      log.log("warn", "this database was a development instance's", {
+        found: leftover,
+        fix: "start production on a fresh database.url, or lift (DELETE) the test suppressions; then delete the file",
+      });
+    }
     const dev = loaded.development;
     if (dev) {
       const lines = [
@@ -92,7 +103,9 @@ in the config. A development instance (no config file) listens on 127.0.0.1 only
             error: message,
             // A process's environment is fixed when it starts: SIGHUP cannot see a variable set since.
             ...(message.includes("environment variable")
-              ? { hint: "an env: value can only name a variable set when the daemon started: restart it, or write the value in the file" }
+              ? {
+                  hint: "an env: value can only name a variable set when the daemon started: restart it, or write the value in the file",
+                }
               : {}),
           });
         }
@@ -101,3 +114,10 @@ in the config. A development instance (no config file) listens on 127.0.0.1 only
     return EXIT.ok;
   },
 };
+
+/** The credentials file an older development instance left beside a `file:` database. */
+function developmentLeftover(url: string): string | null {
+  if (!url.startsWith("file:")) return null;
+  const file = join(dirname(url.slice(5).split("?")[0] ?? ""), "dev-credentials.json");
+  return existsSync(file) ? file : null;
+}

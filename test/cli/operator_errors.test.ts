@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
 import { tempDir } from "../helpers/app.ts";
-import { BUN, ROOT, writeConfig } from "../helpers/daemon.ts";
+import { BUN, ROOT, startDaemon, writeConfig } from "../helpers/daemon.ts";
 import { openTestDb, runCli, seed } from "./run.ts";
 
 /**
@@ -219,6 +219,22 @@ describe("export", () => {
 });
 
 describe("a configuration to start from", () => {
+  test("a production start on a database an older development instance used warns", async () => {
+    const file = config();
+    writeFileSync(join(tmp.dir, `c${n}`, "dev-credentials.json"), "{}");
+    const daemon = await startDaemon({ config: file });
+    await daemon.stop();
+    const line = daemon
+      .stdout()
+      .split("\n")
+      .find((l) => l.includes("development instance"));
+    expect(JSON.parse(line ?? "{}")).toMatchObject({
+      level: "warn",
+      msg: "this database was a development instance's",
+      found: join(tmp.dir, `c${n}`, "dev-credentials.json"),
+    });
+  }, 30_000);
+
   test("`config example` prints config.example.json, which the binary does not ship", async () => {
     const r = await runCli(["config", "example"]);
     expect(r.code).toBe(0);
