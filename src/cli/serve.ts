@@ -55,8 +55,8 @@ in the config. A development instance (no config file) listens on 127.0.0.1 only
         dev.created
           ? `  Generated credentials (shown once; kept in ${dev.file}):\n    webhook secret: ${dev.webhookSecret}\n    API token:      ${dev.apiToken}`
           : `  Credentials are in ${dev.file}.`,
-        `  Try it:   ${selfCommand()} send-test-event email.bounced someone@example.com`,
-        `            curl -H "Authorization: Bearer <API token>" ${daemon.url}/v1/suppressions/someone@example.com`,
+        `  Try it:   ${selfCommand()} send-test-event email.bounced`,
+        `            curl -H "Authorization: Bearer <API token>" ${daemon.url}/v1/suppressions/bounced+suppressd-test@resend.dev`,
         `  Production: \`${selfCommand()} config example > config.json\`, edit it, and start with it (see README).`,
         "",
       ];

@@ -61,7 +61,7 @@ export function loadConfig(opts: {
       );
     }
     if (listen.values.host !== undefined) {
-      throw configError(
+      throw usageError(
         "--host needs a config file: a development instance listens on 127.0.0.1 only (its credentials are printed in the clear).",
       );
     }
