@@ -30,7 +30,9 @@ export type HistoryRow = Pick<
  * Suppressions and lifts after history row `afterId`, in id order, which is commit order: SQLite
  * lets one writer at a time insert, so a row with a higher id never commits before a lower one.
  * The condition on `decision` is written exactly as the partial index's (migration 005), so
- * SQLite walks only the changes.
+ * SQLite walks only the changes. (The table has no AUTOINCREMENT: after `forget` erased the newest
+ * rows, SQLite hands their ids out again, so a poller holding a cursor past them misses the
+ * changes that reuse them. Erasures are rare, and the table cannot gain AUTOINCREMENT in place.)
  */
 export async function listChanges(db: Kysely<Database>, afterId: number, limit: number) {
   return db
