@@ -3,7 +3,7 @@ import type { Config } from "./config/schema.ts";
 import { type Db, migrate, openDatabase } from "./db/client.ts";
 import { Retention } from "./db/retention.ts";
 import { type SinkTarget, type WriteQueue, Writer } from "./db/writer.ts";
-import { configError } from "./errors.ts";
+import { type AppError, configError } from "./errors.ts";
 import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
 import { jsonLogger } from "./log.ts";
@@ -29,7 +29,12 @@ export interface Daemon {
 }
 
 /** Opens and migrates the database, then serves the app. What `suppressd serve` runs. */
-export async function startDaemon(config: Config, clock: () => number = Date.now): Promise<Daemon> {
+export async function startDaemon(
+  config: Config,
+  clock: () => number = Date.now,
+  /** Where server.host and server.port were set, for the message when they cannot be used. */
+  listenSettings = { host: "server.host", port: "server.port" },
+): Promise<Daemon> {
   checkTlsFiles(config);
   const db = await openDatabase(config.database);
   await migrate(db);
@@ -57,7 +62,7 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
   } catch (e) {
     await writer.close();
     db.close();
-    throw e;
+    throw bindError(e, config.server, listenSettings) ?? e;
   }
   const retention = new Retention(db, {
     days: config.retention.days,
@@ -96,7 +101,7 @@ function withCredentialsOf(current: Config, next: Config): Config {
   return Object.freeze({
     ...current,
     resend: Object.freeze({ ...current.resend, webhookSecrets: next.resend.webhookSecrets }),
-    api: Object.freeze({ ...current.api, tokens: next.api.tokens }),
+    api: next.api,
     metrics: Object.freeze({ ...current.metrics, tokens: next.metrics.tokens }),
   });
 }
@@ -110,7 +115,7 @@ function changedSettings(current: Config, next: Config): string[] {
   );
 }
 
-const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens", "metrics.tokens"]);
+const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens", "api.named", "metrics.tokens"]);
 
 /** `section.key` → JSON of the value, one level deep (`sinks` is compared whole). */
 function flatten(config: Config): Map<string, string> {
@@ -130,6 +135,51 @@ export function sinkTargets(config: Config): SinkTarget[] {
     name: s.name,
     lifts: s.type === "mailchimp" ? s.tag !== undefined : s.sendLifts,
   }));
+}
+
+/**
+ * Why the listening socket could not be opened, as a configuration error naming the setting to
+ * change (exit 78: systemd's RestartPreventExitStatus=78 stops a restart loop that cannot help).
+ * Bun reports errno codes (EADDRINUSE, EADDRNOTAVAIL, ENOTFOUND from getaddrinfo); Deno its own
+ * error classes (AddrInUse, AddrNotAvailable, NotFound, PermissionDenied).
+ */
+export function bindError(
+  e: unknown,
+  server: { host: string; port: number },
+  names: { host: string; port: string },
+): AppError | null {
+  const err = e as { code?: unknown; name?: unknown; message?: unknown };
+  const code = typeof err?.code === "string" ? err.code : "";
+  const kind = typeof err?.name === "string" ? err.name : "";
+  const at = `${server.host}:${server.port}`;
+  if (code === "EADDRINUSE" || kind === "AddrInUse") {
+    return configError(
+      `Cannot listen on ${at}: port ${server.port} is in use by another process (another suppressd?). ` +
+        `Stop it, or choose another port with ${names.port}.`,
+    );
+  }
+  if (code === "EADDRNOTAVAIL" || kind === "AddrNotAvailable") {
+    return configError(
+      `Cannot listen on ${at}: ${JSON.stringify(server.host)} is not an address of this machine. ` +
+        `Set ${names.host} to one of its addresses (\`ip -br addr\`), 127.0.0.1 behind a local proxy, or 0.0.0.0 for all.`,
+    );
+  }
+  if (
+    code === "ENOTFOUND" ||
+    code.startsWith("EAI_") ||
+    (kind === "NotFound" && /lookup|resolve/i.test(String(err.message)))
+  ) {
+    return configError(
+      `Cannot listen on ${at}: ${JSON.stringify(server.host)} is neither an IP address nor a name this machine resolves. ` +
+        `Set ${names.host} to an address such as 127.0.0.1 or 0.0.0.0.`,
+    );
+  }
+  if (code === "EACCES" || kind === "PermissionDenied") {
+    return configError(
+      `Cannot listen on ${at}: not allowed (ports below 1024 need privileges). Choose a port above 1023 with ${names.port}, behind a proxy.`,
+    );
+  }
+  return null;
 }
 
 /** A missing or unreadable certificate stops the start with the key to fix, not a stack trace. */

@@ -8,6 +8,9 @@ import { checkTemplate } from "../sync/template.ts";
  */
 
 const secret = z.string().min(1, "must not be empty");
+const apiToken = secret.min(16, "use at least 16 characters");
+/** Recorded in the history as the actor of the changes made with the token. */
+const tokenName = z.string().regex(/^[a-z0-9_.-]{1,64}$/i, "letters, digits, '.', '-' or '_' (at most 64)");
 
 /**
  * What follows `whsec_` is the HMAC key in standard base64 (svix decodes it so). Resend's keys are
@@ -179,13 +182,33 @@ export const configSchema = z
     api: z
       .object({
         tokens: z
-          .array(secret.min(16, "use at least 16 characters"))
+          .array(z.union([apiToken, z.object({ name: tokenName, token: apiToken }).strict()]))
           .min(
             1,
             'set at least one API token, e.g. "env:SUPPRESSD_API_TOKEN" (make one: openssl rand -hex 24)',
           ),
       })
-      .strict(),
+      .strict()
+      // `tokens` stays a list of token strings for every reader; `named` pairs each with the name
+      // the history records as the actor of an API change (a plain string is named by position).
+      .transform(({ tokens }) => ({
+        tokens: tokens.map((t) => (typeof t === "string" ? t : t.token)),
+        named: tokens.map((t, i) =>
+          typeof t === "string" ? { name: `api.tokens[${i}]`, token: t } : { name: t.name, token: t.token },
+        ),
+      }))
+      .superRefine(({ named }, ctx) => {
+        const seen = new Set<string>();
+        for (const [i, t] of named.entries()) {
+          if (seen.has(t.name))
+            ctx.addIssue({
+              code: "custom",
+              path: ["tokens", i, "name"],
+              message: `'${t.name}' is used twice`,
+            });
+          seen.add(t.name);
+        }
+      }),
     metrics: z
       .object({
         /** Tokens that may read /metrics and nothing else (any api.tokens token may too). */

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import { jsonParam } from "./json_param.ts";
-import type { Database, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
+import type { Database, Decision, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
 
 /** Read-only queries. They take the Kysely instance first and never write. */
 
@@ -14,7 +14,7 @@ export async function findSuppression(
 export async function historyOf(db: Kysely<Database>, email: string, limit = 100) {
   return db
     .selectFrom("suppression_events")
-    .select(["decision", "reason", "event_type", "svix_id", "occurred_at", "recorded_at", "note"])
+    .select(["decision", "reason", "event_type", "svix_id", "occurred_at", "recorded_at", "note", "actor"])
     .where("email", "=", email)
     .orderBy("occurred_at", "desc")
     .orderBy("id", "desc")
@@ -24,8 +24,37 @@ export async function historyOf(db: Kysely<Database>, email: string, limit = 100
 
 export type HistoryRow = Pick<
   SuppressionEventTable,
-  "decision" | "reason" | "event_type" | "svix_id" | "occurred_at" | "recorded_at" | "note"
+  "decision" | "reason" | "event_type" | "svix_id" | "occurred_at" | "recorded_at" | "note" | "actor"
 >;
+
+/**
+ * Suppressions and lifts after history row `afterId`, in id order, which is commit order: SQLite
+ * lets one writer at a time insert, so a row with a higher id never commits before a lower one.
+ * The condition on `decision` is written exactly as the partial index's (migration 005), so
+ * SQLite walks only the changes. (The table has no AUTOINCREMENT: after `forget` erased the newest
+ * rows, SQLite hands their ids out again, so a poller holding a cursor past them misses the
+ * changes that reuse them. Erasures are rare, and the table cannot gain AUTOINCREMENT in place.)
+ */
+export async function listChanges(db: Kysely<Database>, afterId: number, limit: number) {
+  return db
+    .selectFrom("suppression_events")
+    .select([
+      "id",
+      "email",
+      "decision",
+      "reason",
+      "event_type",
+      "occurred_at",
+      "recorded_at",
+      "note",
+      "actor",
+    ])
+    .where("decision", "in", sql<Decision>`('suppressed', 'lifted')`)
+    .where("id", ">", afterId)
+    .orderBy("id")
+    .limit(limit)
+    .execute();
+}
 
 /**
  * Which of `emails` are suppressed: one primary-key lookup per address inside a single query.

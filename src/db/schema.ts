@@ -97,6 +97,8 @@ export interface SuppressionEventTable {
   occurred_at: number;
   recorded_at: number;
   note: string | null;
+  /** Who made the change: `token:NAME` for the API, `send-test-event`, or null (Resend, the CLI). */
+  actor: string | null;
 }
 
 export type JobStatus = "pending" | "running" | "done" | "dead" | "superseded";

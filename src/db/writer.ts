@@ -31,6 +31,13 @@ export interface WriteItem {
   occurredAt: number | null;
   intents: Intent[];
   quarantine?: { reason: string; body: Uint8Array };
+  /** Who asked, recorded with each history row: `token:NAME` for the API (see schema.ts). */
+  actor?: string | null;
+  /**
+   * A smoke test (`send-test-event`): its changes are recorded and answered like any other, and
+   * no sink hears of them, so a test can never unsubscribe a real person.
+   */
+  test?: boolean;
 }
 
 export type WriteStatus = EventStatus | "duplicate";
@@ -257,16 +264,17 @@ export class Writer implements WriteQueue {
     );
 
     // 4. Decide, in arrival order, against state that includes the batch's earlier decisions.
-    const history: (HistoryEntry & { svix_id: string | null; recorded_at: number })[] = [];
-    const changes = new Map<string, { action: "suppress" | "lift"; intent: Intent }>();
+    const history: (HistoryEntry & { svix_id: string | null; actor: string | null })[] = [];
+    const changes = new Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>();
     const changedPerItem = live.map((item) => {
       let changed = 0;
       for (const intent of item.intents) {
         const state = states.get(intentKey(intent)) ?? emptyState();
         const result = applyIntent(state, intent, this.opts.softBounce, now);
-        for (const h of result.history) history.push({ ...h, svix_id: item.svixId, recorded_at: now });
+        for (const h of result.history)
+          history.push({ ...h, svix_id: item.svixId, actor: item.actor ?? null });
         if (result.change) {
-          changes.set(intentKey(intent), { action: result.change, intent });
+          changes.set(intentKey(intent), { action: result.change, intent, test: item.test === true });
           changed++;
         }
       }
@@ -283,6 +291,7 @@ export class Writer implements WriteQueue {
         h.svix_id,
         h.occurred_at,
         h.note,
+        h.actor,
       ]);
       await exec(SQL.INSERT_HISTORY, rows, now);
     }
@@ -352,14 +361,17 @@ export class Writer implements WriteQueue {
    */
   private async enqueueJobs(
     exec: Exec,
-    changes: Map<string, { action: "suppress" | "lift"; intent: Intent }>,
+    changes: Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>,
     states: Map<string, AddressState>,
     now: number,
   ) {
-    if (changes.size === 0 || this.opts.sinks.length === 0) return;
-    await exec(SQL.SUPERSEDE_JOBS, [...changes.keys()], now);
+    // A test's change neither queues jobs nor supersedes the real ones waiting for its address.
+    const real = [...changes].filter(([, c]) => !c.test).map(([email]) => email);
+    if (real.length === 0 || this.opts.sinks.length === 0) return;
+    await exec(SQL.SUPERSEDE_JOBS, real, now);
     const jobs: unknown[] = [];
-    for (const [email, { action, intent }] of changes) {
+    for (const [email, { action, intent, test }] of changes) {
+      if (test) continue;
       const reason = states.get(email)?.row?.reason ?? "manual";
       for (const sink of this.opts.sinks) {
         if (action === "lift" && !sink.lifts) continue;

@@ -27,10 +27,11 @@ FROM suppression_reasons WHERE email IN ${IN_LIST}`;
 export const SELECT_SOFT_BOUNCES = `SELECT email, decision, occurred_at FROM suppression_events
 WHERE email IN ${IN_LIST} AND decision IN ('soft_bounce', 'soft_bounce_reset') AND occurred_at > ?2`;
 
-/** [email, decision, reason, event_type, svix_id, occurred_at, note]; ?2 recorded_at. */
+/** [email, decision, reason, event_type, svix_id, occurred_at, note, actor]; ?2 recorded_at. */
 export const INSERT_HISTORY = `INSERT INTO suppression_events
-(email, decision, reason, event_type, svix_id, occurred_at, recorded_at, note)
-SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, ?2, value->>6 FROM json_each(?1)`;
+(email, decision, reason, event_type, svix_id, occurred_at, recorded_at, note, actor)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, ?2, value->>6, value->>7
+FROM json_each(?1)`;
 
 /** [email, suppressed, reason, first_suppressed_at, suppressed_at, last_event_at, updated_at, note]. */
 export const UPSERT_SUPPRESSIONS = `INSERT INTO suppressions

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Reason } from "../db/schema.ts";
 import { normalizeAddress, recipients } from "./address.ts";
 import type { Intent } from "./intents.ts";
+import { TEST_TAG } from "./samples.ts";
 
 /**
  * Resend's webhook payloads, parsed defensively: a schema requires only what the decision needs
@@ -9,7 +10,7 @@ import type { Intent } from "./intents.ts";
  * differ from the docs (bounces without `type`, `email.suppressed` without `data.suppressed`).
  */
 export type ParsedEvent =
-  | { outcome: "act"; type: string; occurredAt: number; intents: Intent[] }
+  | { outcome: "act"; type: string; occurredAt: number; intents: Intent[]; test: boolean }
   | { outcome: "ignore"; type: string; occurredAt: number | null }
   | { outcome: "quarantine"; type: string; occurredAt: number | null; reason: string };
 
@@ -170,7 +171,8 @@ export function parseResendEvent(body: string): ParsedEvent {
   if (!at.success)
     return { outcome: "quarantine", type, occurredAt: null, reason: `created_at: ${describe(at.error)}` };
   try {
-    return { outcome: "act", type, occurredAt: at.data, intents: handler(env.data.data, type, at.data) };
+    const intents = handler(env.data.data, type, at.data);
+    return { outcome: "act", type, occurredAt: at.data, intents, test: isTest(env.data.data) };
   } catch (e) {
     const reason = e instanceof z.ZodError ? describe(e) : (e as Error).message;
     return {
@@ -180,6 +182,26 @@ export function parseResendEvent(body: string): ParsedEvent {
       reason: `data does not match ${type}: ${reason}`,
     };
   }
+}
+
+/**
+ * Whether the event carries the smoke-test tag (`suppressd_test: "true"`, see events/samples.ts)
+ * in `data.tags`, in either form Resend uses: an object, or an array of `{name, value}`.
+ */
+function isTest(data: unknown): boolean {
+  const tags = (data as { tags?: unknown } | null)?.tags;
+  if (Array.isArray(tags))
+    return tags.some(
+      (t) =>
+        (t as { name?: unknown })?.name === TEST_TAG.name &&
+        (t as { value?: unknown }).value === TEST_TAG.value,
+    );
+  return (
+    tags !== null &&
+    typeof tags === "object" &&
+    Object.hasOwn(tags, TEST_TAG.name) &&
+    (tags as Record<string, unknown>)[TEST_TAG.name] === TEST_TAG.value
+  );
 }
 
 function describe(error: z.ZodError): string {

@@ -6,6 +6,7 @@ import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { bearerAuth } from "./auth.ts";
+import { changeRoutes } from "./change_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { clientIpOf, IpSet, ipAllowlist } from "./ip_rules.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
@@ -51,11 +52,13 @@ export function createApp(deps: AppDeps) {
   const allowed = config.resend.allowedIps;
   if (allowed)
     app.use(WEBHOOK_PATH, ipAllowlist(new IpSet(allowed === "resend" ? [allowed] : allowed), clientIp));
-  app.use("/v1/*", bearerAuth(config.api.tokens));
-  app.use("/metrics", bearerAuth([...config.api.tokens, ...config.metrics.tokens]));
+  app.use("/v1/*", bearerAuth(config.api.named));
+  const scrapers = config.metrics.tokens.map((token, i) => ({ name: `metrics.tokens[${i}]`, token }));
+  app.use("/metrics", bearerAuth([...config.api.named, ...scrapers]));
   app.route("/", healthRoutes(deps));
   app.route("/", webhookRoutes({ ...deps, writer: webhooks.wrap(deps.writer) }));
   app.route("/", suppressionRoutes(deps));
+  app.route("/", changeRoutes(deps));
   app.route("/", syncRoutes(deps));
   app.route("/", metricsRoutes(metrics));
   app.notFound((c) =>

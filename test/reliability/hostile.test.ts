@@ -399,8 +399,9 @@ describe("the API with a valid token", () => {
           expect(res.status, why).toBeLessThan(500);
           if (res.status >= 400) {
             const json = (await res.json()) as Record<string, unknown>;
-            // GET of an address that may be mailed answers 404 {email, suppressed: false}.
-            const shape = json.suppressed === false ? ["email", "suppressed"] : ["error", "message"];
+            // GET of an address that may be mailed answers 404 {email, suppressed: false, history}.
+            const shape =
+              json.suppressed === false ? ["email", "history", "suppressed"] : ["error", "message"];
             expect(Object.keys(json).sort(), why).toEqual(shape);
           } else await res.arrayBuffer();
         }),

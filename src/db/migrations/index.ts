@@ -3,6 +3,7 @@ import * as m001 from "./001_initial.ts";
 import * as m002 from "./002_suppressions_by_reason.ts";
 import * as m003 from "./003_sync_jobs_by_email.ts";
 import * as m004 from "./004_repair_lone_surrogates.ts";
+import * as m005 from "./005_history_actor.ts";
 
 /**
  * Every migration, by name, in order. Listed in code because a compiled binary has no migrations
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   "002_suppressions_by_reason": m002,
   "003_sync_jobs_by_email": m003,
   "004_repair_lone_surrogates": m004,
+  "005_history_actor": m005,
 };
