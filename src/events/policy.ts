@@ -96,11 +96,16 @@ export function isActive(state: AddressState, r: ReasonState): boolean {
   return r.reason !== "*" && r.suppressedAt !== null && r.suppressedAt >= liftTime(state, r);
 }
 
-/** The reasons in force, strongest first. */
+/** The reasons in force, strongest first (equals by name, so arrival order cannot pick one). */
 export function activeReasons(state: AddressState): ReasonState[] {
   return [...state.reasons.values()]
     .filter((r) => isActive(state, r))
-    .sort((a, b) => STRENGTH[b.reason as Reason] - STRENGTH[a.reason as Reason]);
+    .sort(
+      (a, b) =>
+        STRENGTH[b.reason as Reason] - STRENGTH[a.reason as Reason] ||
+        a.reason.localeCompare(b.reason) ||
+        a.source.localeCompare(b.source),
+    );
 }
 
 export function applyIntent(
