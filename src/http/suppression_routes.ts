@@ -158,7 +158,10 @@ export function suppressionRoutes(deps: AppDeps) {
             "newer_suppression",
             `${email} stays suppressed (${row.reason}): an event dated after this request suppressed it (newest event ${iso(row.last_event_at)}); lift it again after that time, or check the server's clock.`,
           );
-        throw notFound("not_suppressed", `${email} is not suppressed; nothing to lift.`);
+        throw notFound(
+          "not_suppressed",
+          `${email} is not suppressed; nothing to lift (the lift is kept: an event dated before now will not suppress it).`,
+        );
       }
       return c.json({ email, suppressed: false });
     });

@@ -525,6 +525,16 @@ describe("DELETE /v1/suppressions/{email}", () => {
     expect((await t.api("DELETE", "/v1/suppressions/future@x.com")).status).toBe(200);
   });
 
+  test("a DELETE of an address not suppressed is kept: an older bounce arriving later stays lifted", async () => {
+    const t = await app();
+    t.now.value = T0;
+    expect((await t.api("DELETE", "/v1/suppressions/early@x.com")).status).toBe(404);
+    await deliver(t, bounce("early@x.com", "Permanent", iso(T0 - 5 * MIN))); // sent before, arrived after
+    expect((await t.api("GET", "/v1/suppressions/early@x.com")).status).toBe(404);
+    await deliver(t, bounce("early@x.com", "Permanent", iso(T0 + 5 * MIN)));
+    expect((await t.api("GET", "/v1/suppressions/early@x.com")).status).toBe(200);
+  });
+
   const notSuppressed: [string, (t: TestApp) => Promise<unknown>][] = [
     ["never seen", async () => {}],
     ["already lifted", (t) => put(t, "x@x.com", T0).then(() => t.api("DELETE", "/v1/suppressions/x@x.com"))],
