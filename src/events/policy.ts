@@ -146,8 +146,14 @@ function suppress(state: AddressState, intent: Extract<Intent, { kind: "suppress
 }
 
 /** History and row once `reason` is in force (newly or again). */
-function suppressed(state: AddressState, intent: Intent, reason: Reason, note: string | null, now: number) {
-  const email = (intent as { email: string }).email;
+function suppressed(
+  state: AddressState,
+  intent: Exclude<Intent, { kind: "invalid_address" }>,
+  reason: Reason,
+  note: string | null,
+  now: number,
+) {
+  const email = intent.email;
   const change = summarize(state, email, intent.occurredAt, now, note, true);
   const decision = change === "suppress" ? "suppressed" : "already_suppressed";
   return { history: [entry(email, decision, reason, intent, note)], change };
@@ -201,7 +207,7 @@ function softBounce(
 ): PolicyResult {
   const at = intent.occurredAt;
   if (!state.soft.includes(at)) state.soft.push(at);
-  const from = liftTime(state, reasonOf(state, "soft_bounce_limit", SOFT_SOURCE));
+  const from = softLimitLiftTime(state);
   const counted = at >= from ? windowCountWith(state.soft, at, from, rule) : 0;
   const note =
     rule.count === 0
@@ -254,9 +260,8 @@ function delivered(
  */
 function refreshSoftLimit(state: AddressState, rule: SoftBounceRule) {
   if (rule.count === 0) return;
-  const key = reasonKey("soft_bounce_limit", SOFT_SOURCE);
-  const existing = state.reasons.get(key);
-  const from = liftTime(state, existing ?? virtual("soft_bounce_limit", SOFT_SOURCE));
+  const existing = state.reasons.get(reasonKey("soft_bounce_limit", SOFT_SOURCE));
+  const from = softLimitLiftTime(state);
   const reached = softLimitReachedAt(state.soft, from, rule);
   if (reached === null && existing === undefined) return;
   const r = existing ?? reasonOf(state, "soft_bounce_limit", SOFT_SOURCE);
@@ -340,6 +345,12 @@ function summarize(
     note: note ?? row.note,
   };
   return "lift";
+}
+
+/** When the soft-bounce limit was last lifted (a delivery or an API lift): bounces count from then. */
+function softLimitLiftTime(state: AddressState): number {
+  const r = state.reasons.get(reasonKey("soft_bounce_limit", SOFT_SOURCE));
+  return liftTime(state, r ?? virtual("soft_bounce_limit", SOFT_SOURCE));
 }
 
 /** When `r` was last lifted, an API lift of everything included (-Infinity: never). */

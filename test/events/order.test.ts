@@ -24,7 +24,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const T0 = Date.parse("2026-04-01T00:00:00Z");
 const RULE = { count: 2, days: 1 };
-const RUNS = 150;
+const RUNS = 300;
 
 type Ev =
   | { kind: "bounce"; type: string | null; h: number }
