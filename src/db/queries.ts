@@ -14,7 +14,17 @@ export async function findSuppression(
 export async function historyOf(db: Kysely<Database>, email: string, limit = 100) {
   return db
     .selectFrom("suppression_events")
-    .select(["decision", "reason", "event_type", "svix_id", "occurred_at", "recorded_at", "note", "actor"])
+    .select([
+      "decision",
+      "reason",
+      "source",
+      "event_type",
+      "svix_id",
+      "occurred_at",
+      "recorded_at",
+      "note",
+      "actor",
+    ])
     .where("email", "=", email)
     .orderBy("occurred_at", "desc")
     .orderBy("id", "desc")
@@ -24,8 +34,34 @@ export async function historyOf(db: Kysely<Database>, email: string, limit = 100
 
 export type HistoryRow = Pick<
   SuppressionEventTable,
-  "decision" | "reason" | "event_type" | "svix_id" | "occurred_at" | "recorded_at" | "note" | "actor"
+  | "decision"
+  | "reason"
+  | "source"
+  | "event_type"
+  | "svix_id"
+  | "occurred_at"
+  | "recorded_at"
+  | "note"
+  | "actor"
 >;
+
+/** The reasons an address is suppressed for now, each with its source, newest first. */
+export async function reasonsInForce(db: Kysely<Database>, email: string) {
+  const rows = await db
+    .selectFrom("suppression_reasons")
+    .select(["reason", "source", "suppressed_at"])
+    .where("email", "=", email)
+    .where("active", "=", 1)
+    .orderBy("suppressed_at", "desc")
+    .orderBy("reason")
+    .orderBy("source")
+    .execute();
+  return rows.map((r) => ({
+    reason: r.reason as Reason,
+    source: r.source,
+    suppressed_at: r.suppressed_at as number,
+  }));
+}
 
 /**
  * Suppressions and lifts after history row `afterId`, in id order, which is commit order: SQLite

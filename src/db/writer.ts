@@ -7,15 +7,16 @@ import {
   applyIntent,
   emptyState,
   type HistoryEntry,
-  type ReasonKey,
+  isActive,
+  reasonKey,
   type SoftBounceRule,
-  softWindowStart,
 } from "../events/policy.ts";
+import type { Source } from "../events/sources.ts";
 import type { Db } from "./client.ts";
 import { isBusy } from "./connection.ts";
 import { toStatement } from "./dialect.ts";
 import { jsonParam } from "./json_param.ts";
-import type { EventStatus, SuppressionTable } from "./schema.ts";
+import type { EventStatus, Reason, SuppressionTable } from "./schema.ts";
 import * as SQL from "./writer_sql.ts";
 
 /** One unit of work: a webhook delivery, an API change, or a batch of imported rows. */
@@ -287,6 +288,7 @@ export class Writer implements WriteQueue {
         h.email,
         h.decision,
         h.reason,
+        h.source,
         h.event_type,
         h.svix_id,
         h.occurred_at,
@@ -313,7 +315,14 @@ export class Writer implements WriteQueue {
     const reasons = [...states.entries()]
       .filter(([email, s]) => loaded.get(email)?.reasons !== reasonsKey(s))
       .flatMap(([email, s]) =>
-        [...s.reasons].map(([reason, r]) => [email, reason, r.active ? 1 : 0, r.since, r.at]),
+        [...s.reasons.values()].map((r) => [
+          email,
+          r.reason,
+          r.source,
+          isActive(s, r) ? 1 : 0,
+          r.suppressedAt,
+          r.liftedAt,
+        ]),
       );
     if (reasons.length > 0) await exec(SQL.UPSERT_REASONS, reasons);
     await this.enqueueJobs(exec, changes, states, now);
@@ -335,22 +344,23 @@ export class Writer implements WriteQueue {
       if (state) state.row = suppressionRow(row);
     }
     for (const r of (await exec(SQL.SELECT_REASONS, emails)).rows) {
-      states.get(r.email as string)?.reasons.set(r.reason as ReasonKey, {
-        active: r.active === 1,
-        since: r.since as number | null,
-        at: r.last_event_at as number,
+      const reason = r.reason as Reason | "*";
+      const source = r.source as Source;
+      states.get(r.email as string)?.reasons.set(reasonKey(reason, source), {
+        reason,
+        source,
+        suppressedAt: r.suppressed_at as number | null,
+        liftedAt: r.lifted_at as number | null,
       });
     }
-    const soft = intents.filter((i) => i.kind === "soft_bounce" || i.kind === "delivered");
+    // The soft-bounce limit is recomputed from the bounces since its last lift whenever a soft
+    // bounce, a delivery or an API lift of everything arrives (see policy.ts).
+    const soft = intents.filter(
+      (i) => i.kind === "soft_bounce" || i.kind === "delivered" || (i.kind === "lift" && i.reasons === "*"),
+    );
     if (soft.length > 0 && this.opts.softBounce.count > 0) {
-      const since = softWindowStart(Math.min(...soft.map((i) => i.occurredAt)), this.opts.softBounce);
-      const addresses = [...new Set(soft.map(intentKey))];
-      for (const r of (await exec(SQL.SELECT_SOFT_BOUNCES, addresses, since)).rows) {
-        states.get(r.email as string)?.soft.push({
-          decision: r.decision as "soft_bounce" | "soft_bounce_reset",
-          at: r.occurred_at as number,
-        });
-      }
+      for (const r of (await exec(SQL.SELECT_SOFT_BOUNCES, [...new Set(soft.map(intentKey))])).rows)
+        states.get(r.email as string)?.soft.push(r.occurred_at as number);
     }
     return states;
   }
@@ -400,7 +410,7 @@ export function suppressionRow(r: Record<string, unknown>): SuppressionTable {
 
 /** A snapshot of an address's reasons, to tell whether the policy changed them. */
 function reasonsKey(state: AddressState): string {
-  return JSON.stringify([...state.reasons]);
+  return JSON.stringify([...state.reasons.values()]);
 }
 
 function chunks<T>(list: T[]): T[][] {

@@ -1,9 +1,15 @@
 import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import { z } from "zod";
-import { findSuppression, historyOf, listSuppressions, suppressedAmong } from "../db/queries.ts";
+import {
+  findSuppression,
+  historyOf,
+  listSuppressions,
+  reasonsInForce,
+  suppressedAmong,
+} from "../db/queries.ts";
 import { REASONS, type SuppressionTable } from "../db/schema.ts";
-import { badRequest, notFound } from "../errors.ts";
+import { AppError, badRequest, notFound } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import type { AppDeps } from "./app.ts";
 import type { AuthEnv } from "./auth.ts";
@@ -35,7 +41,14 @@ const listQuery = z.object({
 /** /v1/suppressions: the questions a sender asks, and the operator's manual changes. */
 export function suppressionRoutes(deps: AppDeps) {
   const db = deps.db.kysely;
-  const now = deps.clock;
+  // An operator's change happens when we take it, and two of them never share an instant: the
+  // policy keeps a suppression and a lift at the same instant in force whatever their order, so a
+  // PUT and a DELETE sent within one millisecond would otherwise cancel the DELETE.
+  let lastChange = -Infinity;
+  const changeTime = () => {
+    lastChange = Math.max(deps.clock(), lastChange + 1);
+    return lastChange;
+  };
 
   return new Hono<AuthEnv>()
     .get("/v1/suppressions/:email", async (c) => {
@@ -48,7 +61,13 @@ export function suppressionRoutes(deps: AppDeps) {
       }));
       // 404 still means "may be mailed"; the history says why (a lift, by whom, with what note).
       if (!row || row.suppressed === 0) return c.json({ email, suppressed: false, history }, 404);
-      return c.json({ ...present(row), history });
+      const reasons = await reasonsInForce(db, email);
+      return c.json({
+        ...present(row),
+        // Every reason in force, and who set it: each is lifted on its own (see the README).
+        reasons: reasons.map((r) => ({ ...r, suppressed_at: iso(r.suppressed_at) })),
+        history,
+      });
     })
     .post("/v1/suppressions/check", async (c) => {
       const body = parse(checkBody, await readJson(c));
@@ -98,12 +117,13 @@ export function suppressionRoutes(deps: AppDeps) {
     .put("/v1/suppressions/:email", async (c) => {
       const email = addressParam(c.req.param("email"));
       const body = parse(putBody, await readJson(c));
+      const at = changeTime();
       await deps.writer.submit({
         claim: "none",
         svixId: null,
         type: "api.put",
         status: "processed",
-        occurredAt: now(),
+        occurredAt: at,
         actor: `token:${c.get("tokenName")}`,
         intents: [
           {
@@ -111,7 +131,7 @@ export function suppressionRoutes(deps: AppDeps) {
             email,
             reason: body.reason,
             eventType: "api.put",
-            occurredAt: now(),
+            occurredAt: at,
             note: body.note ?? undefined,
           },
         ],
@@ -122,12 +142,13 @@ export function suppressionRoutes(deps: AppDeps) {
     .delete("/v1/suppressions/:email", async (c) => {
       const email = addressParam(c.req.param("email"));
       const body = parse(deleteBody, await readJson(c));
+      const at = changeTime();
       const result = await deps.writer.submit({
         claim: "none",
         svixId: null,
         type: "api.delete",
         status: "processed",
-        occurredAt: now(),
+        occurredAt: at,
         actor: `token:${c.get("tokenName")}`,
         intents: [
           {
@@ -135,13 +156,25 @@ export function suppressionRoutes(deps: AppDeps) {
             email,
             reasons: "*",
             eventType: "api.delete",
-            occurredAt: now(),
+            occurredAt: at,
             note: body.note ?? undefined,
           },
         ],
       });
-      if (result.changed === 0)
-        throw notFound("not_suppressed", `${email} is not suppressed; nothing to lift.`);
+      if (result.changed === 0) {
+        // The lift is remembered either way (an older event arriving later finds it lifted).
+        const row = await findSuppression(db, email);
+        if (row?.suppressed === 1)
+          throw new AppError(
+            409,
+            "newer_suppression",
+            `${email} stays suppressed (${row.reason}): an event dated after this request suppressed it (newest event ${iso(row.last_event_at)}); lift it again after that time, or check the server's clock.`,
+          );
+        throw notFound(
+          "not_suppressed",
+          `${email} is not suppressed; nothing to lift (the lift is kept: an event dated before now will not suppress it).`,
+        );
+      }
       return c.json({ email, suppressed: false });
     });
 }
