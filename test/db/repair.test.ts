@@ -1,8 +1,10 @@
 import { afterAll, afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { migrate, openDatabase } from "../../src/db/client.ts";
-import * as SQL from "../../src/db/writer_sql.ts";
+import { Kysely } from "kysely";
+import { Migrator } from "kysely/migration";
+import { LibsqlDialect } from "../../src/db/dialect.ts";
+import { migrations } from "../../src/db/migrations/index.ts";
 import { runCli } from "../cli/run.ts";
 import { tempDir } from "../helpers/app.ts";
 import { authHeaders, BUN, ROOT, type RunningDaemon, startDaemon, writeConfig } from "../helpers/daemon.ts";
@@ -25,37 +27,67 @@ afterAll(() => tmp.cleanup());
 const NOTE = "Customer asked to stop 😀 ".repeat(100).slice(0, 2000);
 const T = Date.parse("2026-05-01T12:00:00Z");
 
-/** The landed writer's parameter: JSON.stringify, lone surrogates as `\udXXX` escapes. */
+/**
+ * The landed version's statements (writer_sql.ts at 4bbd3f8), frozen here: the schema has moved on
+ * since (sources, actors), and the point is what that version wrote.
+ */
+const LANDED = {
+  CLAIM_EVENTS: `INSERT INTO webhook_events (svix_id, type, status, occurred_at, received_at)
+SELECT value->>0, value->>1, value->>2, value->>3, ?2 FROM json_each(?1) WHERE true
+ON CONFLICT (svix_id) DO NOTHING RETURNING svix_id`,
+  UPSERT_SUPPRESSIONS: `INSERT INTO suppressions
+(email, suppressed, reason, first_suppressed_at, suppressed_at, last_event_at, updated_at, note)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7
+FROM json_each(?1) WHERE true
+ON CONFLICT (email) DO UPDATE SET suppressed = excluded.suppressed, reason = excluded.reason,
+first_suppressed_at = excluded.first_suppressed_at, suppressed_at = excluded.suppressed_at,
+last_event_at = excluded.last_event_at, updated_at = excluded.updated_at, note = excluded.note`,
+  UPSERT_REASONS: `INSERT INTO suppression_reasons (email, reason, active, since, last_event_at)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?1) WHERE true
+ON CONFLICT (email, reason) DO UPDATE SET active = excluded.active, since = excluded.since,
+last_event_at = excluded.last_event_at`,
+  INSERT_HISTORY: `INSERT INTO suppression_events
+(email, decision, reason, event_type, svix_id, occurred_at, recorded_at, note)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, ?2, value->>6 FROM json_each(?1)`,
+  INSERT_JOBS: `INSERT INTO sync_jobs
+(sink, email, action, reason, event_type, occurred_at, status, attempts, next_attempt_at, created_at, updated_at)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, 'pending', 0, ?2, ?2, ?2
+FROM json_each(?1)`,
+};
+
+/** A database at the landed schema (migrations up to 003), written as the landed writer did. */
 async function plantLikeTheLandedVersion(dbFile: string) {
-  const db = await openDatabase({ url: `file:${dbFile}` });
-  await migrate(db);
-  db.close();
   const c = createClient({ url: `file:${dbFile}` });
+  const migrator = new Migrator({
+    db: new Kysely<unknown>({ dialect: new LibsqlDialect(c) }),
+    provider: { getMigrations: async () => migrations },
+  });
+  const { error } = await migrator.migrateTo("003_sync_jobs_by_email");
+  if (error) throw error;
+  // The landed writer's parameter: JSON.stringify, lone surrogates as `\udXXX` escapes.
   const exec = (text: string, rows: unknown[], arg?: number) =>
     c.execute({ sql: text, args: arg === undefined ? [JSON.stringify(rows)] : [JSON.stringify(rows), arg] });
-  await exec(SQL.CLAIM_EVENTS, [["msg_bad_type", "email.\ud800opened", "ignored", T]], T);
+  await exec(LANDED.CLAIM_EVENTS, [["msg_bad_type", "email.\ud800opened", "ignored", T]], T);
   const row = (email: string, note: string | null) => [email, 1, "manual", T, T, T, T, note];
-  await exec(SQL.UPSERT_SUPPRESSIONS, [
+  await exec(LANDED.UPSERT_SUPPRESSIONS, [
     row("jane@example.com", NOTE),
     row("\ud800x@example.com", null),
     row("\udc00x@example.com", null), // the same text as the one above once repaired
   ]);
-  await exec(SQL.UPSERT_REASONS, [
+  await exec(LANDED.UPSERT_REASONS, [
     ["jane@example.com", "manual", 1, T, T],
     ["\ud800x@example.com", "hard_bounce", 1, T, T],
   ]);
   await exec(
-    SQL.INSERT_HISTORY,
+    LANDED.INSERT_HISTORY,
     [["\ud800x@example.com", "suppressed", "hard_bounce", "email.bounced", "m1", T, null]],
     T,
   );
   await exec(
-    SQL.INSERT_JOBS,
+    LANDED.INSERT_JOBS,
     [["crm", "\ud800x@example.com", "suppress", "hard_bounce", "email.bounced", T]],
     T,
   );
-  // As the landed version left it: the repair has not run yet.
-  await c.execute("DELETE FROM kysely_migration WHERE name = '004_repair_lone_surrogates'");
   c.close();
 }
 
