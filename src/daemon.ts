@@ -42,7 +42,7 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
   });
   const log = jsonLogger(config.log.level);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
-  const metrics = new Metrics({ db: db.kysely });
+  const metrics = new Metrics({ db: db.kysely, clock });
   // Filled by the sync worker, read by GET /v1/status and /metrics.
   const sinkHealth = new SinkHealth(
     config.sinks.map((s) => s.name),

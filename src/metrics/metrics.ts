@@ -228,7 +228,7 @@ export class Metrics {
 
   private refreshDatabaseGauges(): Promise<void> {
     const db = this.opts.db;
-    const now = Date.now();
+    const now = (this.opts.clock ?? Date.now)();
     if (!db || now - this.refreshed < (this.opts.cacheMs ?? 15_000)) return Promise.resolve();
     this.refreshing ??= (async () => {
       try {
