@@ -69,9 +69,9 @@ export async function syncStatus(
     .map((name) => ({ name, ...backlog(name) }));
   const problems: string[] = [];
   for (const s of sinks) {
-    if (s.state === "stopped") problems.push(`sink ${s.name} is stopped: ${s.last_error?.message}`);
-    else if (s.state === "failing")
-      problems.push(`sink ${s.name} is failing: ${s.last_error?.message ?? "its last call failed"}`);
+    const why = WHY[s.last_error?.class ?? "other"];
+    if (s.state === "stopped") problems.push(`sink ${s.name} is stopped: ${why}`);
+    else if (s.state === "failing") problems.push(`sink ${s.name} is failing: ${why}`);
     if (s.dead > 0) problems.push(`sink ${s.name} has ${s.dead.toLocaleString("en-US")} dead job(s)`);
   }
   for (const o of orphans) {
@@ -82,18 +82,35 @@ export async function syncStatus(
   return { ok: problems.length === 0, problems, sinks, sinks_not_configured: orphans };
 }
 
+/** A class of error in a few words, for the one-line problems. */
+const WHY: Record<ErrorClass, string> = {
+  auth: "its key or credential is refused (401/403)",
+  not_found: "an audience or resource it names does not exist (404)",
+  rejected: "it refuses the requests (4xx)",
+  throttled: "it is throttling (429)",
+  timeout: "it does not answer in time",
+  network: "it cannot be reached",
+  server: "it answers with server errors (5xx)",
+  other: "its calls fail",
+};
+
 /** The operator's next step for a sink, by its state and the class of its last error. */
 function fixFor(name: string, h: SinkState, dead: number): string | null {
   const retryDead = dead > 0 ? ` Then send the dead jobs again: jobs retry --all --sink ${name}.` : "";
   const cls = h.lastError?.class;
-  if (h.state === "stopped") {
+  const refused = cls === "auth" || cls === "not_found";
+  if (h.state === "stopped" || (h.state === "failing" && refused)) {
     const what =
       cls === "auth"
         ? "its credential was refused: fix the sink's apiKey (Mailchimp) or headers/url (HTTP)"
         : cls === "not_found"
           ? "something it names does not exist: fix the sink's listIds (Mailchimp) or url (HTTP)"
           : "it refused every job";
-    return `Sending is stopped and its jobs wait: ${what} in the config, check it with config check, then reload the daemon (SIGHUP).${retryDead}`;
+    const now =
+      h.state === "stopped"
+        ? "Sending is stopped and its jobs wait"
+        : "Its check failed, and its first send will stop it (jobs wait)";
+    return `${now}: ${what} in the config, check it with config check, then reload the daemon (SIGHUP).${retryDead}`;
   }
   if (h.state === "failing") {
     const what =

@@ -294,17 +294,22 @@ export class SyncWorker {
           // A sink-wide refusal (wrong key, missing audience): the error that stops the sink.
           let refusal: string | undefined;
           if (!sink || this.health.isStopped(name)) {
-            // Claimed before the sink stopped (or was removed by a reload): back to the queue unsent.
-            outcomes = new Map();
-          } else {
-            try {
-              outcomes = await sink.send(jobs, this.abort.signal);
-              refusal = sharedRefusal(jobs, outcomes);
-            } catch (e) {
-              const o = this.abort.signal.aborted ? undefined : outcomeOf(e);
-              if (o?.kind === "fail") refusal = o.error;
-              outcomes = new Map(o ? jobs.map((j) => [j.id, o]) : []);
-            }
+            // Claimed before the sink stopped (or was removed by a reload): back to the queue
+            // unsent, keeping why they wait. Nothing was sent, so there is nothing to report.
+            const why = this.health.get(name).stopped?.reason ?? null;
+            const back = jobs.map((j) => ({ ...handBack(j.id, now()), error: why }));
+            await this.record(back).finally(() => {
+              for (const j of jobs) pending.delete(j);
+            });
+            return;
+          }
+          try {
+            outcomes = await sink.send(jobs, this.abort.signal);
+            refusal = sharedRefusal(jobs, outcomes);
+          } catch (e) {
+            const o = this.abort.signal.aborted ? undefined : outcomeOf(e);
+            if (o?.kind === "fail") refusal = o.error;
+            outcomes = new Map(o ? jobs.map((j) => [j.id, o]) : []);
           }
           if (refusal !== undefined) {
             this.stopSink(name, redact(refusal), jobs.length);
