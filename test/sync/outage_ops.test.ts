@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
+import { startDaemon } from "../../src/daemon.ts";
 import { createApp } from "../../src/http/app.ts";
 import { jsonLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
 import { errorClass } from "../../src/sync/health.ts";
 import { countJobs } from "../../src/sync/outbox.ts";
+import { type Sink, SinkError, type SyncJob } from "../../src/sync/sink.ts";
 import { buildSinks } from "../../src/sync/sinks/index.ts";
 import { SyncWorker } from "../../src/sync/worker.ts";
 import { FAKE_KEY, FakeMailchimp, hash } from "../fakes/mailchimp.ts";
@@ -227,6 +229,60 @@ describe("a sink-wide refusal stops the sink; its jobs wait", () => {
     expect(await countJobs(t.db.kysely, "news")).toEqual({ pending: 0, running: 0, dead: 0 });
     expect(fake.lists.get("list1")?.get(hash("user3@example.com"))?.status).toBe("unsubscribed");
   });
+});
+
+describe("the sink contract", () => {
+  test("a permanent SinkError thrown for the whole send stops the sink; a reload resumes it", async () => {
+    t = await makeApp({ sinks: [{ type: "http", name: "news", url: "http://127.0.0.1:9/{{email}}" }] });
+    const sent: SyncJob[] = [];
+    let missing = true;
+    const sink: Sink = {
+      name: "news",
+      async send(jobs) {
+        if (missing) {
+          throw new SinkError(
+            "Mailchimp audience (list id) 'gone' does not exist in this account (404): check listIds of sink 'news'.",
+            true,
+          );
+        }
+        sent.push(...jobs);
+        return new Map(jobs.map((j) => [j.id, { kind: "done" as const }]));
+      },
+    };
+    const o = observe(t, [sink]);
+    await queue(t, "news", 10);
+    await o.worker.runOnce();
+    expect(await countJobs(t.db.kysely, "news")).toEqual({ pending: 10, running: 0, dead: 0 });
+    const s = ((await o.status()).sinks as Record<string, unknown>[])[0];
+    expect(s).toMatchObject({
+      state: "stopped",
+      last_error: expect.objectContaining({ class: "not_found" }),
+    });
+    expect(String(s?.fix)).toContain("fix the sink's listIds (Mailchimp)");
+    expect((await o.status()).problems).toEqual([
+      "sink news is stopped: an audience or resource it names does not exist (404)",
+    ]);
+    missing = false;
+    o.worker.setSinks([sink]);
+    await o.worker.runOnce();
+    expect(sent.length).toBe(10);
+    expect(await countJobs(t.db.kysely, "news")).toEqual({ pending: 0, running: 0, dead: 0 });
+  });
+});
+
+test("a reload applies changed sink settings at once; added, removed or renamed sinks wait for a restart", async () => {
+  t = await makeApp();
+  const sink = { type: "http", name: "crm", url: "http://127.0.0.1:9/a/{{email}}" };
+  const config = (sinks: unknown[]) => testConfig(t?.config.database.url as string, { sinks });
+  const daemon = await startDaemon(config([sink]));
+  try {
+    expect(daemon.reload(config([{ ...sink, url: "http://127.0.0.1:9/b/{{email}}" }]))).toEqual([]);
+    expect(daemon.reload(config([{ ...sink, name: "crm2" }]))).toEqual(["sinks"]);
+    // Taking lifts or not changes what the writer queues: a restart too.
+    expect(daemon.reload(config([{ ...sink, sendLifts: true }]))).toEqual(["sinks"]);
+  } finally {
+    await daemon.stop();
+  }
 });
 
 describe("per-job failures", () => {
