@@ -54,7 +54,8 @@ export const serve: Command = {
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
       // SIGHUP re-reads the config file for new webhook secrets and API tokens (a rotation adds the
-      // new secret, reloads, and removes the old one later). A broken file changes nothing.
+      // new secret, reloads, and removes the old one later) and sink settings (a fixed key resumes
+      // a stopped sink). A broken file changes nothing.
       process.on("SIGHUP", () => {
         if (stopping) return;
         if (dev) {
@@ -64,7 +65,7 @@ export const serve: Command = {
         try {
           const next = loadConfig({ flag: values.config as string | undefined }).config;
           const needsRestart = daemon.reload(next);
-          log.log("info", "reloaded webhook secrets and API tokens", {
+          log.log("info", "reloaded webhook secrets, API tokens and sink settings", {
             config: loaded.source,
             webhook_secrets: next.resend.webhookSecrets.length,
             api_tokens: next.api.tokens.length,
