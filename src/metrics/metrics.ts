@@ -23,6 +23,8 @@ export interface SyncBatchReport {
   retry?: number;
   /** Jobs given up on. */
   dead?: number;
+  /** Jobs held back, pending, because the sink refused the whole send and stopped. */
+  waiting?: number;
   durationMs: number;
   /** The most frequent failure of the batch. Never put keys or URLs with secrets here. */
   error?: string;

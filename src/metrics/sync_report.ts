@@ -14,6 +14,7 @@ export function reportSyncBatch(log: Logger, metrics: Metrics | undefined, r: Sy
     done: r.done,
     retry: r.retry ?? 0,
     dead: r.dead ?? 0,
+    ...(r.waiting ? { waiting: r.waiting } : {}),
     duration_ms: Math.round(r.durationMs),
     ...(r.failures?.length ? { error_classes: [...new Set(r.failures.map((f) => f.class))] } : {}),
   });

@@ -311,11 +311,8 @@ export class SyncWorker {
             if (o?.kind === "fail") refusal = o.error;
             outcomes = new Map(o ? jobs.map((j) => [j.id, o]) : []);
           }
-          if (refusal !== undefined) {
-            this.stopSink(name, redact(refusal), jobs.length);
-            const wait: Outcome = { kind: "retry", error: refusal };
-            outcomes = new Map(jobs.map((j) => [j.id, wait]));
-          }
+          if (refusal !== undefined) this.stopSink(name, redact(refusal), jobs.length);
+          // The jobs of a refused send wait, due at once: nothing claims them until a reload.
           const results = jobs.map((j) =>
             refusal !== undefined
               ? { id: j.id, status: "pending" as const, next: now(), error: refusal, attempted: true }
@@ -324,13 +321,15 @@ export class SyncWorker {
           const failures = failuresOf(results, refusal !== undefined);
           const done = results.filter((r) => r.status === "done").length;
           for (const f of failures) this.outage.add(name, f.outcome, f.class, f.n, f.error);
-          if (outcomes.size > 0) this.health.call(name, { done, failures });
+          if (refusal !== undefined || outcomes.size > 0) this.health.call(name, { done, failures });
           const top = [...failures].sort((a, b) => b.n - a.n)[0];
+          const retried = results.filter((r) => r.status === "pending" && r.attempted).length;
           this.opts.report?.({
             sink: name,
             jobs: jobs.length,
             done,
-            retry: results.filter((r) => r.status === "pending" && r.attempted).length,
+            retry: refusal === undefined ? retried : 0,
+            waiting: refusal === undefined ? 0 : retried,
             dead: results.filter((r) => r.status === "dead").length,
             durationMs: performance.now() - started,
             failures,
