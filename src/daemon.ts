@@ -8,6 +8,7 @@ import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { SinkHealth } from "./sync/health.ts";
 import { type SyncService, startSync } from "./sync/service.ts";
 
 export interface Daemon {
@@ -22,8 +23,9 @@ export interface Daemon {
    */
   stop(): Promise<void>;
   /**
-   * Takes the webhook secrets and the API and metrics tokens of `next` (SIGHUP) and returns the
-   * other settings that differ from the running ones: those need a restart.
+   * Takes the webhook secrets, the API and metrics tokens and the sink settings of `next` (SIGHUP),
+   * resuming stopped sinks, and returns the other settings that differ from the running ones:
+   * those need a restart.
    */
   reload(next: Config): string[];
 }
@@ -45,8 +47,13 @@ export async function startDaemon(
   });
   const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
-  const metrics = new Metrics({ db: db.kysely });
-  const deps = { config, db, writer, clock, metrics, log };
+  const metrics = new Metrics({ db: db.kysely, clock });
+  // Filled by the sync worker, read by GET /v1/status and /metrics.
+  const sinkHealth = new SinkHealth(
+    config.sinks.map((s) => s.name),
+    clock,
+  );
+  const deps = { config, db, writer, clock, metrics, log, sinkHealth };
   // A reload builds a new app on the same database and writer and swaps it in: each request runs
   // wholly on the app it started on, so none sees half-applied credentials or is dropped.
   let app = createApp(deps);
@@ -71,7 +78,7 @@ export async function startDaemon(
     onPruned: (n) => metrics.pruned.inc(undefined, n),
   });
   retention.start();
-  const sync = startSync({ config, db, clock, log, metrics });
+  const sync = startSync({ config, db, clock, log, metrics, health: sinkHealth });
   return {
     url: listener.url,
     db,
@@ -87,19 +94,25 @@ export async function startDaemon(
       db.close();
     },
     reload(next) {
-      const merged = withCredentialsOf(current, next);
+      // Sink settings (keys, audiences, URLs) apply at once and resume stopped sinks; sinks added,
+      // removed or renamed, or a change in which sinks take lifts, change what the writer queues
+      // and wait for a restart.
+      const sameTargets = JSON.stringify(sinkTargets(current)) === JSON.stringify(sinkTargets(next));
+      const sinksApplied = sameTargets && sync.reloadSinks(next);
+      const merged = withCredentialsOf(current, next, sinksApplied);
       app = createApp({ ...deps, config: merged });
-      const changed = changedSettings(current, next);
+      const changed = changedSettings(current, next).filter((p) => !(sinksApplied && p === "sinks"));
       current = merged;
       return changed;
     },
   };
 }
 
-/** What a reload changes: the webhook secrets and the API and scrape tokens, nothing else. */
-function withCredentialsOf(current: Config, next: Config): Config {
+/** What a reload changes: the webhook secrets, the API and scrape tokens, and sink settings. */
+function withCredentialsOf(current: Config, next: Config, sinks: boolean): Config {
   return Object.freeze({
     ...current,
+    sinks: sinks ? next.sinks : current.sinks,
     resend: Object.freeze({ ...current.resend, webhookSecrets: next.resend.webhookSecrets }),
     api: next.api,
     metrics: Object.freeze({ ...current.metrics, tokens: next.metrics.tokens }),

@@ -7,7 +7,7 @@ import { eventsList, eventsReprocess } from "./cli/events.ts";
 import { exportCsv } from "./cli/export.ts";
 import { forget } from "./cli/forget.ts";
 import { importCsv } from "./cli/import.ts";
-import { jobsBackfill, jobsList, jobsRetry } from "./cli/jobs.ts";
+import { jobsBackfill, jobsCancel, jobsList, jobsRetry } from "./cli/jobs.ts";
 import { migrate } from "./cli/migrate.ts";
 import { sendTestEvent } from "./cli/send_test_event.ts";
 import { serve } from "./cli/serve.ts";
@@ -29,6 +29,7 @@ const COMMANDS: Command[] = [
   eventsList,
   jobsList,
   jobsRetry,
+  jobsCancel,
   jobsBackfill,
   configCheck,
   configExample,

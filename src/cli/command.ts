@@ -4,13 +4,15 @@ import { AppError } from "../errors.ts";
 
 /**
  * Exit codes, the same for every command (sysexits.h where one fits):
- * 0 success · 1 `check`: the address is suppressed · 2 usage error · 65 `import`: some rows were
- * not imported (EX_DATAERR) · 69 the daemon or database is unavailable · 70 internal error ·
- * 73 an output file cannot be created · 78 configuration error.
+ * 0 success · 1 `check`: the address is suppressed; `status`: a sink is failing or jobs are dead
+ * · 2 usage error · 65 `import`: some rows were not imported (EX_DATAERR) · 69 the daemon or
+ * database is unavailable · 70 internal error · 73 an output file cannot be created · 78
+ * configuration error.
  */
 export const EXIT = {
   ok: 0,
   suppressed: 1,
+  attention: 1,
   usage: 2,
   data: 65,
   unavailable: 69,

@@ -81,7 +81,8 @@ in the config. A development instance (no config file) listens on 127.0.0.1 only
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
       // SIGHUP re-reads the config file for new webhook secrets and API tokens (a rotation adds the
-      // new secret, reloads, and removes the old one later). A broken file changes nothing.
+      // new secret, reloads, and removes the old one later) and sink settings (a fixed key resumes
+      // a stopped sink). A broken file changes nothing.
       process.on("SIGHUP", () => {
         if (stopping) return;
         if (dev) {
@@ -91,7 +92,7 @@ in the config. A development instance (no config file) listens on 127.0.0.1 only
         try {
           const next = loadConfig({ flag: values.config as string | undefined, listen }).config;
           const needsRestart = daemon.reload(next);
-          log.log("info", "reloaded webhook secrets and API tokens", {
+          log.log("info", "reloaded webhook secrets, API tokens and sink settings", {
             config: loaded.source,
             webhook_secrets: next.resend.webhookSecrets.length,
             api_tokens: next.api.tokens.length,

@@ -110,7 +110,8 @@ export interface SuppressionEventTable {
   actor: string | null;
 }
 
-export type JobStatus = "pending" | "running" | "done" | "dead" | "superseded";
+/** `cancelled`: an operator said never to send it (`jobs cancel`); kept, then pruned like done. */
+export type JobStatus = "pending" | "running" | "done" | "dead" | "superseded" | "cancelled";
 
 /** The outbox: one row per sink per change, written in the same commit as the change. */
 export interface SyncJobTable {

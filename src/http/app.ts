@@ -5,12 +5,14 @@ import type { WriteQueue } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
+import { SinkHealth } from "../sync/health.ts";
 import { bearerAuth } from "./auth.ts";
 import { changeRoutes } from "./change_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { clientIpOf, IpSet, ipAllowlist } from "./ip_rules.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
 import { logPath, requestLog, WEBHOOK_PATH, WebhookObserver } from "./request_log.ts";
+import { statusRoutes } from "./status_routes.ts";
 import { suppressionRoutes } from "./suppression_routes.ts";
 import { syncRoutes } from "./sync_routes.ts";
 import { webhookRoutes } from "./webhook_routes.ts";
@@ -25,6 +27,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Request log lines go here; defaults to stdout at `log.level`. */
   log?: Logger;
+  /** The sync worker's view of each sink (GET /v1/status); without one, every sink is "unknown". */
+  sinkHealth?: SinkHealth;
 }
 
 /**
@@ -60,6 +64,14 @@ export function createApp(deps: AppDeps) {
   app.route("/", suppressionRoutes(deps));
   app.route("/", changeRoutes(deps));
   app.route("/", syncRoutes(deps));
+  app.route(
+    "/",
+    statusRoutes({
+      ...deps,
+      metrics,
+      sinkHealth: deps.sinkHealth ?? new SinkHealth(config.sinks.map((s) => s.name)),
+    }),
+  );
   app.route("/", metricsRoutes(metrics));
   app.notFound((c) =>
     c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404),
