@@ -5,6 +5,7 @@ import { jsonParam } from "../db/json_param.ts";
 import { type Database, REASONS, type Reason } from "../db/schema.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
+import { importFrom } from "./import_from.ts";
 import { reasonFromWord } from "./import_reasons.ts";
 import { type ImportDeps, type ImportStats, importStream } from "./import_stream.ts";
 
@@ -18,6 +19,17 @@ export const importCsv: Command = {
   name: "import",
   summary: "Add the addresses of an existing suppression list to the database.",
   usage: `import FILE [--reason R] [--allow-invalid] [--config FILE]   (FILE '-' reads standard input)
+       import --from resend|mailchimp [--full] [--config FILE]
+
+--from resend reads Resend's suppression list (GET /suppressions: bounce → hard_bounce, complaint
+→ complaint, manual → provider_suppressed, at its created_at) and its unsubscribed contacts
+(unsubscribe), with resend.apiKey. --from mailchimp reads the unsubscribed (→ unsubscribe) and
+cleaned (→ hard_bounce) members of every audience of every Mailchimp sink, at their last change.
+Neither sends anything back to the service it read (no sync jobs for its sinks). Both respect
+the services' rate limits, show progress, and can be stopped (Ctrl-C, exit 130) and run again
+to go on where they stopped; a second run writes nothing new. After a complete run the next one
+reads only what changed since (Resend's contacts are always read whole); --full reads Resend's
+suppression list whole again.
 
 Takes, without editing, and says which it found:
   - Mailchimp's audience export: the zip as downloaded, or its unsubscribed_*.csv (rows become
@@ -37,8 +49,14 @@ suppressions. Importing the same file again changes nothing.`,
   options: {
     reason: { type: "string", description: "reason for rows that have none (default imported)" },
     "allow-invalid": { type: "boolean", description: "exit 0 even if some rows could not be imported" },
+    from: { type: "string", description: "read a service's lists through its API: resend or mailchimp" },
+    full: { type: "boolean", description: "with --from resend: read the whole suppression list again" },
   },
   async run({ positionals, values }) {
+    if (typeof values.from === "string") {
+      if (positionals.length > 0) throw usageError("--from reads a service: name no file with it");
+      return importFrom(values.from, values);
+    }
     const [file, ...extra] = positionals;
     if (file === undefined || extra.length > 0) throw usageError("name one file: suppressd import FILE");
     let defaultReason: Reason = "imported";

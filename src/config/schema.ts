@@ -172,6 +172,13 @@ export const configSchema = z
             1,
             'set at least one signing secret from Resend\'s webhook page, e.g. "env:RESEND_WEBHOOK_SECRET"',
           ),
+        /**
+         * An API key for reading Resend's lists (`import --from resend`, `reconcile`): a "full
+         * access" key, since a "sending access" key is refused every read (401 restricted_api_key).
+         */
+        apiKey: secret.nullable().default(null),
+        /** Resend's API; tests point it at a local fake. */
+        apiBaseUrl: z.url().default("https://api.resend.com"),
         /** "resend" for Resend's published addresses, or a list of addresses and CIDRs; null: anyone. */
         allowedIps: z
           .union([z.literal("resend"), z.array(ipEntry).min(1)])

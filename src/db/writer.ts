@@ -39,6 +39,13 @@ export interface WriteItem {
    * no sink hears of them, so a test can never unsubscribe a real person.
    */
   test?: boolean;
+  /**
+   * Sinks that must not hear of this item's changes: the ones its data came from (an import from
+   * a Mailchimp audience, a Mailchimp webhook, Resend's own lists), so a change is never sent back
+   * to the service that told us (no echo loop). Their pending jobs for these addresses are left as
+   * they are; every other sink gets its job as usual.
+   */
+  skipSinks?: readonly string[];
 }
 
 export type WriteStatus = EventStatus | "duplicate";
@@ -266,7 +273,7 @@ export class Writer implements WriteQueue {
 
     // 4. Decide, in arrival order, against state that includes the batch's earlier decisions.
     const history: (HistoryEntry & { svix_id: string | null; actor: string | null })[] = [];
-    const changes = new Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>();
+    const changes = new Map<string, Change>();
     const changedPerItem = live.map((item) => {
       let changed = 0;
       for (const intent of item.intents) {
@@ -275,7 +282,12 @@ export class Writer implements WriteQueue {
         for (const h of result.history)
           history.push({ ...h, svix_id: item.svixId, actor: item.actor ?? null });
         if (result.change) {
-          changes.set(intentKey(intent), { action: result.change, intent, test: item.test === true });
+          changes.set(intentKey(intent), {
+            action: result.change,
+            intent,
+            test: item.test === true,
+            skip: item.skipSinks ?? [],
+          });
           changed++;
         }
       }
@@ -371,25 +383,42 @@ export class Writer implements WriteQueue {
    */
   private async enqueueJobs(
     exec: Exec,
-    changes: Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>,
+    changes: Map<string, Change>,
     states: Map<string, AddressState>,
     now: number,
   ) {
     // A test's change neither queues jobs nor supersedes the real ones waiting for its address.
-    const real = [...changes].filter(([, c]) => !c.test).map(([email]) => email);
+    const real = [...changes].filter(([, c]) => !c.test);
     if (real.length === 0 || this.opts.sinks.length === 0) return;
-    await exec(SQL.SUPERSEDE_JOBS, real, now);
+    const whole = real.filter(([, c]) => c.skip.length === 0).map(([email]) => email);
+    if (whole.length > 0) await exec(SQL.SUPERSEDE_JOBS, whole, now);
+    // A change that skips its origin supersedes only the jobs of the sinks it goes to.
+    const pairs = real.flatMap(([email, c]) =>
+      c.skip.length === 0
+        ? []
+        : this.opts.sinks.filter((s) => !c.skip.includes(s.name)).map((s) => [s.name, email]),
+    );
+    if (pairs.length > 0) await exec(SQL.SUPERSEDE_SINK_JOBS, pairs, now);
     const jobs: unknown[] = [];
-    for (const [email, { action, intent, test }] of changes) {
+    for (const [email, { action, intent, test, skip }] of changes) {
       if (test) continue;
       const reason = states.get(email)?.row?.reason ?? "manual";
       for (const sink of this.opts.sinks) {
         if (action === "lift" && !sink.lifts) continue;
+        if (skip.includes(sink.name)) continue;
         jobs.push([sink.name, email, action, reason, intent.eventType, intent.occurredAt]);
       }
     }
     if (jobs.length > 0) await exec(SQL.INSERT_JOBS, jobs, now);
   }
+}
+
+interface Change {
+  action: "suppress" | "lift";
+  intent: Intent;
+  test: boolean;
+  /** Sinks the change came from (WriteItem.skipSinks). */
+  skip: readonly string[];
 }
 
 type Exec = (text: string, rows: unknown[], arg?: number) => Promise<{ rows: Record<string, unknown>[] }>;

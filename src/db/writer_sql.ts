@@ -57,6 +57,10 @@ suppressed_at = excluded.suppressed_at, lifted_at = excluded.lifted_at`;
 export const SUPERSEDE_JOBS = `UPDATE sync_jobs SET status = 'superseded', updated_at = ?2
 WHERE status = 'pending' AND email IN ${IN_LIST}`;
 
+/** Pending jobs of these [sink, email] pairs (?1) are replaced by the new ones; ?2 now. */
+export const SUPERSEDE_SINK_JOBS = `UPDATE sync_jobs SET status = 'superseded', updated_at = ?2
+WHERE status = 'pending' AND (sink, email) IN (SELECT value->>0, value->>1 FROM json_each(?1))`;
+
 /** [sink, email, action, reason, event_type, occurred_at]; ?2 now (due at once). */
 export const INSERT_JOBS = `INSERT INTO sync_jobs
 (sink, email, action, reason, event_type, occurred_at, status, attempts, next_attempt_at, created_at, updated_at)

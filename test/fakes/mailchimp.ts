@@ -35,6 +35,9 @@ export interface FakeMember {
   email: string;
   status: MemberStatus;
   tags: Set<string>;
+  /** ISO 8601, second precision, like the API's `last_changed`; set by every status write. */
+  lastChanged?: string;
+  unsubscribeReason?: string;
 }
 
 /** "bare403"/"bare429": throttling "without a JSON body" (Mailchimp's fundamentals page). */
@@ -154,8 +157,20 @@ export class FakeMailchimp {
     for (let i = 0; i < n; i++) this.faults.push(kind);
   }
 
-  addMember(list: string, email: string, status: MemberStatus = "subscribed", tags: string[] = []): void {
-    this.listOf(list).set(hash(email), { email: email.toLowerCase(), status, tags: new Set(tags) });
+  addMember(
+    list: string,
+    email: string,
+    status: MemberStatus = "subscribed",
+    tags: string[] = [],
+    more: { lastChanged?: Date; unsubscribeReason?: string } = {},
+  ): void {
+    this.listOf(list).set(hash(email), {
+      email: email.toLowerCase(),
+      status,
+      tags: new Set(tags),
+      lastChanged: isoSeconds(more.lastChanged ?? new Date()),
+      ...(more.unsubscribeReason ? { unsubscribeReason: more.unsubscribeReason } : {}),
+    });
   }
 
   member(list: string, email: string): FakeMember | undefined {
@@ -284,6 +299,7 @@ export class FakeMailchimp {
         status: 200,
         body: { id: parts[1], name: `Audience ${parts[1]}`, stats: { member_count: list.size } },
       };
+    if (parts.length === 3 && parts[2] === "members" && method === "GET") return listMembers(list, query);
     const skipMerge = query.get("skip_merge_validation") === "true";
     const required = skipMerge ? [] : (this.requiredMergeFields.get(parts[1]) ?? []);
     if (parts.length === 2 && method === "POST") return this.batchSubscribe(list, body, required);
@@ -346,6 +362,7 @@ export class FakeMailchimp {
         // A write to an archived member unarchives it with the status sent
         // (stackoverflow.com/questions/63584277: PATCH {"status": "subscribed"} unarchived one).
         if (member.status === "archived") this.stats.unarchived++;
+        if (member.status !== status) member.lastChanged = isoSeconds(new Date());
         member.status = status;
         this.stats.statusWrites.push(status);
       }
@@ -354,7 +371,12 @@ export class FakeMailchimp {
     const initial = ifNew ?? status;
     if (!initial)
       return invalid("The resource submitted could not be validated. status is required for a new member.");
-    const created: FakeMember = { email, status: initial, tags: new Set() };
+    const created: FakeMember = {
+      email,
+      status: initial,
+      tags: new Set(),
+      lastChanged: isoSeconds(new Date()),
+    };
     list.set(id, created);
     this.stats.statusWrites.push(initial);
     return { status: 200, body: present(id, created) };
@@ -553,6 +575,61 @@ async function resultsArchive(b: Batch): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of tar) chunks.push(chunk as Uint8Array);
   return gzipSync(Buffer.concat(chunks));
+}
+
+/**
+ * GET /lists/{id}/members, the query parameters the official client's `getListMembersInfo` passes
+ * (node_modules/@mailchimp/mailchimp_marketing/src/api/ListsApi.js): `status`, `count` (default
+ * 10, at most 1000), `offset`, `since_last_changed` (members whose information changed after it),
+ * `sort_field` (`last_changed`) with `sort_dir` (ASC/DESC), and `fields` with dot notation for the
+ * members' fields ("members.email_address"; partial responses, the fundamentals page). The answer
+ * is `{members, list_id, total_items}` (the client's model ListMembers2). Out-of-range paging
+ * values are clamped here; the docs say what they mean, not what a wrong one answers.
+ */
+function listMembers(list: Map<string, FakeMember>, query: URLSearchParams): Answer {
+  const status = query.get("status");
+  const since = query.get("since_last_changed");
+  const sinceMs = since ? Date.parse(since) : Number.NEGATIVE_INFINITY;
+  let members = [...list.entries()].filter(
+    ([, m]) => (status === null || m.status === status) && Date.parse(m.lastChanged ?? "") > sinceMs,
+  );
+  if (query.get("sort_field") === "last_changed") {
+    const dir = query.get("sort_dir") === "DESC" ? -1 : 1;
+    // Ties keep one order (by id), so offset paging is stable while nothing changes.
+    members = members.sort(
+      ([ia, a], [ib, b]) =>
+        dir * (Date.parse(a.lastChanged ?? "") - Date.parse(b.lastChanged ?? "")) || (ia < ib ? -1 : 1),
+    );
+  }
+  const count = Math.min(1000, Math.max(1, Number(query.get("count") ?? 10) || 10));
+  const offset = Math.max(0, Number(query.get("offset") ?? 0) || 0);
+  const page = members.slice(offset, offset + count).map(([id, m]) => ({
+    ...present(id, m),
+    last_changed: m.lastChanged ?? "",
+    unsubscribe_reason: m.unsubscribeReason ?? "",
+  }));
+  const body: Record<string, unknown> = { members: page, total_items: members.length };
+  const fields = query.get("fields")?.split(",");
+  if (!fields) return { status: 200, body };
+  const memberFields = fields.filter((f) => f.startsWith("members.")).map((f) => f.slice(8));
+  return {
+    status: 200,
+    body: {
+      ...Object.fromEntries(fields.filter((f) => !f.includes(".") && f in body).map((f) => [f, body[f]])),
+      ...(memberFields.length > 0
+        ? {
+            members: page.map((m) =>
+              Object.fromEntries(memberFields.map((f) => [f, (m as Record<string, unknown>)[f]])),
+            ),
+          }
+        : {}),
+    },
+  };
+}
+
+/** `2015-10-21T15:41:36+00:00`: the API's time format (second precision, numeric offset). */
+function isoSeconds(d: Date): string {
+  return `${d.toISOString().slice(0, 19)}+00:00`;
 }
 
 export function hash(email: string): string {

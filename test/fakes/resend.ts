@@ -1,9 +1,10 @@
 import type { Server } from "bun";
 
 /**
- * A fake of the one Resend API call the `resend-contacts` preset makes: `PATCH /contacts/{id or
- * email}` with `{"unsubscribed": true}` (resend-rust src/contacts.rs `update`: PATCH
- * /contacts/{contact_id_or_email}; docs: resend.com/docs/api-reference/contacts/update-contact).
+ * A fake of the Resend API calls suppressd makes: the `resend-contacts` preset's `PATCH
+ * /contacts/{id or email}` with `{"unsubscribed": true}` (resend-rust src/contacts.rs `update`:
+ * PATCH /contacts/{contact_id_or_email}; docs: resend.com/docs/api-reference/contacts/update-contact),
+ * and the two listings a backfill reads, `GET /suppressions` and `GET /contacts` (see `listing`).
  *
  * Error bodies have Resend's shape `{"statusCode", "message", "name"}` (resend-node
  * src/interfaces.ts `ErrorResponse`; resend-rust src/error.rs `ErrorResponse`), JSON with
@@ -53,6 +54,17 @@ export interface FakeContact {
   id: string;
   email: string;
   unsubscribed: boolean;
+  created_at?: string;
+}
+
+/** An entry of the suppression list, as List Suppressions shows it. */
+export interface FakeSuppression {
+  object: "suppression";
+  id: string;
+  email: string;
+  origin: "bounce" | "complaint" | "manual";
+  source_id: string | null;
+  created_at: string;
 }
 
 export class FakeResend {
@@ -61,11 +73,41 @@ export class FakeResend {
   /** Errors to answer for an address, in order, before the call succeeds. */
   private readonly scripted = new Map<string, ResendErrorName[]>();
   readonly calls: { method: string; path: string; body: string }[] = [];
+  /** The suppression list, oldest first (listed newest first). */
+  readonly suppressions: FakeSuppression[] = [];
+  /**
+   * Requests per second the key may make (a fixed one-second window), or null for no limit. The
+   * documented default is 5 per second per team (resend.com/docs/api-reference/rate-limit;
+   * earlier versions of that page said 2).
+   */
+  rateLimit: number | null = null;
+  /** Errors the next list calls answer, in order (a listing's own faults). */
+  readonly listFaults: ResendErrorName[] = [];
+  private window = { second: 0, used: 0 };
+  private readonly listed = { suppressions: new Map<string, number>(), contacts: new Map<string, number>() };
+  private contactOrder: FakeContact[] = [];
   private server: Server<undefined> | undefined;
 
-  add(email: string): FakeContact {
-    const c = { id: crypto.randomUUID(), email, unsubscribed: false };
+  /** Adds an entry to the suppression list (newest last); `at` defaults to now. */
+  suppress(email: string, origin: FakeSuppression["origin"] = "bounce", at = new Date()): FakeSuppression {
+    const s: FakeSuppression = {
+      object: "suppression",
+      id: crypto.randomUUID(),
+      email: email.toLowerCase(),
+      origin,
+      source_id: origin === "manual" ? null : crypto.randomUUID(),
+      created_at: at.toISOString(),
+    };
+    this.listed.suppressions.set(s.id, this.suppressions.length);
+    this.suppressions.push(s);
+    return s;
+  }
+
+  add(email: string, unsubscribed = false): FakeContact {
+    const c = { id: crypto.randomUUID(), email, unsubscribed, created_at: new Date().toISOString() };
     this.contacts.set(email, c);
+    this.listed.contacts.set(c.id, this.contactOrder.length);
+    this.contactOrder.push(c);
     return c;
   }
 
@@ -82,6 +124,31 @@ export class FakeResend {
     this.server?.stop(true);
   }
 
+  private listing(url: URL): Response {
+    const now = Math.floor(Date.now() / 1000);
+    if (this.window.second !== now) this.window = { second: now, used: 0 };
+    this.window.used++;
+    const limit = this.rateLimit;
+    const headers: Record<string, string> =
+      limit === null
+        ? {}
+        : {
+            "ratelimit-limit": String(limit),
+            "ratelimit-remaining": String(Math.max(0, limit - this.window.used)),
+            "ratelimit-reset": "1",
+          };
+    const fault = this.listFaults.shift();
+    if (limit !== null && this.window.used > limit)
+      return error("rate_limit_exceeded", { ...headers, "retry-after": "1" });
+    if (fault) return error(fault, fault === "rate_limit_exceeded" ? { ...headers, "retry-after": "1" } : {});
+    const answer =
+      url.pathname === "/suppressions"
+        ? listingOf(this.suppressions, this.listed.suppressions, url, true)
+        : listingOf(this.contactOrder, this.listed.contacts, url, false);
+    for (const [k, v] of Object.entries(headers)) answer.headers.set(k, v);
+    return answer;
+  }
+
   private async handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     const body = await req.text();
@@ -89,6 +156,8 @@ export class FakeResend {
     const auth = req.headers.get("authorization");
     if (!auth) return error("missing_api_key");
     if (auth !== `Bearer ${this.apiKey}`) return error("invalid_api_key");
+    if (req.method === "GET" && (url.pathname === "/suppressions" || url.pathname === "/contacts"))
+      return this.listing(url);
     const m = /^\/contacts\/([^/]+)$/.exec(url.pathname);
     if (!m) return error("not_found");
     if (req.method !== "PATCH") return error("method_not_allowed");
@@ -116,6 +185,39 @@ export class FakeResend {
     // Docs (update-contact): the answer is {"object": "contact", "id": …}.
     return json(200, { object: "contact", id: contact.id });
   }
+}
+
+/**
+ * Cursor pagination as documented (resend.com/docs/api-reference/pagination): `{object: "list",
+ * has_more, data}`, newest first, `limit` 1-100 (default 20), `after` the id of the last item of
+ * the previous page, excluded from the answer. An existing list endpoint such as List Contacts
+ * returns everything when no `limit` is given; List Suppressions is a newer one and always pages.
+ * Every answer carries the rate-limit headers; past the limit, 429 `rate_limit_exceeded` with
+ * `retry-after` (resend.com/docs/api-reference/rate-limit). The docs give no text for a bad
+ * `limit`; the fake answers the generic validation_error.
+ */
+function listingOf<T extends { id: string }>(
+  items: T[],
+  index: Map<string, number>,
+  url: URL,
+  pagesAlways: boolean,
+): Response {
+  const rawLimit = url.searchParams.get("limit");
+  if (rawLimit === null && !pagesAlways)
+    return json(200, { object: "list", has_more: false, data: [...items].reverse() });
+  const limit = rawLimit === null ? 20 : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) return error("validation_error");
+  const after = url.searchParams.get("after");
+  let start = items.length - 1;
+  if (after !== null) {
+    const at = index.get(after);
+    if (at === undefined) return error("invalid_parameter");
+    start = at - 1;
+  }
+  const data: T[] = [];
+  for (let i = start; i >= 0 && data.length < limit; i--) data.push(items[i] as T);
+  const last = start - data.length;
+  return json(200, { object: "list", has_more: last >= 0, data });
 }
 
 function error(name: ResendErrorName, headers: Record<string, string> = {}): Response {

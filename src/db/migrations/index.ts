@@ -5,6 +5,7 @@ import * as m003 from "./003_sync_jobs_by_email.ts";
 import * as m004 from "./004_repair_lone_surrogates.ts";
 import * as m005 from "./005_history_actor.ts";
 import * as m006 from "./006_reason_sources.ts";
+import * as m007 from "./007_import_cursors.ts";
 
 /**
  * Every migration, by name, in order. Listed in code because a compiled binary has no migrations
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   "004_repair_lone_surrogates": m004,
   "005_history_actor": m005,
   "006_reason_sources": m006,
+  "007_import_cursors": m007,
 };

@@ -88,6 +88,12 @@ export class MailchimpApi {
       this.client.lists.getListMember(listId, hash, { fields: ["status"] }),
     );
   }
+  /** GET /lists/{id}/members: a page of members (backfill, reconcile); `opts` as the client names them. */
+  listMembers(listId: string, opts: Record<string, unknown>): Promise<Json> {
+    return this.call(`GET /lists/${listId}/members`, () =>
+      this.client.lists.getListMembersInfo(listId, opts),
+    );
+  }
   /**
    * PUT: an upsert (creates the member when new). `skip_merge_validation`: creating a member in an
    * audience with a required merge field is refused otherwise (400 "Your merge fields were

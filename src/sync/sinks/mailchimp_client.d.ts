@@ -12,6 +12,7 @@ declare module "@mailchimp/mailchimp_marketing/src/ApiClient.js" {
     lists: {
       getList(listId: string, opts?: { fields?: string[] }): Promise<Json>;
       getListMember(listId: string, hash: string, opts?: { fields?: string[] }): Promise<Json>;
+      getListMembersInfo(listId: string, opts?: Record<string, unknown>): Promise<Json>;
       setListMember(listId: string, hash: string, body: Json, opts?: MemberOpts): Promise<Json>;
       updateListMember(listId: string, hash: string, body: Json, opts?: MemberOpts): Promise<Json>;
       updateListMemberTags(listId: string, hash: string, body: Json): Promise<Json | null>;
