@@ -9,6 +9,7 @@ import { type Listener, listen } from "./http/serve.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { type SyncService, startSync } from "./sync/service.ts";
+import { UiStats } from "./ui/stats.ts";
 
 export interface Daemon {
   url: string;
@@ -41,7 +42,10 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
   const log = jsonLogger(config.log.level);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
   const metrics = new Metrics({ db: db.kysely });
-  const deps = { config, db, writer, clock, metrics, log };
+  // The status page's figures outlive a reload's new app, and are refreshed in the background.
+  const uiStats = new UiStats({ db, config, clock });
+  if (config.ui.enabled) uiStats.start();
+  const deps = { config, db, writer, clock, metrics, log, uiStats };
   // A reload builds a new app on the same database and writer and swaps it in: each request runs
   // wholly on the app it started on, so none sees half-applied credentials or is dropped.
   let app = createApp(deps);
@@ -55,6 +59,7 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
       tls: config.server.tls,
     });
   } catch (e) {
+    await uiStats.stop();
     await writer.close();
     db.close();
     throw e;
@@ -75,6 +80,7 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
     async stop() {
       const http = async () => {
         await listener.stop();
+        await uiStats.stop();
         await retention.stop();
         await writer.close();
       };
@@ -91,13 +97,17 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
   };
 }
 
-/** What a reload changes: the webhook secrets and the API and scrape tokens, nothing else. */
+/**
+ * What a reload changes: the webhook secrets and the API, scrape and status page tokens, nothing
+ * else. The status page's sessions end with the old app (a token may have been revoked).
+ */
 function withCredentialsOf(current: Config, next: Config): Config {
   return Object.freeze({
     ...current,
     resend: Object.freeze({ ...current.resend, webhookSecrets: next.resend.webhookSecrets }),
     api: Object.freeze({ ...current.api, tokens: next.api.tokens }),
     metrics: Object.freeze({ ...current.metrics, tokens: next.metrics.tokens }),
+    ui: Object.freeze({ ...current.ui, tokens: next.ui.tokens }),
   });
 }
 
@@ -110,7 +120,7 @@ function changedSettings(current: Config, next: Config): string[] {
   );
 }
 
-const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens", "metrics.tokens"]);
+const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens", "metrics.tokens", "ui.tokens"]);
 
 /** `section.key` → JSON of the value, one level deep (`sinks` is compared whole). */
 function flatten(config: Config): Map<string, string> {

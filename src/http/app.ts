@@ -5,6 +5,8 @@ import type { WriteQueue } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
+import { uiRoutes } from "../ui/routes.tsx";
+import { UiStats } from "../ui/stats.ts";
 import { bearerAuth } from "./auth.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { clientIpOf, IpSet, ipAllowlist } from "./ip_rules.ts";
@@ -24,12 +26,15 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Request log lines go here; defaults to stdout at `log.level`. */
   log?: Logger;
+  /** The status page's cached figures (the daemon's refreshes in the background); fresh if absent. */
+  uiStats?: UiStats;
 }
 
 /**
  * Every route group, in one place. `/v1/*` requires a bearer token; `/metrics` an API token or a
  * scrape-only `metrics.tokens` one; the webhook route is authenticated by its signature (and,
- * optionally, its source address); health checks are open. Every request is logged and measured.
+ * optionally, its source address); health checks are open; the status page (`ui.path`) has its
+ * own login. Every request is logged and measured.
  */
 export function createApp(deps: AppDeps) {
   const { config } = deps;
@@ -58,6 +63,10 @@ export function createApp(deps: AppDeps) {
   app.route("/", suppressionRoutes(deps));
   app.route("/", syncRoutes(deps));
   app.route("/", metricsRoutes(metrics));
+  if (config.ui.enabled) {
+    const stats = deps.uiStats ?? new UiStats({ db: deps.db, config, clock: deps.clock });
+    app.route(config.ui.path, uiRoutes({ config, db: deps.db, clock: deps.clock, metrics, stats }));
+  }
   app.notFound((c) =>
     c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404),
   );
