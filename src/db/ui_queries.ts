@@ -36,7 +36,7 @@ export async function webhookCounts(db: Kysely<Database>, after: number, upTo: n
   const rows = await db
     .selectFrom("webhook_events")
     .select([
-      sql<number>`(received_at / ${bucketMs}) * ${bucketMs}`.as("bucket"),
+      sql<number>`(received_at / ${sql.lit(Math.trunc(bucketMs))}) * ${sql.lit(Math.trunc(bucketMs))}`.as("bucket"),
       "type",
       "status",
       (eb) => eb.fn.countAll<number>().as("n"),
@@ -82,13 +82,16 @@ export async function historyIdBefore(db: Kysely<Database>, since: number): Prom
 
 const CHANGES = sql<Decision>`('suppressed', 'lifted')`;
 
-/** Suppressions and lifts among history rows with id in (`after`, `upTo`], per UTC day recorded. */
+/**
+ * Suppressions and lifts among history rows with id in (`after`, `upTo`], per UTC day recorded.
+ * The divisors are literals: a bound JS number arrives as a REAL and the division would not round.
+ */
 export async function changeCounts(db: Kysely<Database>, after: number, upTo: number) {
   const day = 86_400_000;
   const rows = await db
     .selectFrom("suppression_events")
     .select([
-      sql<number>`(recorded_at / ${day}) * ${day}`.as("day"),
+      sql<number>`(recorded_at / ${sql.lit(day)}) * ${sql.lit(day)}`.as("day"),
       "decision",
       (eb) => eb.fn.countAll<number>().as("n"),
     ])

@@ -36,13 +36,26 @@ caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:.9em;overflow-wrap:anywhere}
+.scroll{margin-top:1.25rem}
+table code{overflow-wrap:normal;white-space:nowrap}
+@media (max-width:40rem){
+table{font-size:.85rem}th,td{padding:.3rem .25rem}
+table.stack thead{position:absolute;left:-9999px}
+table.stack tr{display:block;border-bottom:2px solid var(--line);padding:.4rem 0}
+table.stack th,table.stack td{display:flex;gap:1rem;justify-content:space-between;border:0;padding:.15rem 0;text-align:right}
+table.stack [data-label]::before{content:attr(data-label);font-weight:600;color:var(--muted);text-align:left;white-space:nowrap}
+table.stack code{white-space:normal;overflow-wrap:anywhere}
+table code{white-space:normal}
+}
 form.inline{display:inline}
 label{display:block;font-weight:600;margin-bottom:.25rem}
 input{font:inherit;padding:.45rem .6rem;border:1px solid var(--muted);border-radius:4px;background:var(--bg);color:var(--fg);width:100%;max-width:28rem}
 button{font:inherit;padding:.45rem 1rem;border:1px solid var(--link);border-radius:4px;background:var(--link);color:var(--bg);cursor:pointer;margin-top:.5rem}
 button.plain{background:transparent;color:var(--link);margin:0}
 .login{max-width:28rem;margin:4rem auto;padding:0 1rem}
-svg{width:100%;height:auto;max-height:16rem}
+figure{margin:0}
+.chart{overflow-x:auto}
+.chart svg{width:100%;min-width:36rem;height:auto}
 svg text{fill:var(--muted);font-size:11px}
 .legend{display:flex;gap:1rem;font-size:.9rem}
 .key{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:-.1rem}

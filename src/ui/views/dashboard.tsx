@@ -149,7 +149,7 @@ function Overview(p: DashboardProps) {
               types.map((t) => (
                 <tr>
                   <th scope="row">
-                    <code>{t}</code>
+                    <code>{breakable(t)}</code>
                   </th>
                   {OUTCOMES.map((o) => (
                     <td class="n">{num(count(t, o))}</td>
@@ -176,7 +176,7 @@ function Sinks(p: DashboardProps) {
         <p>No sinks are configured: suppressions stay in this database (see `sinks` in the config).</p>
       ) : (
         <div class="scroll">
-          <table id="sink-table">
+          <table id="sink-table" class="stack">
             <thead>
               <tr>
                 <th scope="col">Sink</th>
@@ -195,16 +195,27 @@ function Sinks(p: DashboardProps) {
             <tbody>
               {sinks.map((k) => (
                 <tr>
-                  <th scope="row">
-                    {k.name} <span class="muted">({k.type})</span>
+                  <th scope="row" data-label="Sink">
+                    <span>
+                      {k.name} <span class="muted">({k.type})</span>
+                    </span>
                   </th>
-                  <td class={k.state === "ok" ? "ok" : k.state === "unknown" ? undefined : "bad"}>
+                  <td
+                    data-label="State"
+                    class={k.state === "ok" ? "ok" : k.state === "unknown" ? undefined : "bad"}
+                  >
                     {k.state}
                   </td>
-                  <td class="n">{num(k.pending)}</td>
-                  <td class={k.dead > 0 ? "n bad" : "n"}>{num(k.dead)}</td>
-                  <td>{k.oldestPendingAgeSeconds === null ? "none" : duration(k.oldestPendingAgeSeconds)}</td>
-                  <td>
+                  <td data-label="Pending" class="n">
+                    {num(k.pending)}
+                  </td>
+                  <td data-label="Dead" class={k.dead > 0 ? "n bad" : "n"}>
+                    {num(k.dead)}
+                  </td>
+                  <td data-label="Oldest pending">
+                    {k.oldestPendingAgeSeconds === null ? "none" : duration(k.oldestPendingAgeSeconds)}
+                  </td>
+                  <td data-label="Last error">
                     {k.lastError ? (
                       <>
                         {k.lastError.message}
@@ -215,7 +226,9 @@ function Sinks(p: DashboardProps) {
                     )}
                     {k.fix ? <p class="muted">{k.fix}</p> : null}
                   </td>
-                  <td>{k.lastSuccessAt ? utc(k.lastSuccessAt) : "none since start"}</td>
+                  <td data-label="Last success">
+                    {k.lastSuccessAt ? utc(k.lastSuccessAt) : "none since start"}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -226,12 +239,17 @@ function Sinks(p: DashboardProps) {
   );
 }
 
+/** An event type that may wrap after its dots on a narrow screen ("email.<wbr>bounced"). */
+function breakable(type: string) {
+  return type.split(".").flatMap((part, i) => (i === 0 ? [part] : [".", <wbr />, part]));
+}
+
 /** An address in a list: hashed as in the logs, with a link that shows it in clear. */
 function Address(props: { email: string; p: DashboardProps; anchor: string }) {
   const { text, hidden } = shownAddress(props.email, props.p.hashAddresses, props.p.reveal);
   if (!hidden) return <code>{text}</code>;
   return (
-    <>
+    <span>
       <code>{text}</code>{" "}
       <a
         href={`${props.p.base}?reveal=${encodeURIComponent(text)}#${props.anchor}`}
@@ -239,7 +257,7 @@ function Address(props: { email: string; p: DashboardProps; anchor: string }) {
       >
         show
       </a>
-    </>
+    </span>
   );
 }
 
@@ -252,7 +270,7 @@ function Changes(p: DashboardProps) {
         <p>No suppression or lift yet.</p>
       ) : (
         <div class="scroll">
-          <table id="changes-table">
+          <table id="changes-table" class="stack">
             <thead>
               <tr>
                 <th scope="col">Recorded</th>
@@ -265,13 +283,13 @@ function Changes(p: DashboardProps) {
             <tbody>
               {rows.map((r) => (
                 <tr>
-                  <td>{utc(r.recorded_at)}</td>
-                  <td>
+                  <td data-label="Recorded">{utc(r.recorded_at)}</td>
+                  <td data-label="Address">
                     <Address email={r.email} p={p} anchor="changes" />
                   </td>
-                  <td>{r.decision}</td>
-                  <td>{r.reason ?? ""}</td>
-                  <td>
+                  <td data-label="Change">{r.decision}</td>
+                  <td data-label="Reason">{r.reason ?? ""}</td>
+                  <td data-label="Because of">
                     <code>{r.event_type}</code>
                   </td>
                 </tr>
@@ -295,7 +313,7 @@ function Quarantine(p: DashboardProps) {
       </p>
       {rows.length === 0 ? null : (
         <div class="scroll">
-          <table id="quarantine-table">
+          <table id="quarantine-table" class="stack">
             <thead>
               <tr>
                 <th scope="col">Received</th>
@@ -308,19 +326,19 @@ function Quarantine(p: DashboardProps) {
             <tbody>
               {rows.map((q) => (
                 <tr>
-                  <td>{utc(q.receivedAt)}</td>
-                  <td>
+                  <td data-label="Received">{utc(q.receivedAt)}</td>
+                  <td data-label="Type">
                     <code>{q.type ?? "unreadable"}</code>
                   </td>
-                  <td>{q.reason}</td>
-                  <td>
+                  <td data-label="Why">{q.reason}</td>
+                  <td data-label="Addresses">
                     {q.addresses.map((a) => (
                       <div>
                         <Address email={a} p={p} anchor="quarantine" />
                       </div>
                     ))}
                   </td>
-                  <td>{q.reprocessedAt ? utc(q.reprocessedAt) : "not yet"}</td>
+                  <td data-label="Reprocessed">{q.reprocessedAt ? utc(q.reprocessedAt) : "not yet"}</td>
                 </tr>
               ))}
             </tbody>

@@ -59,7 +59,7 @@ function Result(p: LookupProps & { email: string }) {
       {row?.note ? <p>Note: {row.note}</p> : null}
 
       <div class="scroll">
-        <table id="reasons-table">
+        <table id="reasons-table" class="stack">
           <caption>Reasons</caption>
           <thead>
             <tr>
@@ -77,10 +77,12 @@ function Result(p: LookupProps & { email: string }) {
             ) : (
               p.reasons.map((r) => (
                 <tr>
-                  <th scope="row">{r.reason === "*" ? "every reason (lifted by the API)" : r.reason}</th>
-                  <td>{r.active === 1 ? "yes" : "no, lifted"}</td>
-                  <td>{r.since === null ? "" : utc(r.since)}</td>
-                  <td>{utc(r.last_event_at)}</td>
+                  <th scope="row" data-label="Reason">
+                    {r.reason === "*" ? "every reason (lifted by the API)" : r.reason}
+                  </th>
+                  <td data-label="In force">{r.active === 1 ? "yes" : "no, lifted"}</td>
+                  <td data-label="Since">{r.since === null ? "" : utc(r.since)}</td>
+                  <td data-label="Newest event">{utc(r.last_event_at)}</td>
                 </tr>
               ))
             )}
@@ -89,7 +91,7 @@ function Result(p: LookupProps & { email: string }) {
       </div>
 
       <div class="scroll">
-        <table id="history-table">
+        <table id="history-table" class="stack">
           <caption>History, newest first</caption>
           <thead>
             <tr>
@@ -109,15 +111,15 @@ function Result(p: LookupProps & { email: string }) {
             ) : (
               p.history.map((h) => (
                 <tr>
-                  <td>{utc(h.occurred_at)}</td>
-                  <td>{h.decision}</td>
-                  <td>{h.reason ?? ""}</td>
-                  <td>
+                  <td data-label="Event time">{utc(h.occurred_at)}</td>
+                  <td data-label="Decision">{h.decision}</td>
+                  <td data-label="Reason">{h.reason ?? ""}</td>
+                  <td data-label="Because of">
                     <code>{h.event_type}</code>
                     {h.svix_id ? <small class="muted"> {h.svix_id}</small> : null}
                   </td>
-                  <td>{utc(h.recorded_at)}</td>
-                  <td>{h.note ?? ""}</td>
+                  <td data-label="Recorded">{utc(h.recorded_at)}</td>
+                  <td data-label="Note">{h.note ?? ""}</td>
                 </tr>
               ))
             )}
