@@ -148,7 +148,13 @@ if (phases.has("hostile")) {
   const factor = Math.max(2, Math.round(minutes * 2));
   log(`hostile input: the properties of test/reliability with ${factor}× their runs`);
   const proc = Bun.spawn(
-    [BUN, "test", "test/reliability/hostile.test.ts", "test/reliability/hostile_daemon.test.ts"],
+    [
+      BUN,
+      "test",
+      "test/reliability/hostile.test.ts",
+      "test/reliability/hostile_unicode.test.ts",
+      "test/reliability/hostile_daemon.test.ts",
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, RELIABILITY_RUNS: String(factor) },

@@ -3,11 +3,12 @@ import type { Config } from "./config/schema.ts";
 import { type Db, migrate, openDatabase } from "./db/client.ts";
 import { Retention } from "./db/retention.ts";
 import { type SinkTarget, type WriteQueue, Writer } from "./db/writer.ts";
-import { configError } from "./errors.ts";
+import { type AppError, configError } from "./errors.ts";
 import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { SinkHealth } from "./sync/health.ts";
 import { type SyncService, startSync } from "./sync/service.ts";
 import { UiStats } from "./ui/stats.ts";
 
@@ -23,14 +24,20 @@ export interface Daemon {
    */
   stop(): Promise<void>;
   /**
-   * Takes the webhook secrets and the API and metrics tokens of `next` (SIGHUP) and returns the
-   * other settings that differ from the running ones: those need a restart.
+   * Takes the webhook secrets, the API and metrics tokens and the sink settings of `next` (SIGHUP),
+   * resuming stopped sinks, and returns the other settings that differ from the running ones:
+   * those need a restart.
    */
   reload(next: Config): string[];
 }
 
 /** Opens and migrates the database, then serves the app. What `suppressd serve` runs. */
-export async function startDaemon(config: Config, clock: () => number = Date.now): Promise<Daemon> {
+export async function startDaemon(
+  config: Config,
+  clock: () => number = Date.now,
+  /** Where server.host and server.port were set, for the message when they cannot be used. */
+  listenSettings = { host: "server.host", port: "server.port" },
+): Promise<Daemon> {
   checkTlsFiles(config);
   const db = await openDatabase(config.database);
   await migrate(db);
@@ -39,13 +46,18 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
     sinks: sinkTargets(config),
     clock,
   });
-  const log = jsonLogger(config.log.level);
+  const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
-  const metrics = new Metrics({ db: db.kysely });
+  const metrics = new Metrics({ db: db.kysely, clock });
+  // Filled by the sync worker, read by GET /v1/status and /metrics.
+  const sinkHealth = new SinkHealth(
+    config.sinks.map((s) => s.name),
+    clock,
+  );
   // The status page's figures outlive a reload's new app, and are refreshed in the background.
-  const uiStats = new UiStats({ db, config, clock });
+  const uiStats = new UiStats({ db, config, clock, sinkHealth });
   if (config.ui.enabled) uiStats.start();
-  const deps = { config, db, writer, clock, metrics, log, uiStats };
+  const deps = { config, db, writer, clock, metrics, log, sinkHealth, uiStats };
   // A reload builds a new app on the same database and writer and swaps it in: each request runs
   // wholly on the app it started on, so none sees half-applied credentials or is dropped.
   let app = createApp(deps);
@@ -62,7 +74,7 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
     await uiStats.stop();
     await writer.close();
     db.close();
-    throw e;
+    throw bindError(e, config.server, listenSettings) ?? e;
   }
   const retention = new Retention(db, {
     days: config.retention.days,
@@ -71,7 +83,7 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
     onPruned: (n) => metrics.pruned.inc(undefined, n),
   });
   retention.start();
-  const sync = startSync({ config, db, clock, log, metrics });
+  const sync = startSync({ config, db, clock, log, metrics, health: sinkHealth });
   return {
     url: listener.url,
     db,
@@ -88,9 +100,14 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
       db.close();
     },
     reload(next) {
-      const merged = withCredentialsOf(current, next);
+      // Sink settings (keys, audiences, URLs) apply at once and resume stopped sinks; sinks added,
+      // removed or renamed, or a change in which sinks take lifts, change what the writer queues
+      // and wait for a restart.
+      const sameTargets = JSON.stringify(sinkTargets(current)) === JSON.stringify(sinkTargets(next));
+      const sinksApplied = sameTargets && sync.reloadSinks(next);
+      const merged = withCredentialsOf(current, next, sinksApplied);
       app = createApp({ ...deps, config: merged });
-      const changed = changedSettings(current, next);
+      const changed = changedSettings(current, next).filter((p) => !(sinksApplied && p === "sinks"));
       current = merged;
       return changed;
     },
@@ -98,14 +115,15 @@ export async function startDaemon(config: Config, clock: () => number = Date.now
 }
 
 /**
- * What a reload changes: the webhook secrets and the API, scrape and status page tokens, nothing
- * else. The status page's sessions end with the old app (a token may have been revoked).
+ * What a reload changes: the webhook secrets, the API, scrape and status page tokens, and sink
+ * settings. The status page's sessions end with the old app (a token may have been revoked).
  */
-function withCredentialsOf(current: Config, next: Config): Config {
+function withCredentialsOf(current: Config, next: Config, sinks: boolean): Config {
   return Object.freeze({
     ...current,
+    sinks: sinks ? next.sinks : current.sinks,
     resend: Object.freeze({ ...current.resend, webhookSecrets: next.resend.webhookSecrets }),
-    api: Object.freeze({ ...current.api, tokens: next.api.tokens }),
+    api: next.api,
     metrics: Object.freeze({ ...current.metrics, tokens: next.metrics.tokens }),
     ui: Object.freeze({ ...current.ui, tokens: next.ui.tokens }),
   });
@@ -120,7 +138,13 @@ function changedSettings(current: Config, next: Config): string[] {
   );
 }
 
-const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens", "metrics.tokens", "ui.tokens"]);
+const RELOADABLE = new Set([
+  "resend.webhookSecrets",
+  "api.tokens",
+  "api.named",
+  "metrics.tokens",
+  "ui.tokens",
+]);
 
 /** `section.key` → JSON of the value, one level deep (`sinks` is compared whole). */
 function flatten(config: Config): Map<string, string> {
@@ -140,6 +164,51 @@ export function sinkTargets(config: Config): SinkTarget[] {
     name: s.name,
     lifts: s.type === "mailchimp" ? s.tag !== undefined : s.sendLifts,
   }));
+}
+
+/**
+ * Why the listening socket could not be opened, as a configuration error naming the setting to
+ * change (exit 78: systemd's RestartPreventExitStatus=78 stops a restart loop that cannot help).
+ * Bun reports errno codes (EADDRINUSE, EADDRNOTAVAIL, ENOTFOUND from getaddrinfo); Deno its own
+ * error classes (AddrInUse, AddrNotAvailable, NotFound, PermissionDenied).
+ */
+export function bindError(
+  e: unknown,
+  server: { host: string; port: number },
+  names: { host: string; port: string },
+): AppError | null {
+  const err = e as { code?: unknown; name?: unknown; message?: unknown };
+  const code = typeof err?.code === "string" ? err.code : "";
+  const kind = typeof err?.name === "string" ? err.name : "";
+  const at = `${server.host}:${server.port}`;
+  if (code === "EADDRINUSE" || kind === "AddrInUse") {
+    return configError(
+      `Cannot listen on ${at}: port ${server.port} is in use by another process (another suppressd?). ` +
+        `Stop it, or choose another port with ${names.port}.`,
+    );
+  }
+  if (code === "EADDRNOTAVAIL" || kind === "AddrNotAvailable") {
+    return configError(
+      `Cannot listen on ${at}: ${JSON.stringify(server.host)} is not an address of this machine. ` +
+        `Set ${names.host} to one of its addresses (\`ip -br addr\`), 127.0.0.1 behind a local proxy, or 0.0.0.0 for all.`,
+    );
+  }
+  if (
+    code === "ENOTFOUND" ||
+    code.startsWith("EAI_") ||
+    (kind === "NotFound" && /lookup|resolve/i.test(String(err.message)))
+  ) {
+    return configError(
+      `Cannot listen on ${at}: ${JSON.stringify(server.host)} is neither an IP address nor a name this machine resolves. ` +
+        `Set ${names.host} to an address such as 127.0.0.1 or 0.0.0.0.`,
+    );
+  }
+  if (code === "EACCES" || kind === "PermissionDenied") {
+    return configError(
+      `Cannot listen on ${at}: not allowed (ports below 1024 need privileges). Choose a port above 1023 with ${names.port}, behind a proxy.`,
+    );
+  }
+  return null;
 }
 
 /** A missing or unreadable certificate stops the start with the key to fix, not a stack trace. */

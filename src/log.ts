@@ -12,13 +12,40 @@ export interface Logger {
   log(level: Level, msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function jsonLogger(min: Level = "info", write: (line: string) => void = bufferedStdout): Logger {
+/** With `hashAddresses` (config `log.hashAddresses`), any address left in a line is hashed too. */
+export function jsonLogger(
+  min: Level = "info",
+  write: (line: string) => void = bufferedStdout,
+  hashAddresses = false,
+): Logger {
   return {
     log(level, msg, fields) {
       if (ORDER[level] < ORDER[min]) return;
-      write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+      const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+      write(`${hashAddresses ? hashAddressesIn(line) : line}\n`);
     },
   };
+}
+
+// An address as a sink may quote it back: plain, or percent-encoded from a URL (`jane%40x.com`).
+const ADDRESS =
+  /(?:[\p{L}\p{N}._+'!#$&*^`{|}~-]|%[0-9a-f]{2})+(?:@|%40)(?:[\p{L}\p{N}-]+\.)+[\p{L}\p{N}-]+/giu;
+
+/**
+ * The last net under `logAddress`: sinks' error texts quote addresses back in forms the callers
+ * cannot foresee. Two native scans keep lines without an address (nearly all) cheap.
+ */
+export function hashAddressesIn(text: string): string {
+  if (!text.includes("@") && !text.includes("%40")) return text;
+  return text.replace(ADDRESS, (m) => logAddress(decodeSafe(m)));
+}
+
+function decodeSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 export const silentLogger: Logger = { log() {} };

@@ -2,11 +2,12 @@
 import { check } from "./cli/check.ts";
 import { type Command, EXIT, runCommand } from "./cli/command.ts";
 import { configCheck } from "./cli/config_check.ts";
+import { configExample } from "./cli/config_example.ts";
 import { eventsList, eventsReprocess } from "./cli/events.ts";
 import { exportCsv } from "./cli/export.ts";
 import { forget } from "./cli/forget.ts";
 import { importCsv } from "./cli/import.ts";
-import { jobsBackfill, jobsList, jobsRetry } from "./cli/jobs.ts";
+import { jobsBackfill, jobsCancel, jobsList, jobsRetry } from "./cli/jobs.ts";
 import { migrate } from "./cli/migrate.ts";
 import { sendTestEvent } from "./cli/send_test_event.ts";
 import { serve } from "./cli/serve.ts";
@@ -28,8 +29,10 @@ const COMMANDS: Command[] = [
   eventsList,
   jobsList,
   jobsRetry,
+  jobsCancel,
   jobsBackfill,
   configCheck,
+  configExample,
 ];
 
 function mainHelp(): string {
@@ -42,7 +45,8 @@ Commands:
 ${rows}
 
 Run 'suppressd COMMAND --help' for a command's options.
-Exit codes: 0 ok, 1 check: suppressed, 2 usage, 69 unavailable, 70 internal error, 78 configuration.
+Exit codes: 0 ok, 1 check: suppressed, 2 usage, 69 unavailable, 70 internal error,
+73 cannot create an output file, 78 configuration.
 `;
 }
 

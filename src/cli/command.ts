@@ -4,17 +4,20 @@ import { AppError } from "../errors.ts";
 
 /**
  * Exit codes, the same for every command (sysexits.h where one fits):
- * 0 success · 1 `check`: the address is suppressed · 2 usage error · 65 `import`: some rows were
- * not imported (EX_DATAERR) · 69 the daemon or database is unavailable · 70 internal error ·
- * 78 configuration error.
+ * 0 success · 1 `check`: the address is suppressed; `status`: a sink is failing or jobs are dead
+ * · 2 usage error · 65 `import`: some rows were not imported (EX_DATAERR) · 69 the daemon or
+ * database is unavailable · 70 internal error · 73 an output file cannot be created · 78
+ * configuration error.
  */
 export const EXIT = {
   ok: 0,
   suppressed: 1,
+  attention: 1,
   usage: 2,
   data: 65,
   unavailable: 69,
   internal: 70,
+  cantCreate: 73,
   config: 78,
 } as const;
 
@@ -82,9 +85,17 @@ export function usageError(message: string): AppError {
 
 /**
  * How to run this program again, for the hints it prints: from source that is `npx bun src/main.ts`
- * (a fresh clone has no `suppressd` on its PATH), from the compiled binary `suppressd`.
+ * (a fresh clone has no `suppressd` on its PATH), under Deno `deno run -A src/main.ts` (the Deno
+ * from npm by its path: `deno task start` must not send anyone to npx), from the binary `suppressd`.
  */
 export function selfCommand(): string {
   const script = process.argv[1] ?? "";
-  return script.endsWith(".ts") ? `npx bun ${relative(process.cwd(), script) || script}` : "suppressd";
+  if (!script.endsWith(".ts")) return "suppressd";
+  const file = relative(process.cwd(), script) || script;
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+  if (deno) {
+    const exe = deno.execPath();
+    return `${exe.includes("/node_modules/") ? "./node_modules/.bin/deno" : "deno"} run -A ${file}`;
+  }
+  return `npx bun ${file}`;
 }

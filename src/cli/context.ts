@@ -7,7 +7,7 @@ import { type Db, migrate, openDatabase } from "../db/client.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { Writer } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
-import { EXIT } from "./command.ts";
+import { EXIT, selfCommand } from "./command.ts";
 
 /** What a command that works on the database needs: the configuration and an open database. */
 export interface CliContext {
@@ -99,8 +99,8 @@ async function requireSchema(db: Db, where: string) {
     503,
     "schema_outdated",
     fresh
-      ? `The database ${where} has no tables yet. Run \`suppressd migrate\` (or start \`suppressd serve\`, which migrates on start).`
-      : `The database ${where} is missing migrations ${pending.join(", ")}. Run \`suppressd migrate\` first.`,
+      ? `The database ${where} has no tables yet. Run \`${selfCommand()} migrate\` (or start \`${selfCommand()} serve\`, which migrates on start).`
+      : `The database ${where} is missing migrations ${pending.join(", ")}. Run \`${selfCommand()} migrate\` first.`,
     EXIT.unavailable,
   );
 }

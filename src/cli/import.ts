@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from "node:fs";
 import { unzipSync } from "fflate";
 import { type Kysely, sql } from "kysely";
+import { jsonParam } from "../db/json_param.ts";
 import { type Database, REASONS, type Reason } from "../db/schema.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
@@ -203,7 +204,7 @@ async function suppressedReasons(db: Kysely<Database>, emails: string[]): Promis
   const rows = await db
     .selectFrom("suppressions")
     .select(["email", "reason", "suppressed"])
-    .where("email", "in", sql<string>`(SELECT value FROM json_each(${JSON.stringify(emails)}))`)
+    .where("email", "in", sql<string>`(SELECT value FROM json_each(${jsonParam(emails)}))`)
     .execute();
   return new Map(rows.filter((r) => r.suppressed === 1).map((r) => [r.email, r.reason]));
 }

@@ -1,9 +1,23 @@
+import { createInterface } from "node:readline/promises";
 import type { JobStatus } from "../db/schema.ts";
-import { backfill, countJobs, LIVE_STATUSES, listJobs, retryDead } from "../sync/outbox.ts";
-import { type Command, EXIT, usageError } from "./command.ts";
+import { AppError } from "../errors.ts";
+import { errorClass } from "../sync/health.ts";
+import {
+  backfill,
+  cancelJobs,
+  countJobs,
+  existingJobIds,
+  hurryPending,
+  LIVE_STATUSES,
+  listJobs,
+  retryDead,
+} from "../sync/outbox.ts";
+import { buildSinks } from "../sync/sinks/index.ts";
+import { type Command, EXIT, selfCommand, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
 
-const STATUSES: readonly JobStatus[] = ["pending", "running", "done", "dead", "superseded"];
+const STATUSES: readonly JobStatus[] = ["pending", "running", "done", "dead", "superseded", "cancelled"];
+const n = (v: number) => v.toLocaleString("en-US");
 const iso = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
 
 export const jobsList: Command = {
@@ -60,39 +74,106 @@ export const jobsList: Command = {
 
 export const jobsRetry: Command = {
   name: "jobs retry",
-  summary: "Put dead sync jobs back in the queue (by id, or --all), once what killed them is fixed.",
-  usage: `jobs retry (ID... | --all [--sink NAME]) [--config FILE]
+  summary:
+    "Put dead sync jobs back in the queue (by id, or --all), or send pending ones now (--pending), once the cause is fixed.",
+  usage: `jobs retry (ID... | --all | --pending) [--sink NAME] [--config FILE]
 
-A dead job whose address has a newer job on the same sink is marked superseded instead: the newer
-one carries the current state. The running daemon picks requeued jobs up within a second.`,
+--all requeues every dead job; --pending makes jobs waiting out their backoff due now (after an
+outage, to send at once). A dead job whose address has a newer job on the same sink is marked
+superseded instead: the newer one carries the current state. An id that names no job is an error
+(exit 2) and nothing changes. The running daemon picks requeued jobs up within a second; jobs of
+a stopped sink wait until its config is fixed and the daemon reloaded.`,
   options: {
     all: { type: "boolean", description: "every dead job" },
-    sink: { type: "string", description: "with --all: only this sink's dead jobs" },
+    pending: { type: "boolean", description: "every pending job: send now instead of after its backoff" },
+    sink: { type: "string", description: "with --all or --pending: only this sink's jobs" },
   },
   async run({ positionals, values }) {
     const ids = positionals.map((p) => {
-      const n = Number(p.replace(/^#/, ""));
-      if (!Number.isInteger(n) || n < 1) throw usageError(`${JSON.stringify(p)} is not a job id`);
-      return n;
+      const id = Number(p.replace(/^#/, ""));
+      if (!Number.isInteger(id) || id < 1) throw usageError(`${JSON.stringify(p)} is not a job id`);
+      return id;
     });
-    if (ids.length > 0 === (values.all === true)) throw usageError("name job ids, or pass --all (not both)");
-    if (values.sink !== undefined && values.all !== true) throw usageError("--sink goes with --all");
+    const forms = [ids.length > 0, values.all === true, values.pending === true].filter(Boolean).length;
+    if (forms !== 1) throw usageError("name job ids, or pass --all or --pending (one of them)");
+    if (values.sink !== undefined && ids.length > 0) throw usageError("--sink goes with --all or --pending");
+    const sink = values.sink as string | undefined;
     const ctx = await openContext(values, { schema: "require" });
     try {
-      const r = await retryDead(
-        ctx.db.outbox,
-        Date.now(),
-        ids.length > 0 ? { ids } : { all: true, sink: values.sink as string | undefined },
-      );
+      const now = Date.now();
+      if (values.pending) {
+        const moved = await hurryPending(ctx.db.outbox, now, sink);
+        process.stdout.write(
+          `${n(moved)} pending job(s)${sink ? ` of sink ${sink}` : ""} made due now; the running daemon sends them within a second\n`,
+        );
+        return EXIT.ok;
+      }
+      if (ids.length > 0) {
+        const known = await existingJobIds(ctx.db.kysely, ids);
+        const unknown = ids.filter((id) => !known.has(id));
+        if (unknown.length > 0) {
+          throw usageError(
+            `no sync job with id ${unknown.join(", ")}; nothing was changed (see ids with: ${selfCommand()} jobs list --status dead)`,
+          );
+        }
+      }
+      const r = await retryDead(ctx.db.outbox, now, ids.length > 0 ? { ids } : { all: true, sink });
       const touched = new Set([...r.requeued, ...r.superseded]);
       const notDead = ids.filter((id) => !touched.has(id));
-      const lines = [
-        `requeued ${r.requeued.length} dead job(s)${r.requeued.length ? `: ${r.requeued.join(", ")}` : ""}`,
-      ];
+      // Counts, not ids: after an outage --all may requeue tens of thousands.
+      const lines = [`requeued ${n(r.requeued.length)} dead job(s)`];
       if (r.superseded.length)
-        lines.push(`superseded ${r.superseded.length} (a newer job exists): ${r.superseded.join(", ")}`);
+        lines.push(`superseded ${n(r.superseded.length)} (a newer job for the address exists)`);
       if (notDead.length) lines.push(`not dead, left alone: ${notDead.join(", ")}`);
       process.stdout.write(`${lines.join("\n")}\n`);
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};
+
+export const jobsCancel: Command = {
+  name: "jobs cancel",
+  summary: "Never send a sink's pending and dead jobs (a sink that is gone, or jobs you do not want sent).",
+  usage: `jobs cancel --sink NAME [--yes] [--config FILE]
+
+Marks the sink's pending and dead jobs cancelled; jobs being sent right now finish. Asks first on a
+terminal; scripts pass --yes (without a terminal and without --yes nothing is cancelled, exit 2).
+To send a sink everything again later: jobs backfill --sink NAME.`,
+  options: {
+    sink: { type: "string", description: "the sink whose jobs are cancelled (configured or not)" },
+    yes: { type: "boolean", description: "do not ask" },
+  },
+  async run({ positionals, values }) {
+    if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const sink = values.sink as string | undefined;
+    if (!sink) throw usageError("name the sink: --sink NAME");
+    const ctx = await openContext(values, { schema: "require" });
+    try {
+      const counts = await countJobs(ctx.db.kysely, sink);
+      const what = `${n(counts.pending)} pending and ${n(counts.dead)} dead job(s) of sink ${sink}`;
+      if (counts.pending + counts.dead === 0) {
+        process.stdout.write(`sink ${sink} has no pending or dead jobs; nothing to cancel\n`);
+        return EXIT.ok;
+      }
+      if (!values.yes) {
+        if (!process.stdin.isTTY) {
+          throw usageError(
+            `nothing cancelled: this would cancel ${what}, never to be sent. No terminal to ask on: confirm with --yes`,
+          );
+        }
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        const answer = await rl.question(`Cancel ${what}? They will never be sent. [y/N] `);
+        rl.close();
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          process.stdout.write("nothing cancelled\n");
+          return EXIT.ok;
+        }
+      }
+      const cancelled = await cancelJobs(ctx.db.outbox, Date.now(), sink);
+      const running = counts.running > 0 ? `; ${n(counts.running)} being sent now were left to finish` : "";
+      process.stdout.write(`cancelled ${n(cancelled)} job(s) of sink ${sink}${running}\n`);
       return EXIT.ok;
     } finally {
       await ctx.close();
@@ -104,14 +185,17 @@ export const jobsBackfill: Command = {
   name: "jobs backfill",
   summary:
     "Queue every address suppressed now for a sink that has never been sent them (a sink added later).",
-  usage: `jobs backfill --sink NAME [--config FILE]
+  usage: `jobs backfill --sink NAME [--force] [--config FILE]
 
 Sinks hear about suppressions made while they are configured. When you add a sink (or rename one,
 or list a new audience) later, this queues a suppress job on it for every address suppressed now
 that has no job waiting there. The running daemon sends them as it sends any job; follow them with
-suppressd jobs list --sink NAME. Running it again while they wait adds none.`,
+suppressd jobs list --sink NAME. Running it again while they wait adds none. The sink is
+checked first (as config check does) and nothing is queued if the check fails (exit 78, or 69 when
+the service cannot be reached), unless --force.`,
   options: {
     sink: { type: "string", description: "the sink's name, as in the config's sinks" },
+    force: { type: "boolean", description: "queue even when the sink's check fails" },
   },
   async run({ positionals, values }) {
     if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -127,13 +211,29 @@ suppressd jobs list --sink NAME. Running it again while they wait adds none.`,
             : `no sink named ${JSON.stringify(sink)} in ${ctx.loaded.source}; configured: ${names.join(", ")}`,
         );
       }
+      const config = ctx.config.sinks.find((s) => s.name === sink);
+      if (config && !values.force) {
+        const [check] = await buildSinks([config]).probe();
+        const problems = check?.problems ?? [];
+        if (problems.length > 0) {
+          const unreachable = problems.every((p) => ["network", "timeout"].includes(errorClass(p)));
+          throw new AppError(
+            400,
+            "sink_check_failed",
+            `nothing queued: the check of sink ${sink} failed:\n  ${problems.join("\n  ")}\n` +
+              "Fix the config (see: config check), reload the daemon, and run this again; " +
+              "or pass --force to queue the jobs anyway (they wait or fail until the sink works).",
+            unreachable ? EXIT.unavailable : EXIT.config,
+          );
+        }
+      }
       const r = await backfill(ctx.db.outbox, sink, Date.now(), {
         onChunk: (p) =>
           process.stderr.write(`scanned ${p.scanned} suppressed addresses, queued ${p.queued}\n`),
       });
       process.stdout.write(
-        `queued ${r.queued} suppress job(s) for sink ${sink} (${r.scanned} suppressed address(es); ` +
-          `${r.scanned - r.queued} already had a job waiting)\n` +
+        `queued ${n(r.queued)} suppress job(s) for sink ${sink} (${n(r.scanned)} suppressed address(es); ` +
+          `${n(r.scanned - r.queued)} already had a job waiting)\n` +
           `the running daemon sends them; follow them with: suppressd jobs list --sink ${sink}\n`,
       );
       return EXIT.ok;

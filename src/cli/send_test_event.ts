@@ -4,7 +4,7 @@ import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { AppError } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
-import { SAMPLE_TYPES, type SampleOptions, sampleEvent } from "../events/samples.ts";
+import { SAMPLE_TYPES, type SampleOptions, sampleEvent, testAddress } from "../events/samples.ts";
 import { type Command, EXIT, selfCommand, usageError } from "./command.ts";
 
 /** Resend (Svix) gives up on an attempt after about 15 s; so do we. */
@@ -15,9 +15,12 @@ export const sendTestEvent: Command = {
   name: "send-test-event",
   summary:
     "Sign a realistic sample Resend event with the configured secret and post it to the running daemon.",
-  usage: `send-test-event TYPE EMAIL [--url URL] [--soft] [--subscribed] [--origin ORIGIN]
+  usage: `send-test-event TYPE [EMAIL] [--url URL] [--soft] [--subscribed] [--origin ORIGIN]
 
-Tests the webhook endpoint end to end before it is registered in Resend. TYPE is one of:
+Tests the webhook endpoint end to end, safe on a production daemon. The event is marked as a test:
+the daemon records it (\`check\` shows it) and never sends it to a sink. EMAIL defaults to one of
+Resend's test addresses, which cannot be a person (such as complained+suppressd-test@resend.dev).
+TYPE is one of:
 ${SAMPLE_TYPES.map((t) => `  ${t.type.padEnd(24)}${t.describe}`).join("\n")}
 
 Exit 0 when the daemon answers 2xx; 69 when it cannot be reached or answers an error; 78 when it
@@ -35,22 +38,23 @@ rejects the signature (it is not using this configuration's resend.webhookSecret
     },
   },
   async run({ positionals, values }) {
-    const [type, to, ...extra] = positionals;
-    if (type === undefined || to === undefined || extra.length > 0) {
+    const [type, given, ...extra] = positionals;
+    if (type === undefined || extra.length > 0) {
       throw usageError(
-        "expected TYPE and EMAIL: suppressd send-test-event email.bounced someone@example.com",
+        `expected TYPE and optionally EMAIL: ${selfCommand()} send-test-event email.complained`,
       );
     }
     const origin = values.origin as string | undefined;
     if (origin !== undefined && !(ORIGINS as readonly string[]).includes(origin)) {
       throw usageError(`--origin must be one of ${ORIGINS.join(", ")}.`);
     }
-    if (normalizeAddress(to) === null) throw usageError(`${JSON.stringify(to)} is not an email address.`);
     const opts: SampleOptions = {
       soft: values.soft === true,
       subscribed: values.subscribed === true,
       origin: origin as SampleOptions["origin"],
     };
+    const to = given ?? testAddress(type, opts);
+    if (normalizeAddress(to) === null) throw usageError(`${JSON.stringify(to)} is not an email address.`);
     const body = sampleEvent(type, to, opts);
     if (body === null) {
       throw usageError(
@@ -66,7 +70,9 @@ rejects the signature (it is not using this configuration's resend.webhookSecret
     const now = new Date();
     // The first secret is the current one; the others are only accepted while rotating.
     const signature = new Webhook(config.resend.webhookSecrets[0] as string).sign(id, now, body);
-    process.stdout.write(`POST ${url}\n  ${type} for ${to}, svix-id ${id}\n`);
+    process.stdout.write(
+      `POST ${url}\n  ${type} for ${to}, svix-id ${id}\n  marked as a test: recorded, never sent to a sink\n`,
+    );
 
     let res: Response;
     try {
@@ -89,7 +95,7 @@ rejects the signature (it is not using this configuration's resend.webhookSecret
         503,
         "unavailable",
         `Could not reach ${url} (${(e as Error)?.message ?? why}). Is the daemon running? ` +
-          "Start it with `suppressd serve` (same --config), or pass --url.",
+          `Start it with \`${selfCommand()} serve\` (same --config), or pass --url.`,
         EXIT.unavailable,
       );
     }

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { loadConfig } from "../config/load.ts";
 import { startDaemon } from "../daemon.ts";
 import { jsonLogger } from "../log.ts";
@@ -10,16 +12,41 @@ const STOP_DEADLINE_MS = 10_000;
 export const serve: Command = {
   name: "serve",
   summary: "Run the daemon: receive Resend webhooks and answer suppression queries (the default command).",
-  usage: "serve [--config FILE]",
+  usage: `serve [--config FILE] [--host HOST] [--port PORT]
+
+Where to listen: --host/--port, else SUPPRESSD_PORT (the port), else server.host and server.port
+in the config. A development instance (no config file) listens on 127.0.0.1 only.`,
+  options: {
+    host: { type: "string", description: "listen on this address instead of server.host" },
+    port: {
+      type: "string",
+      short: "p",
+      description: "listen on this port instead of server.port (also $SUPPRESSD_PORT)",
+    },
+  },
   async run({ values }) {
-    const loaded = loadConfig({ flag: values.config as string | undefined, allowDevelopment: "create" });
+    const listen = { host: values.host as string | undefined, port: values.port as string | undefined };
+    const loaded = loadConfig({
+      flag: values.config as string | undefined,
+      allowDevelopment: "create",
+      listen,
+    });
     const { config } = loaded;
-    const log = jsonLogger(config.log.level);
-    const daemon = await startDaemon(config);
+    const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
+    const daemon = await startDaemon(config, Date.now, loaded.listenSettings);
     // Loading, migrating and the first queries leave garbage; collect it now so an idle daemon
     // holds only what it uses (issue 4 asks for ≤ 80 MB idle).
     if (typeof Bun !== "undefined") Bun.gc(true);
     log.log("info", "suppressd started", { version: VERSION, url: daemon.url, config: loaded.source });
+    const leftover = loaded.development ? null : developmentLeftover(config.database.url);
+    if (leftover) {
+      // Development instances used to share the production default path: its test
+      // suppressions would now be served, and `jobs backfill` would queue them for sinks.
+      log.log("warn", "this database was a development instance's", {
+        found: leftover,
+        fix: "start production on a fresh database.url, or lift (DELETE) the test suppressions; then delete the file",
+      });
+    }
     const dev = loaded.development;
     if (dev) {
       const lines = [
@@ -28,9 +55,9 @@ export const serve: Command = {
         dev.created
           ? `  Generated credentials (shown once; kept in ${dev.file}):\n    webhook secret: ${dev.webhookSecret}\n    API token:      ${dev.apiToken}`
           : `  Credentials are in ${dev.file}.`,
-        `  Try it:   ${selfCommand()} send-test-event email.bounced someone@example.com`,
-        `            curl -H "Authorization: Bearer <API token>" ${daemon.url}/v1/suppressions/someone@example.com`,
-        "  Production: copy config.example.json to config.json and edit it (see README).",
+        `  Try it:   ${selfCommand()} send-test-event email.bounced`,
+        `            curl -H "Authorization: Bearer <API token>" ${daemon.url}/v1/suppressions/bounced+suppressd-test@resend.dev`,
+        `  Production: \`${selfCommand()} config example > config.json\`, edit it, and start with it (see README).`,
         "",
       ];
       process.stderr.write(`${lines.join("\n")}\n`);
@@ -54,7 +81,8 @@ export const serve: Command = {
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
       // SIGHUP re-reads the config file for new webhook secrets and API tokens (a rotation adds the
-      // new secret, reloads, and removes the old one later). A broken file changes nothing.
+      // new secret, reloads, and removes the old one later) and sink settings (a fixed key resumes
+      // a stopped sink). A broken file changes nothing.
       process.on("SIGHUP", () => {
         if (stopping) return;
         if (dev) {
@@ -62,17 +90,24 @@ export const serve: Command = {
           return;
         }
         try {
-          const next = loadConfig({ flag: values.config as string | undefined }).config;
+          const next = loadConfig({ flag: values.config as string | undefined, listen }).config;
           const needsRestart = daemon.reload(next);
-          log.log("info", "reloaded webhook secrets and API tokens", {
+          log.log("info", "reloaded webhook secrets, API tokens and sink settings", {
             config: loaded.source,
             webhook_secrets: next.resend.webhookSecrets.length,
             api_tokens: next.api.tokens.length,
             ...(needsRestart.length > 0 ? { ignored_until_restart: needsRestart } : {}),
           });
         } catch (e) {
+          const message = (e as Error).message;
           log.log("error", "reload failed; still running with the previous secrets and tokens", {
-            error: (e as Error).message,
+            error: message,
+            // A process's environment is fixed when it starts: SIGHUP cannot see a variable set since.
+            ...(message.includes("environment variable")
+              ? {
+                  hint: "an env: value can only name a variable set when the daemon started: restart it, or write the value in the file",
+                }
+              : {}),
           });
         }
       });
@@ -80,3 +115,10 @@ export const serve: Command = {
     return EXIT.ok;
   },
 };
+
+/** The credentials file an older development instance left beside a `file:` database. */
+function developmentLeftover(url: string): string | null {
+  if (!url.startsWith("file:")) return null;
+  const file = join(dirname(url.slice(5).split("?")[0] ?? ""), "dev-credentials.json");
+  return existsSync(file) ? file : null;
+}

@@ -7,16 +7,9 @@ import {
   quarantineCounts,
   suppressedByReason,
 } from "../metrics/db_stats.ts";
+import type { SinkStatus } from "../sync/status_report.ts";
 import { type Command, EXIT } from "./command.ts";
 import { openContext } from "./context.ts";
-
-/** The daemon's own counters worth a glance; they live in its memory, so only /metrics has them. */
-const LIVE = {
-  signature_failures: "suppressd_webhook_signature_failures_total",
-  forbidden_ips: "suppressd_webhook_forbidden_ip_total",
-  duplicates: "suppressd_webhook_duplicates_total",
-  sync_errors: 'suppressd_sync_batches_total{result="error"}',
-} as const;
 
 interface Daemon {
   url: string | null;
@@ -24,14 +17,28 @@ interface Daemon {
   detail: string;
   version?: string;
   started_at?: string;
-  since_start?: Record<keyof typeof LIVE, number>;
+  since_start?: { signature_failures: number; forbidden_ips: number; duplicates: number };
+}
+
+/** What GET /v1/status answers (src/http/status_routes.ts). */
+interface DaemonStatus {
+  ok: boolean;
+  problems: string[];
+  version: string;
+  started_at: string;
+  since_start: NonNullable<Daemon["since_start"]>;
+  sinks: SinkStatus[];
 }
 
 export const status: Command = {
   name: "status",
   summary:
-    "At a glance, for someone on the box: is the daemon up, suppressions by reason, outbox, last event, quarantine. Exit 69 if the daemon does not answer.",
-  usage: "status [--json] [--config FILE]",
+    "At a glance: is the daemon up, each sink's state, suppressions, outbox, last event, quarantine. Exit 1 if a sink fails or jobs are dead, 69 if the daemon does not answer.",
+  usage: `status [--json] [--config FILE]
+
+Reads the database and the running daemon's GET /v1/status. Usable as a monitoring check:
+exit 0 all is well · 1 a sink is failing or stopped, jobs are dead, or jobs wait for a sink the
+config does not name · 69 the daemon does not answer.`,
   options: { json: { type: "boolean", description: "print one JSON object instead of the table" } },
   async run({ values }) {
     const ctx = await openContext(values, { schema: "require" });
@@ -42,7 +49,8 @@ export const status: Command = {
       await ctx.close();
     }
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
-    return report.daemon.up ? EXIT.ok : EXIT.unavailable;
+    if (!report.daemon.up) return EXIT.unavailable;
+    return report.problems.length > 0 ? EXIT.attention : EXIT.ok;
   },
 };
 
@@ -52,7 +60,7 @@ async function gather(
   where: string,
   source: string,
 ) {
-  const [reasons, outbox, quarantine, last, kept, daemon] = await Promise.all([
+  const [reasons, outbox, quarantine, last, kept, { daemon, sync }] = await Promise.all([
     suppressedByReason(db),
     outboxByStatus(db),
     quarantineCounts(db),
@@ -60,9 +68,24 @@ async function gather(
     eventsKept(db),
     probe(config),
   ]);
+  const sinksNotConfigured = [...new Set(outbox.map((j) => j.sink))].filter(
+    (sink) => !config.sinks.some((s) => s.name === sink),
+  );
+  // Without the daemon's report (down, or TLS), the database still shows dead and orphaned jobs.
+  const problems = sync
+    ? sync.problems
+    : [
+        ...outbox
+          .filter((j) => j.status === "dead")
+          .map((j) => `sink ${j.sink} has ${j.n.toLocaleString("en-US")} dead job(s)`),
+        ...sinksNotConfigured.map((s) => `jobs of sink ${s}, which is not configured: never sent`),
+      ];
   return {
     config: source,
+    ok: daemon.up && problems.length === 0,
+    problems,
     daemon,
+    sinks: sync?.sinks ?? null,
     database: { url: where, bytes: fileBytes(where) },
     suppressed: {
       total: reasons.reduce((a, r) => a + r.n, 0),
@@ -85,19 +108,21 @@ async function gather(
       return acc;
     }, {}),
     // Sinks with jobs in the outbox that the config no longer names: no worker sends those.
-    sinks_not_configured: [...new Set(outbox.map((j) => j.sink))].filter(
-      (sink) => !config.sinks.some((s) => s.name === sink),
-    ),
+    sinks_not_configured: sinksNotConfigured,
   };
 }
 
 /**
- * Asks the configured address for /readyz and, with a token from the config, /metrics. Over TLS
- * the certificate is not checked (it names a host, we dial an address), so no token is sent then.
+ * Asks the configured address for /readyz and, with the config's API token, GET /v1/status. Over
+ * TLS the certificate is not checked (it names a host, we dial an address), so no token is sent.
  */
-async function probe(config: Config): Promise<Daemon> {
+async function probe(config: Config): Promise<{ daemon: Daemon; sync: DaemonStatus | null }> {
   const { host, port, tls } = config.server;
-  if (port === 0) return { url: null, up: false, detail: "server.port is 0 (chosen at start): not checked" };
+  if (port === 0)
+    return {
+      daemon: { url: null, up: false, detail: "server.port is 0 (chosen at start): not checked" },
+      sync: null,
+    };
   const local = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
   const url = `${tls ? "https" : "http"}://${local.includes(":") ? `[${local}]` : local}:${port}`;
   const init = { signal: AbortSignal.timeout(3000), tls: { rejectUnauthorized: false } } as RequestInit;
@@ -105,42 +130,39 @@ async function probe(config: Config): Promise<Daemon> {
   try {
     ready = await fetch(`${url}/readyz`, init);
   } catch (e) {
-    return { url, up: false, detail: `does not answer (${(e as Error).message})` };
+    return { daemon: { url, up: false, detail: `does not answer (${(e as Error).message})` }, sync: null };
   }
   if (!ready.ok)
-    return { url, up: false, detail: `answers /readyz with ${ready.status}: database not ready` };
-  const out: Daemon = { url, up: true, detail: "answers /readyz" };
-  if (tls) return out;
-  const token = config.metrics.tokens[0] ?? config.api.tokens[0];
+    return {
+      daemon: { url, up: false, detail: `answers /readyz with ${ready.status}: database not ready` },
+      sync: null,
+    };
+  const daemon: Daemon = { url, up: true, detail: "answers /readyz" };
+  if (tls)
+    return { daemon: { ...daemon, detail: "answers /readyz (TLS: sink states not read)" }, sync: null };
   try {
-    const res = await fetch(`${url}/metrics`, { ...init, headers: { authorization: `Bearer ${token}` } });
-    if (res.ok) Object.assign(out, fromMetrics(await res.text()));
-  } catch {}
-  return out;
-}
-
-function fromMetrics(text: string): Partial<Daemon> {
-  const value = (series: string) =>
-    text
-      .split("\n")
-      .filter((l) => !l.startsWith("#") && matches(l, series))
-      .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
-  const started = value("process_start_time_seconds");
-  return {
-    version: /suppressd_build_info\{version="([^"]*)"\}/.exec(text)?.[1],
-    started_at: started > 0 ? new Date(started * 1000).toISOString() : undefined,
-    since_start: Object.fromEntries(
-      Object.entries(LIVE).map(([k, s]) => [k, value(s)]),
-    ) as Daemon["since_start"],
-  };
-}
-
-/** `name{a="b"}` matches every sample of `name` carrying a="b", whatever its other labels. */
-function matches(line: string, series: string): boolean {
-  const [name, labels] = series.split("{");
-  const sampleName = line.split(/[{ ]/)[0];
-  if (sampleName !== name) return false;
-  return labels === undefined || line.includes(labels.replace(/\}$/, ""));
+    const res = await fetch(`${url}/v1/status`, {
+      ...init,
+      headers: { authorization: `Bearer ${config.api.tokens[0]}` },
+    });
+    if (!res.ok)
+      return { daemon: { ...daemon, detail: `answers /readyz; /v1/status said ${res.status}` }, sync: null };
+    const sync = (await res.json()) as DaemonStatus;
+    return {
+      daemon: {
+        ...daemon,
+        version: sync.version,
+        started_at: sync.started_at,
+        since_start: sync.since_start,
+      },
+      sync,
+    };
+  } catch (e) {
+    return {
+      daemon: { ...daemon, detail: `answers /readyz; /v1/status failed (${(e as Error).message})` },
+      sync: null,
+    };
+  }
 }
 
 function fileBytes(where: string): number | null {
@@ -155,20 +177,16 @@ function fileBytes(where: string): number | null {
   return total;
 }
 
+function duration(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} days`;
+}
+
 function render(r: Awaited<ReturnType<typeof gather>>): string {
   const n = (v: number) => v.toLocaleString("en-US");
-  const ago = (iso: string) => {
-    const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-    const text =
-      s < 120
-        ? `${Math.round(s)} s`
-        : s < 7200
-          ? `${Math.round(s / 60)} min`
-          : s < 172_800
-            ? `${Math.round(s / 3600)} h`
-            : `${Math.round(s / 86_400)} days`;
-    return `${text} ago (${iso})`;
-  };
+  const ago = (iso: string) => `${duration(Math.max(0, (Date.now() - Date.parse(iso)) / 1000))} ago (${iso})`;
   const rows: [string, string][] = [];
   const d = r.daemon;
   const version = d.version ? `, version ${d.version}` : "";
@@ -197,6 +215,24 @@ function render(r: Awaited<ReturnType<typeof gather>>): string {
     "quarantine",
     `${n(r.quarantine.waiting)} waiting for \`suppressd events reprocess\` (${n(r.quarantine.total)} in all)`,
   ]);
+  for (const [i, s] of (r.sinks ?? []).entries()) {
+    const state =
+      s.state === "stopped"
+        ? `STOPPED since ${ago(s.stopped_since as string)}`
+        : s.state === "failing"
+          ? "FAILING"
+          : s.state === "unknown"
+            ? "not called yet"
+            : "ok";
+    const oldest =
+      s.oldest_pending_age_seconds === null ? "" : `, oldest ${duration(s.oldest_pending_age_seconds)}`;
+    const lines = [
+      `${s.name} (${s.type}): ${state}; pending ${n(s.pending)}${oldest} · dead ${n(s.dead)} · last success ${s.last_success_at ? ago(s.last_success_at) : "none since start"}`,
+    ];
+    if (s.last_error && s.state !== "ok") lines.push(`  last error: ${s.last_error.message}`);
+    if (s.fix) lines.push(`  fix: ${s.fix}`);
+    rows.push([i === 0 ? "sinks" : "", lines.join(`\n${" ".repeat(13)}`)]);
+  }
   const sinks = Object.entries(r.outbox);
   if (sinks.length === 0) rows.push(["outbox", "empty"]);
   for (const [i, [sink, counts]] of sinks.entries()) {
@@ -208,8 +244,12 @@ function render(r: Awaited<ReturnType<typeof gather>>): string {
     const s = d.since_start;
     rows.push([
       "since start",
-      `signature failures ${n(s.signature_failures)} · forbidden IPs ${n(s.forbidden_ips)} · duplicates ${n(s.duplicates)} · sync errors ${n(s.sync_errors)}`,
+      `signature failures ${n(s.signature_failures)} · forbidden IPs ${n(s.forbidden_ips)} · duplicates ${n(s.duplicates)}`,
     ]);
   }
+  rows.push([
+    "verdict",
+    r.problems.length === 0 ? (d.up ? "ok" : "daemon down") : r.problems.join(`\n${" ".repeat(13)}`),
+  ]);
   return `suppressd status (${r.config})\n\n${rows.map(([k, v]) => `${k.padEnd(13)}${v}`).join("\n")}\n`;
 }

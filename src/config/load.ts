@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { z } from "zod";
+import { selfCommand, usageError } from "../cli/command.ts";
 import { configError } from "../errors.ts";
 import { type Config, configSchema } from "./schema.ts";
 
@@ -11,6 +11,14 @@ export interface LoadedConfig {
   source: string;
   /** Set when no config file exists and `serve` runs a local development instance. */
   development: DevelopmentCredentials | null;
+  /** Where server.host and server.port were set, so a bind error names what to change. */
+  listenSettings: { host: string; port: string };
+}
+
+/** Command-line values that win over SUPPRESSD_PORT and the file (`serve --host/--port`). */
+export interface ListenOverrides {
+  host?: string;
+  port?: string;
 }
 
 export interface DevelopmentCredentials {
@@ -39,18 +47,26 @@ export function loadConfig(opts: {
    * credentials on first start; "existing" (other commands) uses one that `serve` created.
    */
   allowDevelopment?: "create" | "existing";
+  listen?: ListenOverrides;
 }): LoadedConfig {
   const env = opts.env ?? process.env;
   const path = configPath(opts.flag, env);
   const explicit = opts.flag !== undefined || env.SUPPRESSD_CONFIG !== undefined;
+  const listen = listenOverrides(opts.listen ?? {}, env);
   if (!existsSync(path)) {
     if (explicit || !opts.allowDevelopment) {
       throw configError(
-        `No configuration file at ${path}. Copy config.example.json to config.json and edit it, ` +
-          "or run `suppressd serve` without a config file for a local development instance.",
+        `No configuration file at ${path}. Start one with \`${selfCommand()} config example > config.json\` and edit it, ` +
+          `or run \`${selfCommand()} serve\` without a config file for a local development instance.`,
       );
     }
-    return { ...developmentConfig(env, opts.allowDevelopment === "create"), source: "development mode" };
+    if (listen.values.host !== undefined) {
+      throw usageError(
+        "--host needs a config file: a development instance listens on 127.0.0.1 only (its credentials are printed in the clear).",
+      );
+    }
+    const dev = developmentConfig(env, opts.allowDevelopment === "create", listen.values);
+    return { ...dev, source: "development mode", listenSettings: listen.names("development mode") };
   }
   let raw: unknown;
   try {
@@ -60,45 +76,104 @@ export function loadConfig(opts: {
     // where to look instead.
     throw configError(`${path} is not valid JSON; \`jq . ${path}\` shows where it breaks.`);
   }
-  return { config: parseConfig(raw, env, path), source: path, development: null };
+  if (Object.keys(listen.values).length > 0 && raw !== null && typeof raw === "object") {
+    const server = (raw as { server?: unknown }).server;
+    raw = { ...raw, server: { ...(typeof server === "object" ? server : {}), ...listen.values } };
+  }
+  return {
+    config: parseConfig(raw, env, path),
+    source: path,
+    development: null,
+    listenSettings: listen.names(path),
+  };
 }
 
-/** Validates an already-parsed object; used by `loadConfig` and by tests. */
+/**
+ * `--host`/`--port`, then SUPPRESSD_PORT, then the file: the values to put over server.host and
+ * server.port, and for each the name of the setting that decided it.
+ */
+function listenOverrides(flags: ListenOverrides, env: Record<string, string | undefined>) {
+  const values: { host?: string; port?: number } = {};
+  const from: { host?: string; port?: string } = {};
+  const port = flags.port ?? env.SUPPRESSD_PORT;
+  if (port !== undefined) {
+    const name = flags.port !== undefined ? "--port" : "SUPPRESSD_PORT";
+    if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
+      const message = `${name} must be a TCP port, 0 to 65535 (0 picks a free one), not ${JSON.stringify(port)}.`;
+      // A mistyped flag is a usage error (2); a bad environment variable is configuration (78).
+      throw flags.port !== undefined ? usageError(message) : configError(message);
+    }
+    values.port = Number(port);
+    from.port = name;
+  }
+  if (flags.host !== undefined) {
+    if (flags.host.trim() === "") throw usageError("--host must not be empty.");
+    values.host = flags.host;
+    from.host = "--host";
+  }
+  return {
+    values,
+    names: (source: string) => ({
+      host: from.host ?? `server.host in ${source}`,
+      port: from.port ?? `server.port in ${source}`,
+    }),
+  };
+}
+
+/**
+ * Validates an already-parsed object; used by `loadConfig` and by tests. Every problem is reported
+ * at once, unset environment variables and schema errors together, so one edit fixes them all.
+ */
 export function parseConfig(
   raw: unknown,
   env: Record<string, string | undefined> = {},
   source = "config",
 ): Config {
-  const result = configSchema.safeParse(resolveEnv(raw, env, []));
-  if (!result.success) throw configError(`${source} is invalid:\n${formatIssues(result.error)}`);
+  const missing: { path: string; name: string }[] = [];
+  const result = configSchema.safeParse(resolveEnv(raw, env, [], missing));
+  // A value whose variable is unset is reported as such, not also as "expected string".
+  const unset = (path: string) => missing.some((m) => path === m.path || path.startsWith(`${m.path}.`));
+  const problems = [
+    ...missing.map((m) => `  - ${m.path}: reads the environment variable ${m.name}, which is not set`),
+    ...(result.success
+      ? []
+      : result.error.issues
+          .map((i) => ({ path: i.path.join(".") || "(top level)", message: i.message }))
+          .filter((i) => !unset(i.path))
+          .map((i) => `  - ${i.path}: ${i.message}`)),
+  ];
+  if (problems.length > 0 || !result.success) {
+    throw configError(`${source} is invalid:\n${problems.join("\n")}`);
+  }
   return deepFreeze(result.data);
 }
 
-function resolveEnv(value: unknown, env: Record<string, string | undefined>, path: string[]): unknown {
+/** `"env:NAME"` strings replaced by the variable; unset or empty ones become undefined and are listed. */
+function resolveEnv(
+  value: unknown,
+  env: Record<string, string | undefined>,
+  path: string[],
+  missing: { path: string; name: string }[],
+): unknown {
   if (typeof value === "string" && value.startsWith("env:")) {
     const name = value.slice(4);
     const found = env[name];
     if (found === undefined || found === "") {
-      throw configError(
-        `${path.join(".") || "config"} reads the environment variable ${name}, which is not set.`,
-      );
+      missing.push({ path: path.join(".") || "config", name });
+      return undefined;
     }
     return found;
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveEnv(v, env, [...path, String(i)]));
+  if (Array.isArray(value)) return value.map((v, i) => resolveEnv(v, env, [...path, String(i)], missing));
   if (value !== null && typeof value === "object") {
     // Keys starting with "//" are comments (config.example.json explains every key that way).
     return Object.fromEntries(
       Object.entries(value)
         .filter(([k]) => !k.startsWith("//"))
-        .map(([k, v]) => [k, resolveEnv(v, env, [...path, k])]),
+        .map(([k, v]) => [k, resolveEnv(v, env, [...path, k], missing)]),
     );
   }
   return value;
-}
-
-function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `  - ${i.path.join(".") || "(top level)"}: ${i.message}`).join("\n");
 }
 
 function deepFreeze<T>(value: T): T {
@@ -110,26 +185,34 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
+ * Where a development instance keeps its database and credentials: apart from the production
+ * default (`file:./data/suppressd.db`), so a production start in the same folder never inherits
+ * what was tried here, nor queues it for a sink.
+ */
+export const DEVELOPMENT_DATABASE_URL = "file:./data/dev/suppressd.db";
+
+/**
  * A local instance for trying suppressd: loopback only, credentials generated on first start and
- * kept in `data/dev-credentials.json` (owner-only) so `send-test-event` and restarts find them.
+ * kept in `data/dev/credentials.json` (owner-only) so `send-test-event` and restarts find them.
  */
 function developmentConfig(
   env: Record<string, string | undefined>,
   create: boolean,
+  listen: { host?: string; port?: number },
 ): {
   config: Config;
   development: DevelopmentCredentials;
 } {
-  const databaseUrl = env.SUPPRESSD_DATABASE_URL ?? "file:./data/suppressd.db";
-  const dir = databaseUrl.startsWith("file:") ? dirname(databaseUrl.slice(5)) : "data";
-  const file = join(dir, "dev-credentials.json");
+  const databaseUrl = env.SUPPRESSD_DATABASE_URL ?? DEVELOPMENT_DATABASE_URL;
+  const dir = databaseUrl.startsWith("file:") ? dirname(databaseUrl.slice(5)) : "data/dev";
+  const file = join(dir, "credentials.json");
   let creds: Omit<DevelopmentCredentials, "file">;
   if (existsSync(file)) {
     creds = { ...JSON.parse(readFileSync(file, "utf8")), created: false };
   } else if (!create) {
     throw configError(
-      "No config.json and no development instance yet: start one with `suppressd serve` (or `npm start`), " +
-        "or copy config.example.json to config.json.",
+      `No config.json and no development instance yet: start one with \`${selfCommand()} serve\`, ` +
+        `or write a config with \`${selfCommand()} config example > config.json\`.`,
     );
   } else {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -148,7 +231,7 @@ function developmentConfig(
     chmodSync(file, 0o600);
   }
   const config = parseConfig({
-    server: { host: "127.0.0.1", port: Number(env.SUPPRESSD_PORT ?? 8025) },
+    server: { host: listen.host ?? "127.0.0.1", port: listen.port ?? 8025 },
     database: { url: databaseUrl },
     resend: { webhookSecrets: [creds.webhookSecret] },
     api: { tokens: [creds.apiToken] },

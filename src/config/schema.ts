@@ -8,6 +8,26 @@ import { checkTemplate } from "../sync/template.ts";
  */
 
 const secret = z.string().min(1, "must not be empty");
+const apiToken = secret.min(16, "use at least 16 characters");
+/** Recorded in the history as the actor of the changes made with the token. */
+const tokenName = z.string().regex(/^[a-z0-9_.-]{1,64}$/i, "letters, digits, '.', '-' or '_' (at most 64)");
+
+/**
+ * What follows `whsec_` is the HMAC key in standard base64 (svix decodes it so). Resend's keys are
+ * 24 bytes; `whsec_AA==` (one byte) verified a forged event, and `whsec_` or a non-base64 key made
+ * `serve` die with a stack trace inside svix. The message never repeats the secret.
+ */
+function signingKey(value: string, ctx: z.RefinementCtx) {
+  const key = value.slice("whsec_".length);
+  if (!value.startsWith("whsec_")) return;
+  const problem = !/^[A-Za-z0-9+/]+={0,2}$/.test(key)
+    ? "is not base64 after 'whsec_' (only A-Z, a-z, 0-9, '+', '/' and '=' padding)"
+    : Buffer.from(key, "base64").length < 24
+      ? `decodes to ${Buffer.from(key, "base64").length} bytes; a Resend signing secret has at least 24`
+      : null;
+  if (problem)
+    ctx.addIssue({ code: "custom", message: `${problem}: copy it again from Resend's webhook page` });
+}
 
 /** An address, a CIDR range, or a name such as "resend" or "loopback" (see http/ip_rules.ts). */
 const ipEntry = z.string().superRefine((v, ctx) => {
@@ -176,7 +196,11 @@ export const configSchema = z
     resend: z
       .object({
         webhookSecrets: z
-          .array(secret.startsWith("whsec_", "a Resend signing secret starts with 'whsec_'"))
+          .array(
+            secret
+              .startsWith("whsec_", "a Resend signing secret starts with 'whsec_'")
+              .superRefine(signingKey),
+          )
           .min(
             1,
             'set at least one signing secret from Resend\'s webhook page, e.g. "env:RESEND_WEBHOOK_SECRET"',
@@ -191,13 +215,33 @@ export const configSchema = z
     api: z
       .object({
         tokens: z
-          .array(secret.min(16, "use at least 16 characters"))
+          .array(z.union([apiToken, z.object({ name: tokenName, token: apiToken }).strict()]))
           .min(
             1,
             'set at least one API token, e.g. "env:SUPPRESSD_API_TOKEN" (make one: openssl rand -hex 24)',
           ),
       })
-      .strict(),
+      .strict()
+      // `tokens` stays a list of token strings for every reader; `named` pairs each with the name
+      // the history records as the actor of an API change (a plain string is named by position).
+      .transform(({ tokens }) => ({
+        tokens: tokens.map((t) => (typeof t === "string" ? t : t.token)),
+        named: tokens.map((t, i) =>
+          typeof t === "string" ? { name: `api.tokens[${i}]`, token: t } : { name: t.name, token: t.token },
+        ),
+      }))
+      .superRefine(({ named }, ctx) => {
+        const seen = new Set<string>();
+        for (const [i, t] of named.entries()) {
+          if (seen.has(t.name))
+            ctx.addIssue({
+              code: "custom",
+              path: ["tokens", i, "name"],
+              message: `'${t.name}' is used twice`,
+            });
+          seen.add(t.name);
+        }
+      }),
     metrics: z
       .object({
         /** Tokens that may read /metrics and nothing else (any api.tokens token may too). */

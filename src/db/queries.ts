@@ -1,5 +1,6 @@
 import { type Kysely, sql } from "kysely";
-import type { Database, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
+import { jsonParam } from "./json_param.ts";
+import type { Database, Decision, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
 
 /** Read-only queries. They take the Kysely instance first and never write. */
 
@@ -13,7 +14,17 @@ export async function findSuppression(
 export async function historyOf(db: Kysely<Database>, email: string, limit = 100) {
   return db
     .selectFrom("suppression_events")
-    .select(["decision", "reason", "event_type", "svix_id", "occurred_at", "recorded_at", "note"])
+    .select([
+      "decision",
+      "reason",
+      "source",
+      "event_type",
+      "svix_id",
+      "occurred_at",
+      "recorded_at",
+      "note",
+      "actor",
+    ])
     .where("email", "=", email)
     .orderBy("occurred_at", "desc")
     .orderBy("id", "desc")
@@ -23,8 +34,63 @@ export async function historyOf(db: Kysely<Database>, email: string, limit = 100
 
 export type HistoryRow = Pick<
   SuppressionEventTable,
-  "decision" | "reason" | "event_type" | "svix_id" | "occurred_at" | "recorded_at" | "note"
+  | "decision"
+  | "reason"
+  | "source"
+  | "event_type"
+  | "svix_id"
+  | "occurred_at"
+  | "recorded_at"
+  | "note"
+  | "actor"
 >;
+
+/** The reasons an address is suppressed for now, each with its source, newest first. */
+export async function reasonsInForce(db: Kysely<Database>, email: string) {
+  const rows = await db
+    .selectFrom("suppression_reasons")
+    .select(["reason", "source", "suppressed_at"])
+    .where("email", "=", email)
+    .where("active", "=", 1)
+    .orderBy("suppressed_at", "desc")
+    .orderBy("reason")
+    .orderBy("source")
+    .execute();
+  return rows.map((r) => ({
+    reason: r.reason as Reason,
+    source: r.source,
+    suppressed_at: r.suppressed_at as number,
+  }));
+}
+
+/**
+ * Suppressions and lifts after history row `afterId`, in id order, which is commit order: SQLite
+ * lets one writer at a time insert, so a row with a higher id never commits before a lower one.
+ * The condition on `decision` is written exactly as the partial index's (migration 005), so
+ * SQLite walks only the changes. (The table has no AUTOINCREMENT: after `forget` erased the newest
+ * rows, SQLite hands their ids out again, so a poller holding a cursor past them misses the
+ * changes that reuse them. Erasures are rare, and the table cannot gain AUTOINCREMENT in place.)
+ */
+export async function listChanges(db: Kysely<Database>, afterId: number, limit: number) {
+  return db
+    .selectFrom("suppression_events")
+    .select([
+      "id",
+      "email",
+      "decision",
+      "reason",
+      "event_type",
+      "occurred_at",
+      "recorded_at",
+      "note",
+      "actor",
+    ])
+    .where("decision", "in", sql<Decision>`('suppressed', 'lifted')`)
+    .where("id", ">", afterId)
+    .orderBy("id")
+    .limit(limit)
+    .execute();
+}
 
 /**
  * Which of `emails` are suppressed: one primary-key lookup per address inside a single query.
@@ -36,7 +102,7 @@ export async function suppressedAmong(db: Kysely<Database>, emails: string[]) {
   const rows = await db
     .selectFrom("suppressions")
     .select(["email", "reason", "suppressed_at", "suppressed"])
-    .where("email", "in", sql<string>`(SELECT value FROM json_each(${JSON.stringify(emails)}))`)
+    .where("email", "in", sql<string>`(SELECT value FROM json_each(${jsonParam(emails)}))`)
     .execute();
   return rows.filter((r) => r.suppressed === 1).map(({ suppressed: _, ...r }) => r);
 }

@@ -1,4 +1,5 @@
 import type { Generated } from "kysely";
+import type { Source } from "../events/sources.ts";
 
 /**
  * The tables, as Kysely sees them. Times are integer milliseconds since the epoch (UTC): compact,
@@ -65,15 +66,21 @@ export interface SuppressionTable {
 }
 
 /**
- * Each kind of suppression of an address, lifted on its own. `reason` "*" remembers an API lift of
- * everything. Rows with active = 0 remember a lift, so a late, older event cannot undo it.
+ * Each kind of suppression of an address from each source, lifted on its own (see policy.ts for
+ * the rule). `reason` "*" (source api) remembers an API lift of everything. A row whose
+ * `lifted_at` is at or after its `suppressed_at` remembers a lift, so a late, older event cannot
+ * undo it.
  */
 export interface SuppressionReasonTable {
   email: string;
   reason: Reason | "*";
+  source: Source;
+  /** Derived by the policy from the two times (and the "*" row); written with them. */
   active: 0 | 1;
-  since: number | null;
-  last_event_at: number;
+  /** Newest event time that suppressed for this reason from this source. */
+  suppressed_at: number | null;
+  /** Newest event time of a lift that covered it. */
+  lifted_at: number | null;
 }
 
 export type Decision =
@@ -92,14 +99,19 @@ export interface SuppressionEventTable {
   email: string;
   decision: Decision;
   reason: Reason | null;
+  /** Who spoke (`sourceOf(event_type)`); null on rows written before migration 004. */
+  source: Source | null;
   event_type: string;
   svix_id: string | null;
   occurred_at: number;
   recorded_at: number;
   note: string | null;
+  /** Who made the change: `token:NAME` for the API, `send-test-event`, or null (Resend, the CLI). */
+  actor: string | null;
 }
 
-export type JobStatus = "pending" | "running" | "done" | "dead" | "superseded";
+/** `cancelled`: an operator said never to send it (`jobs cancel`); kept, then pruned like done. */
+export type JobStatus = "pending" | "running" | "done" | "dead" | "superseded" | "cancelled";
 
 /** The outbox: one row per sink per change, written in the same commit as the change. */
 export interface SyncJobTable {

@@ -36,7 +36,9 @@ export async function webhookCounts(db: Kysely<Database>, after: number, upTo: n
   const rows = await db
     .selectFrom("webhook_events")
     .select([
-      sql<number>`(received_at / ${sql.lit(Math.trunc(bucketMs))}) * ${sql.lit(Math.trunc(bucketMs))}`.as("bucket"),
+      sql<number>`(received_at / ${sql.lit(Math.trunc(bucketMs))}) * ${sql.lit(Math.trunc(bucketMs))}`.as(
+        "bucket",
+      ),
       "type",
       "status",
       (eb) => eb.fn.countAll<number>().as("n"),
@@ -103,11 +105,25 @@ export async function changeCounts(db: Kysely<Database>, after: number, upTo: nu
   return rows.map((r) => ({ day: Number(r.day), decision: r.decision, n: Number(r.n) }));
 }
 
-/** The newest suppressions and lifts, newest first (walks the history backwards by id). */
+/**
+ * The newest suppressions and lifts, newest first: walks migration 005's partial index of changes
+ * backwards (the condition is written as the index's), so soft bounces in between cost nothing.
+ */
 export async function recentChanges(db: Kysely<Database>, limit: number) {
   return db
     .selectFrom("suppression_events")
-    .select(["id", "email", "decision", "reason", "event_type", "occurred_at", "recorded_at", "note"])
+    .select([
+      "id",
+      "email",
+      "decision",
+      "reason",
+      "event_type",
+      "occurred_at",
+      "recorded_at",
+      "note",
+      "actor",
+      "source",
+    ])
     .where("decision", "in", CHANGES)
     .orderBy("id", "desc")
     .limit(limit)
@@ -124,23 +140,14 @@ export async function recentQuarantine(db: Kysely<Database>, limit: number) {
     .execute();
 }
 
-/** Each reason row of an address, in force or lifted, newest first. */
+/** Each reason of an address from each source, in force or lifted, in force first. */
 export async function reasonsOf(db: Kysely<Database>, email: string) {
   return db
     .selectFrom("suppression_reasons")
     .selectAll()
     .where("email", "=", email)
-    .orderBy("last_event_at", "desc")
+    .orderBy("active", "desc")
+    .orderBy("suppressed_at", "desc")
+    .orderBy("reason")
     .execute();
-}
-
-/** When each sink's oldest pending job was queued (reads the pending part of sync_jobs_due). */
-export async function oldestPendingJobs(db: Kysely<Database>) {
-  const rows = await db
-    .selectFrom("sync_jobs")
-    .select(["sink", (eb) => eb.fn.min<number>("created_at").as("oldest")])
-    .where("status", "=", "pending")
-    .groupBy("sink")
-    .execute();
-  return rows.map((r) => ({ sink: r.sink, createdAt: Number(r.oldest) }));
 }

@@ -7,14 +7,16 @@ import {
   applyIntent,
   emptyState,
   type HistoryEntry,
-  type ReasonKey,
+  isActive,
+  reasonKey,
   type SoftBounceRule,
-  softWindowStart,
 } from "../events/policy.ts";
+import type { Source } from "../events/sources.ts";
 import type { Db } from "./client.ts";
 import { isBusy } from "./connection.ts";
 import { toStatement } from "./dialect.ts";
-import type { EventStatus, SuppressionTable } from "./schema.ts";
+import { jsonParam } from "./json_param.ts";
+import type { EventStatus, Reason, SuppressionTable } from "./schema.ts";
 import * as SQL from "./writer_sql.ts";
 
 /** One unit of work: a webhook delivery, an API change, or a batch of imported rows. */
@@ -30,6 +32,13 @@ export interface WriteItem {
   occurredAt: number | null;
   intents: Intent[];
   quarantine?: { reason: string; body: Uint8Array };
+  /** Who asked, recorded with each history row: `token:NAME` for the API (see schema.ts). */
+  actor?: string | null;
+  /**
+   * A smoke test (`send-test-event`): its changes are recorded and answered like any other, and
+   * no sink hears of them, so a test can never unsubscribe a real person.
+   */
+  test?: boolean;
 }
 
 export type WriteStatus = EventStatus | "duplicate";
@@ -183,7 +192,7 @@ export class Writer implements WriteQueue {
     const exec = (text: string, rows: unknown[], arg?: number) =>
       tx.execute({
         sql: text,
-        args: arg === undefined ? [JSON.stringify(rows)] : [JSON.stringify(rows), arg],
+        args: arg === undefined ? [jsonParam(rows)] : [jsonParam(rows), arg],
       });
     const b = this.db.kysely; // only to compile: the statements run on `tx`
 
@@ -256,16 +265,17 @@ export class Writer implements WriteQueue {
     );
 
     // 4. Decide, in arrival order, against state that includes the batch's earlier decisions.
-    const history: (HistoryEntry & { svix_id: string | null; recorded_at: number })[] = [];
-    const changes = new Map<string, { action: "suppress" | "lift"; intent: Intent }>();
+    const history: (HistoryEntry & { svix_id: string | null; actor: string | null })[] = [];
+    const changes = new Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>();
     const changedPerItem = live.map((item) => {
       let changed = 0;
       for (const intent of item.intents) {
         const state = states.get(intentKey(intent)) ?? emptyState();
         const result = applyIntent(state, intent, this.opts.softBounce, now);
-        for (const h of result.history) history.push({ ...h, svix_id: item.svixId, recorded_at: now });
+        for (const h of result.history)
+          history.push({ ...h, svix_id: item.svixId, actor: item.actor ?? null });
         if (result.change) {
-          changes.set(intentKey(intent), { action: result.change, intent });
+          changes.set(intentKey(intent), { action: result.change, intent, test: item.test === true });
           changed++;
         }
       }
@@ -278,10 +288,12 @@ export class Writer implements WriteQueue {
         h.email,
         h.decision,
         h.reason,
+        h.source,
         h.event_type,
         h.svix_id,
         h.occurred_at,
         h.note,
+        h.actor,
       ]);
       await exec(SQL.INSERT_HISTORY, rows, now);
     }
@@ -303,7 +315,14 @@ export class Writer implements WriteQueue {
     const reasons = [...states.entries()]
       .filter(([email, s]) => loaded.get(email)?.reasons !== reasonsKey(s))
       .flatMap(([email, s]) =>
-        [...s.reasons].map(([reason, r]) => [email, reason, r.active ? 1 : 0, r.since, r.at]),
+        [...s.reasons.values()].map((r) => [
+          email,
+          r.reason,
+          r.source,
+          isActive(s, r) ? 1 : 0,
+          r.suppressedAt,
+          r.liftedAt,
+        ]),
       );
     if (reasons.length > 0) await exec(SQL.UPSERT_REASONS, reasons);
     await this.enqueueJobs(exec, changes, states, now);
@@ -325,22 +344,23 @@ export class Writer implements WriteQueue {
       if (state) state.row = suppressionRow(row);
     }
     for (const r of (await exec(SQL.SELECT_REASONS, emails)).rows) {
-      states.get(r.email as string)?.reasons.set(r.reason as ReasonKey, {
-        active: r.active === 1,
-        since: r.since as number | null,
-        at: r.last_event_at as number,
+      const reason = r.reason as Reason | "*";
+      const source = r.source as Source;
+      states.get(r.email as string)?.reasons.set(reasonKey(reason, source), {
+        reason,
+        source,
+        suppressedAt: r.suppressed_at as number | null,
+        liftedAt: r.lifted_at as number | null,
       });
     }
-    const soft = intents.filter((i) => i.kind === "soft_bounce" || i.kind === "delivered");
+    // The soft-bounce limit is recomputed from the bounces since its last lift whenever a soft
+    // bounce, a delivery or an API lift of everything arrives (see policy.ts).
+    const soft = intents.filter(
+      (i) => i.kind === "soft_bounce" || i.kind === "delivered" || (i.kind === "lift" && i.reasons === "*"),
+    );
     if (soft.length > 0 && this.opts.softBounce.count > 0) {
-      const since = softWindowStart(Math.min(...soft.map((i) => i.occurredAt)), this.opts.softBounce);
-      const addresses = [...new Set(soft.map(intentKey))];
-      for (const r of (await exec(SQL.SELECT_SOFT_BOUNCES, addresses, since)).rows) {
-        states.get(r.email as string)?.soft.push({
-          decision: r.decision as "soft_bounce" | "soft_bounce_reset",
-          at: r.occurred_at as number,
-        });
-      }
+      for (const r of (await exec(SQL.SELECT_SOFT_BOUNCES, [...new Set(soft.map(intentKey))])).rows)
+        states.get(r.email as string)?.soft.push(r.occurred_at as number);
     }
     return states;
   }
@@ -351,14 +371,17 @@ export class Writer implements WriteQueue {
    */
   private async enqueueJobs(
     exec: Exec,
-    changes: Map<string, { action: "suppress" | "lift"; intent: Intent }>,
+    changes: Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>,
     states: Map<string, AddressState>,
     now: number,
   ) {
-    if (changes.size === 0 || this.opts.sinks.length === 0) return;
-    await exec(SQL.SUPERSEDE_JOBS, [...changes.keys()], now);
+    // A test's change neither queues jobs nor supersedes the real ones waiting for its address.
+    const real = [...changes].filter(([, c]) => !c.test).map(([email]) => email);
+    if (real.length === 0 || this.opts.sinks.length === 0) return;
+    await exec(SQL.SUPERSEDE_JOBS, real, now);
     const jobs: unknown[] = [];
-    for (const [email, { action, intent }] of changes) {
+    for (const [email, { action, intent, test }] of changes) {
+      if (test) continue;
       const reason = states.get(email)?.row?.reason ?? "manual";
       for (const sink of this.opts.sinks) {
         if (action === "lift" && !sink.lifts) continue;
@@ -387,7 +410,7 @@ export function suppressionRow(r: Record<string, unknown>): SuppressionTable {
 
 /** A snapshot of an address's reasons, to tell whether the policy changed them. */
 function reasonsKey(state: AddressState): string {
-  return JSON.stringify([...state.reasons]);
+  return JSON.stringify([...state.reasons.values()]);
 }
 
 function chunks<T>(list: T[]): T[][] {

@@ -4,7 +4,9 @@
  * is not an address, so the caller can record it without suppressing a wrong key.
  */
 export function normalizeAddress(raw: unknown): string | null {
-  if (typeof raw !== "string" || raw.length > 1000) return null;
+  // A lone surrogate (JSON allows `"\ud800x@example.com"`) has no UTF-8 form, so no mail system
+  // can carry it: it is not an address.
+  if (typeof raw !== "string" || raw.length > 1000 || !raw.isWellFormed()) return null;
   let value = raw.trim();
   const angle = /<([^<>]*)>\s*$/.exec(value);
   if (angle?.[1] !== undefined) value = angle[1].trim();

@@ -1,10 +1,17 @@
 import type { Decision, Reason, SuppressionTable } from "../db/schema.ts";
 import type { Intent } from "./intents.ts";
+import { type Source, sourceOf } from "./sources.ts";
 
 /**
  * The suppression policy: given what we know of one address and one intent, decide. Pure and
  * synchronous, so the writer can run it inside its transaction for a whole batch and tests can
  * run it on a table of cases.
+ *
+ * The outcome depends on the set of events, never on their arrival order (Resend retries late
+ * and out of order): each (reason, source) keeps only the newest time something suppressed it and
+ * the newest time something lifted it, and is in force when the first is at or after the second.
+ * Both are maxima, so any order of the same events, duplicates and retries included, ends in the
+ * same state.
  */
 
 export interface SoftBounceRule {
@@ -14,28 +21,31 @@ export interface SoftBounceRule {
 }
 
 /**
- * One kind of suppression of one address. An address may be suppressed for several reasons at
- * once; each is lifted on its own, and the address is mailable only when none is active. A lift
- * is remembered (active false, `at` its time) even when nothing was active, so an older event of
- * that kind that arrives later does not suppress again.
+ * One kind of suppression of one address, from one source. An address may be suppressed for
+ * several at once; each is lifted on its own, and the address is mailable only when none is in
+ * force. A lift is remembered even when nothing was in force, so an older event of that kind that
+ * arrives later finds it lifted. `reason` "*" (source api) records an API lift of everything.
  */
 export interface ReasonState {
-  active: boolean;
-  /** Event time at which this reason's current suppression began. */
-  since: number | null;
-  /** Newest event time applied to this reason. */
-  at: number;
+  reason: Reason | "*";
+  source: Source;
+  /** Newest event time that suppressed for this reason from this source; null if none did. */
+  suppressedAt: number | null;
+  /** Newest event time of a lift that covers it (the "*" entry's counts too); null if none. */
+  liftedAt: number | null;
 }
-
-/** `"*"` records an API lift of everything (its `at` blocks any older event). */
-export type ReasonKey = Reason | "*";
 
 export interface AddressState {
   /** The address's summary row; null until it is first suppressed. */
   row: SuppressionTable | null;
-  reasons: Map<ReasonKey, ReasonState>;
-  /** Recent soft bounces and resets, any order. */
-  soft: { decision: "soft_bounce" | "soft_bounce_reset"; at: number }[];
+  /** By `reasonKey(reason, source)`. */
+  reasons: Map<string, ReasonState>;
+  /**
+   * Times of soft bounces at or after the soft-bounce limit's last lift (a delivery or an API
+   * lift); older ones can never count again. Complete whenever a soft-bounce, delivery or API
+   * lift intent is decided (the writer loads them for those).
+   */
+  soft: number[];
 }
 
 export function emptyState(): AddressState {
@@ -46,6 +56,7 @@ export interface HistoryEntry {
   email: string;
   decision: Decision;
   reason: Reason | null;
+  source: Source;
   event_type: string;
   occurred_at: number;
   note: string | null;
@@ -58,6 +69,9 @@ export interface PolicyResult {
 }
 
 const DAY = 86_400_000;
+
+/** The soft-bounce limit is counted from Resend's bounces and lifted by Resend's deliveries. */
+const SOFT_SOURCE: Source = "resend";
 
 /**
  * Which reason an address suppressed for several is shown with (every active reason still counts
@@ -72,6 +86,27 @@ const STRENGTH: Record<Reason, number> = {
   soft_bounce_limit: 1,
   imported: 1,
 };
+
+export function reasonKey(reason: Reason | "*", source: Source): string {
+  return `${reason}/${source}`;
+}
+
+/** Whether this reason is in force: suppressed at or after its newest lift (a tie suppresses). */
+export function isActive(state: AddressState, r: ReasonState): boolean {
+  return r.reason !== "*" && r.suppressedAt !== null && r.suppressedAt >= liftTime(state, r);
+}
+
+/** The reasons in force, strongest first (equals by name, so arrival order cannot pick one). */
+export function activeReasons(state: AddressState): ReasonState[] {
+  return [...state.reasons.values()]
+    .filter((r) => isActive(state, r))
+    .sort(
+      (a, b) =>
+        STRENGTH[b.reason as Reason] - STRENGTH[a.reason as Reason] ||
+        a.reason.localeCompare(b.reason) ||
+        a.source.localeCompare(b.source),
+    );
+}
 
 export function applyIntent(
   state: AddressState,
@@ -88,123 +123,80 @@ export function applyIntent(
         change: null,
       };
     case "suppress":
-      return suppress(state, intent.email, intent.reason, intent, now, intent.note ?? null);
+      return suppress(state, intent, now);
     case "lift":
-      return lift(state, intent, now);
+      return lift(state, intent, rule, now);
     case "soft_bounce":
       return softBounce(state, intent, rule, now);
     case "delivered":
-      return delivered(state, intent, rule);
+      return delivered(state, intent, rule, now);
   }
 }
 
-function suppress(
-  state: AddressState,
-  email: string,
-  reason: Reason,
-  intent: Intent,
-  now: number,
-  note: string | null,
-): PolicyResult {
-  const at = intent.occurredAt;
-  const current = state.reasons.get(reason);
-  if (current?.active) {
-    current.at = Math.max(current.at, at);
-    current.since = Math.min(current.since ?? at, at);
-    return { history: [entry(email, "already_suppressed", reason, intent, note)], change: null };
-  }
-  // An older event never overrides a newer state: a lift of this kind, or an API lift of
-  // everything, that happened after this event keeps it lifted.
-  const liftedAt = Math.max(current?.at ?? -Infinity, state.reasons.get("*")?.at ?? -Infinity);
-  if (at < liftedAt) {
+function suppress(state: AddressState, intent: Extract<Intent, { kind: "suppress" }>, now: number) {
+  const r = reasonOf(state, intent.reason, sourceOf(intent.eventType));
+  r.suppressedAt = max(r.suppressedAt, intent.occurredAt);
+  if (!isActive(state, r)) {
     return {
-      history: [entry(email, "stale", reason, intent, "older than the lift now in force")],
+      history: [entry(intent.email, "stale", intent.reason, intent, "older than the lift now in force")],
       change: null,
     };
   }
-  state.reasons.set(reason, { active: true, since: at, at });
-  const row = state.row;
-  const strongest = strongestActive(state) as Reason;
-  if (row === null || row.suppressed === 0) {
-    state.row = {
-      email,
-      suppressed: 1,
-      reason: strongest,
-      first_suppressed_at: row?.first_suppressed_at ?? at,
-      suppressed_at: at,
-      last_event_at: Math.max(row?.last_event_at ?? at, at),
-      updated_at: now,
-      note,
-    };
-    return { history: [entry(email, "suppressed", reason, intent, note)], change: "suppress" };
-  }
-  state.row = {
-    ...row,
-    reason: strongest,
-    last_event_at: Math.max(row.last_event_at, at),
-    updated_at: strongest === row.reason ? row.updated_at : now,
-    note: note ?? row.note,
-  };
-  return { history: [entry(email, "already_suppressed", reason, intent, note)], change: null };
+  return suppressed(state, intent, intent.reason, intent.note ?? null, now);
 }
 
-function lift(state: AddressState, intent: Extract<Intent, { kind: "lift" }>, now: number): PolicyResult {
+/** History and row once `reason` is in force (newly or again). */
+function suppressed(
+  state: AddressState,
+  intent: Exclude<Intent, { kind: "invalid_address" }>,
+  reason: Reason,
+  note: string | null,
+  now: number,
+) {
+  const email = intent.email;
+  const change = summarize(state, email, intent.occurredAt, now, note, true);
+  const decision = change === "suppress" ? "suppressed" : "already_suppressed";
+  return { history: [entry(email, decision, reason, intent, note)], change };
+}
+
+function lift(
+  state: AddressState,
+  intent: Extract<Intent, { kind: "lift" }>,
+  rule: SoftBounceRule,
+  now: number,
+): PolicyResult {
   const at = intent.occurredAt;
   const row = state.row;
-  const wasSuppressed = row?.suppressed === 1;
   const ignored = (why: string): PolicyResult => ({
     history: [entry(intent.email, "lift_ignored", row?.reason ?? null, intent, why)],
     change: null,
   });
+  let covered: ReasonState[];
   if (intent.reasons === "*") {
-    // An operator's decision, now: it lifts everything, complaints included. Lifting an address
-    // that is not suppressed changes nothing and is answered 404, so it leaves no trace.
-    if (!wasSuppressed) return { history: [], change: null };
-    for (const [key, r] of state.reasons)
-      if (key !== "*" && r.active) Object.assign(r, { active: false, at });
-    state.reasons.set("*", { active: false, since: null, at });
+    // An operator's decision: it lifts every reason from every source, complaints included, and
+    // anything older that arrives later. The soft-bounce count starts again from it.
+    const all = reasonOf(state, "*", "api");
+    all.liftedAt = max(all.liftedAt, at);
+    covered = [...state.reasons.values()].filter((r) => r.reason !== "*");
+    refreshSoftLimit(state, rule);
   } else {
     if (intent.reasons.length === 0) return ignored("nothing but the API lifts a complaint");
-    const newer: Reason[] = [];
-    for (const reason of intent.reasons) {
-      const r = state.reasons.get(reason);
-      if (r?.active && (r.since ?? at) >= at) newer.push(reason);
-      else
-        state.reasons.set(reason, { active: false, since: r?.since ?? null, at: Math.max(r?.at ?? at, at) });
-    }
-    if (!wasSuppressed) return ignored("address was not suppressed");
-    const still = strongestActive(state);
-    if (still !== null) {
-      if (row) state.row = { ...row, reason: still, updated_at: still === row.reason ? row.updated_at : now };
-      return ignored(
-        newer.includes(still)
-          ? "the suppression is newer than this event"
-          : `still suppressed for ${still}, which this event does not lift`,
-      );
-    }
+    // A source lifts only what it set itself.
+    const source = sourceOf(intent.eventType);
+    covered = intent.reasons.map((reason) => reasonOf(state, reason, source));
+    for (const r of covered) r.liftedAt = max(r.liftedAt, at);
   }
-  if (row === null) return { history: [], change: null };
-  state.row = {
-    ...row,
-    suppressed: 0,
-    last_event_at: Math.max(row.last_event_at, at),
-    updated_at: now,
-    note: intent.note ?? row.note,
-  };
-  return {
-    history: [entry(intent.email, "lifted", row.reason, intent, intent.note ?? null)],
-    change: "lift",
-  };
-}
-
-/** The reason an address is shown as suppressed for: the strongest one in force. */
-function strongestActive(state: AddressState): Reason | null {
-  let best: Reason | null = null;
-  for (const [key, r] of state.reasons) {
-    if (key === "*" || !r.active) continue;
-    if (best === null || STRENGTH[key] > STRENGTH[best]) best = key;
+  if (row?.suppressed !== 1) return ignored("address was not suppressed; the lift is remembered");
+  const change = summarize(state, intent.email, at, now, intent.note ?? null, false);
+  if (change === "lift") {
+    return { history: [entry(intent.email, "lifted", row.reason, intent, intent.note ?? null)], change };
   }
-  return best;
+  const still = activeReasons(state)[0];
+  return ignored(
+    covered.some((r) => isActive(state, r))
+      ? "the suppression is newer than this event"
+      : `still suppressed for ${still?.reason} (${still?.source}), which this event does not lift`,
+  );
 }
 
 function softBounce(
@@ -213,45 +205,176 @@ function softBounce(
   rule: SoftBounceRule,
   now: number,
 ): PolicyResult {
-  state.soft.push({ decision: "soft_bounce", at: intent.occurredAt });
-  // Bounces arrive out of order: a late one may complete a window that ends at a newer bounce, so
-  // count every window of `days` that contains this bounce (each ends at a bounce at or after it).
-  const latest = intent.occurredAt + rule.days * DAY;
-  let counted = 0;
-  for (const s of state.soft) {
-    if (s.decision === "soft_bounce" && s.at >= intent.occurredAt && s.at < latest)
-      counted = Math.max(counted, countSoftBounces(state, s.at, rule));
-  }
+  const at = intent.occurredAt;
+  if (!state.soft.includes(at)) state.soft.push(at);
+  const from = softLimitLiftTime(state);
+  const counted = at >= from ? windowCountWith(state.soft, at, from, rule) : 0;
   const note =
-    rule.count > 0 ? `${counted} of ${rule.count} within ${rule.days} days` : "soft-bounce limit is off";
+    rule.count === 0
+      ? "soft-bounce limit is off"
+      : at < from
+        ? "older than the last delivery or lift; not counted"
+        : `${counted} of ${rule.count} within ${rule.days} days`;
   const history = [entry(intent.email, "soft_bounce", null, intent, note)];
+  refreshSoftLimit(state, rule);
   if (rule.count === 0 || counted < rule.count) return { history, change: null };
-  const result = suppress(state, intent.email, "soft_bounce_limit", intent, now, note);
+  const result = suppressed(state, intent, "soft_bounce_limit", note, now);
   return { history: [...history, ...result.history], change: result.change };
 }
 
+/**
+ * A delivery proves the address accepts mail again: soft bounces at or before it no longer count,
+ * and a soft-bounce limit reached before it is lifted. (Only the newest delivery matters, so the
+ * outcome does not depend on which deliveries arrived before which bounces.)
+ */
 function delivered(
   state: AddressState,
   intent: Extract<Intent, { kind: "delivered" }>,
   rule: SoftBounceRule,
+  now: number,
 ): PolicyResult {
+  const r = reasonOf(state, "soft_bounce_limit", SOFT_SOURCE);
+  const before = liftTime(state, r);
+  r.liftedAt = max(r.liftedAt, intent.occurredAt);
+  const after = liftTime(state, r);
+  const history: HistoryEntry[] = [];
   // Only a delivery that resets something is worth a history row: every delivered email would
   // otherwise be one.
-  if (rule.count === 0 || countSoftBounces(state, intent.occurredAt, rule) === 0)
-    return { history: [], change: null };
-  state.soft.push({ decision: "soft_bounce_reset", at: intent.occurredAt });
-  return {
-    history: [entry(intent.email, "soft_bounce_reset", null, intent, "delivered: soft-bounce count reset")],
-    change: null,
-  };
+  if (rule.count > 0 && state.soft.some((t) => t >= before && t < after))
+    history.push(
+      entry(intent.email, "soft_bounce_reset", null, intent, "delivered: soft-bounce count reset"),
+    );
+  refreshSoftLimit(state, rule);
+  const row = state.row;
+  if (row?.suppressed !== 1) return { history, change: null };
+  const change = summarize(state, intent.email, intent.occurredAt, now, null, false);
+  if (change === "lift")
+    history.push(entry(intent.email, "lifted", row.reason, intent, "delivered after the soft bounces"));
+  return { history, change };
 }
 
-/** Soft bounces in the window ending at `at`, after the last reset at or before `at`. */
-export function countSoftBounces(state: AddressState, at: number, rule: SoftBounceRule): number {
-  let since = at - rule.days * DAY;
-  for (const s of state.soft)
-    if (s.decision === "soft_bounce_reset" && s.at <= at && s.at > since) since = s.at;
-  return state.soft.filter((s) => s.decision === "soft_bounce" && s.at > since && s.at <= at).length;
+/**
+ * Recomputes when the soft-bounce limit was last reached: the newest soft bounce that ends a
+ * window of `days` holding `count` soft bounces at distinct times, all at or after the limit's
+ * last lift. A function of the set of bounces and lifts, so the order they arrived in is moot.
+ */
+function refreshSoftLimit(state: AddressState, rule: SoftBounceRule) {
+  if (rule.count === 0) return;
+  const existing = state.reasons.get(reasonKey("soft_bounce_limit", SOFT_SOURCE));
+  const from = softLimitLiftTime(state);
+  const reached = softLimitReachedAt(state.soft, from, rule);
+  if (reached === null && existing === undefined) return;
+  const r = existing ?? reasonOf(state, "soft_bounce_limit", SOFT_SOURCE);
+  // An older time is kept as a record of a limit reached before the lift; it is not in force.
+  r.suppressedAt = reached ?? (r.suppressedAt !== null && r.suppressedAt < from ? r.suppressedAt : null);
+}
+
+/** The newest soft bounce (at or after `from`) that ends a window reaching `rule.count`, or null. */
+export function softLimitReachedAt(
+  times: readonly number[],
+  from: number,
+  rule: SoftBounceRule,
+): number | null {
+  const counted = [...new Set(times)].filter((t) => t >= from).sort((a, b) => a - b);
+  let reached: number | null = null;
+  let start = 0;
+  for (const [end, t] of counted.entries()) {
+    while ((counted[start] as number) <= t - rule.days * DAY) start++;
+    if (end - start + 1 >= rule.count) reached = t;
+  }
+  return reached;
+}
+
+/** The most soft bounces a window of `days` holding `at` counts (windows end at a soft bounce). */
+function windowCountWith(times: readonly number[], at: number, from: number, rule: SoftBounceRule): number {
+  const counted = [...new Set(times)].filter((t) => t >= from);
+  let most = 0;
+  for (const end of counted) {
+    if (end < at || end >= at + rule.days * DAY) continue;
+    most = Math.max(most, counted.filter((t) => t > end - rule.days * DAY && t <= end).length);
+  }
+  return most;
+}
+
+/**
+ * Brings the summary row in line with the reasons in force after an intent at `at` (`suppressing`:
+ * one that put a reason in force); returns the change in mailability, if any.
+ */
+function summarize(
+  state: AddressState,
+  email: string,
+  at: number,
+  now: number,
+  note: string | null,
+  suppressing: boolean,
+): "suppress" | "lift" | null {
+  const row = state.row;
+  const strongest = activeReasons(state)[0]?.reason as Reason | undefined;
+  if (strongest !== undefined && row?.suppressed !== 1) {
+    state.row = {
+      email,
+      suppressed: 1,
+      reason: strongest,
+      first_suppressed_at: Math.min(row?.first_suppressed_at ?? at, at),
+      suppressed_at: at,
+      last_event_at: Math.max(row?.last_event_at ?? at, at),
+      updated_at: now,
+      note,
+    };
+    return "suppress";
+  }
+  if (row === null) return null;
+  if (strongest !== undefined) {
+    state.row = {
+      ...row,
+      reason: strongest,
+      // A late suppression in force moves the start back.
+      suppressed_at: suppressing ? Math.min(row.suppressed_at, at) : row.suppressed_at,
+      last_event_at: Math.max(row.last_event_at, at),
+      updated_at: strongest === row.reason ? row.updated_at : now,
+      note: note ?? row.note,
+    };
+    return null;
+  }
+  if (row.suppressed === 0) return null;
+  state.row = {
+    ...row,
+    suppressed: 0,
+    last_event_at: Math.max(row.last_event_at, at),
+    updated_at: now,
+    note: note ?? row.note,
+  };
+  return "lift";
+}
+
+/** When the soft-bounce limit was last lifted (a delivery or an API lift): bounces count from then. */
+function softLimitLiftTime(state: AddressState): number {
+  const r = state.reasons.get(reasonKey("soft_bounce_limit", SOFT_SOURCE));
+  return liftTime(state, r ?? virtual("soft_bounce_limit", SOFT_SOURCE));
+}
+
+/** When `r` was last lifted, an API lift of everything included (-Infinity: never). */
+function liftTime(state: AddressState, r: ReasonState): number {
+  const all = r.reason === "*" ? null : state.reasons.get(reasonKey("*", "api"));
+  return Math.max(r.liftedAt ?? -Infinity, all?.liftedAt ?? -Infinity);
+}
+
+function reasonOf(state: AddressState, reason: Reason | "*", source: Source): ReasonState {
+  const key = reasonKey(reason, source);
+  let r = state.reasons.get(key);
+  if (r === undefined) {
+    r = virtual(reason, source);
+    state.reasons.set(key, r);
+  }
+  return r;
+}
+
+function virtual(reason: Reason | "*", source: Source): ReasonState {
+  return { reason, source, suppressedAt: null, liftedAt: null };
+}
+
+function max(a: number | null, b: number): number {
+  return a === null ? b : Math.max(a, b);
 }
 
 function entry(
@@ -261,10 +384,13 @@ function entry(
   intent: Intent,
   note: string | null,
 ): HistoryEntry {
-  return { email, decision, reason, event_type: intent.eventType, occurred_at: intent.occurredAt, note };
-}
-
-/** How far back the writer must load soft-bounce history to decide intents at `earliest`. */
-export function softWindowStart(earliest: number, rule: SoftBounceRule): number {
-  return earliest - rule.days * DAY;
+  return {
+    email,
+    decision,
+    reason,
+    source: sourceOf(intent.eventType),
+    event_type: intent.eventType,
+    occurred_at: intent.occurredAt,
+    note,
+  };
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Reason } from "../db/schema.ts";
 import { normalizeAddress, recipients } from "./address.ts";
 import type { Intent } from "./intents.ts";
+import { TEST_TAG } from "./samples.ts";
 
 /**
  * Resend's webhook payloads, parsed defensively: a schema requires only what the decision needs
@@ -9,7 +10,7 @@ import type { Intent } from "./intents.ts";
  * differ from the docs (bounces without `type`, `email.suppressed` without `data.suppressed`).
  */
 export type ParsedEvent =
-  | { outcome: "act"; type: string; occurredAt: number; intents: Intent[] }
+  | { outcome: "act"; type: string; occurredAt: number; intents: Intent[]; test: boolean }
   | { outcome: "ignore"; type: string; occurredAt: number | null }
   | { outcome: "quarantine"; type: string; occurredAt: number | null; reason: string };
 
@@ -28,7 +29,10 @@ const timestamp = z.string().transform((value, ctx) => {
 const envelope = z.object({ type: z.string().min(1).max(200), created_at: z.unknown(), data: z.unknown() });
 
 const emailData = z.object({
-  to: z.union([z.array(z.unknown()).max(MAX_RECIPIENTS), z.string().max(20_000)]),
+  // Counted after splitting: one comma-separated string once made 2,300 suppressions.
+  to: z
+    .union([z.array(z.unknown()), z.string().max(20_000)])
+    .refine((to) => recipients(to).length <= MAX_RECIPIENTS, `at most ${MAX_RECIPIENTS} recipients`),
   bounce: z.object({ type: z.string().nullish() }).passthrough().nullish(),
 });
 const suppressionData = z.object({ email: z.string().max(1000), origin: z.string().nullish() });
@@ -123,7 +127,13 @@ function perRecipient(to: unknown, type: string, at: number, make: (email: strin
   return recipients(to).map((raw) => {
     const email = normalizeAddress(raw);
     return email === null
-      ? { kind: "invalid_address", raw: String(raw).slice(0, 320), eventType: type, occurredAt: at }
+      ? // Kept for the history with each lone surrogate as U+FFFD (also where the cut splits a pair).
+        {
+          kind: "invalid_address",
+          raw: String(raw).slice(0, 320).toWellFormed(),
+          eventType: type,
+          occurredAt: at,
+        }
       : make(email);
   });
 }
@@ -153,14 +163,16 @@ export function parseResendEvent(body: string): ParsedEvent {
       reason: `not a Resend event: ${describe(env.error)}`,
     };
   }
-  const { type } = env.data;
+  // Only an ignored type can be anything; stored with each lone surrogate as U+FFFD.
+  const type = env.data.type.toWellFormed();
   const at = timestamp.safeParse(env.data.created_at);
   const handler = own(handlers, type);
   if (handler === undefined) return { outcome: "ignore", type, occurredAt: at.success ? at.data : null };
   if (!at.success)
     return { outcome: "quarantine", type, occurredAt: null, reason: `created_at: ${describe(at.error)}` };
   try {
-    return { outcome: "act", type, occurredAt: at.data, intents: handler(env.data.data, type, at.data) };
+    const intents = handler(env.data.data, type, at.data);
+    return { outcome: "act", type, occurredAt: at.data, intents, test: isTest(env.data.data) };
   } catch (e) {
     const reason = e instanceof z.ZodError ? describe(e) : (e as Error).message;
     return {
@@ -172,9 +184,30 @@ export function parseResendEvent(body: string): ParsedEvent {
   }
 }
 
+/**
+ * Whether the event carries the smoke-test tag (`suppressd_test: "true"`, see events/samples.ts)
+ * in `data.tags`, in either form Resend uses: an object, or an array of `{name, value}`.
+ */
+function isTest(data: unknown): boolean {
+  const tags = (data as { tags?: unknown } | null)?.tags;
+  if (Array.isArray(tags))
+    return tags.some(
+      (t) =>
+        (t as { name?: unknown })?.name === TEST_TAG.name &&
+        (t as { value?: unknown }).value === TEST_TAG.value,
+    );
+  return (
+    tags !== null &&
+    typeof tags === "object" &&
+    Object.hasOwn(tags, TEST_TAG.name) &&
+    (tags as Record<string, unknown>)[TEST_TAG.name] === TEST_TAG.value
+  );
+}
+
 function describe(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`)
-    .join("; ");
+    .join("; ")
+    .toWellFormed(); // messages quote the input, cut at a length that may split a pair
 }

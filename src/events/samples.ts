@@ -18,6 +18,27 @@ export interface SampleOptions {
 
 type Build = (to: string, at: string, opts: SampleOptions) => Record<string, unknown>;
 
+/**
+ * The mark of a smoke test, in the signed body as a Resend tag (`data.tags`, the object form a
+ * real event carries): the daemon records the event and sends nothing to sinks (events/resend.ts).
+ */
+export const TEST_TAG = { name: "suppressd_test", value: "true" } as const;
+const testTags = { [TEST_TAG.name]: TEST_TAG.value };
+
+/**
+ * Addresses that cannot be a person: Resend's own test addresses, which Resend documents for
+ * simulating events (https://resend.com/docs/dashboard/emails/send-test-emails: delivered@,
+ * bounced@ and complained@resend.dev take a `+label`; suppressed@resend.dev does not).
+ */
+export function testAddress(type: string, opts: SampleOptions = {}): string {
+  const label = (outcome: string) => `${outcome}+suppressd-test@resend.dev`;
+  if (type === "email.bounced") return label("bounced");
+  if (type === "email.complained") return label("complained");
+  if (type === "email.suppressed") return "suppressed@resend.dev";
+  if (type.startsWith("suppression.")) return label(opts.origin === "complaint" ? "complained" : "bounced");
+  return label("delivered");
+}
+
 /** The `data` of an `email.*` event; `extra` adds the type's own object (bounce, suppressed…). */
 function emailData(to: string, at: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -27,7 +48,7 @@ function emailData(to: string, at: string, extra: Record<string, unknown> = {}):
     from: "Acme <onboarding@example.com>",
     to: [to],
     subject: "suppressd test event",
-    tags: { source: "suppressd-send-test-event" },
+    tags: { source: "suppressd-send-test-event", ...testTags },
     ...extra,
   };
 }
@@ -39,6 +60,7 @@ function suppressionData(email: string, at: string, opts: SampleOptions): Record
     origin: opts.origin ?? "bounce",
     source_id: randomUUID(),
     created_at: at,
+    tags: testTags,
   };
 }
 
@@ -110,6 +132,7 @@ const BUILDERS: Record<string, { describe: string; build: Build }> = {
       first_name: "Test",
       last_name: "Contact",
       unsubscribed: !opts.subscribed,
+      tags: testTags,
     }),
   },
 };

@@ -5,13 +5,16 @@ import type { WriteQueue } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
+import { SinkHealth } from "../sync/health.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { UiStats } from "../ui/stats.ts";
 import { bearerAuth } from "./auth.ts";
+import { changeRoutes } from "./change_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { clientIpOf, IpSet, ipAllowlist } from "./ip_rules.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
 import { logPath, requestLog, WEBHOOK_PATH, WebhookObserver } from "./request_log.ts";
+import { statusRoutes } from "./status_routes.ts";
 import { suppressionRoutes } from "./suppression_routes.ts";
 import { syncRoutes } from "./sync_routes.ts";
 import { webhookRoutes } from "./webhook_routes.ts";
@@ -28,6 +31,8 @@ export interface AppDeps {
   log?: Logger;
   /** The status page's cached figures (the daemon's refreshes in the background); fresh if absent. */
   uiStats?: UiStats;
+  /** The sync worker's view of each sink (GET /v1/status); without one, every sink is "unknown". */
+  sinkHealth?: SinkHealth;
 }
 
 /**
@@ -45,7 +50,7 @@ export function createApp(deps: AppDeps) {
   app.use(
     "*",
     requestLog({
-      log: deps.log ?? jsonLogger(config.log.level),
+      log: deps.log ?? jsonLogger(config.log.level, undefined, config.log.hashAddresses),
       metrics,
       webhooks,
       clientIp,
@@ -56,15 +61,19 @@ export function createApp(deps: AppDeps) {
   const allowed = config.resend.allowedIps;
   if (allowed)
     app.use(WEBHOOK_PATH, ipAllowlist(new IpSet(allowed === "resend" ? [allowed] : allowed), clientIp));
-  app.use("/v1/*", bearerAuth(config.api.tokens));
-  app.use("/metrics", bearerAuth([...config.api.tokens, ...config.metrics.tokens]));
+  app.use("/v1/*", bearerAuth(config.api.named));
+  const scrapers = config.metrics.tokens.map((token, i) => ({ name: `metrics.tokens[${i}]`, token }));
+  app.use("/metrics", bearerAuth([...config.api.named, ...scrapers]));
   app.route("/", healthRoutes(deps));
   app.route("/", webhookRoutes({ ...deps, writer: webhooks.wrap(deps.writer) }));
   app.route("/", suppressionRoutes(deps));
+  app.route("/", changeRoutes(deps));
   app.route("/", syncRoutes(deps));
+  const sinkHealth = deps.sinkHealth ?? new SinkHealth(config.sinks.map((s) => s.name));
+  app.route("/", statusRoutes({ ...deps, metrics, sinkHealth }));
   app.route("/", metricsRoutes(metrics));
   if (config.ui.enabled) {
-    const stats = deps.uiStats ?? new UiStats({ db: deps.db, config, clock: deps.clock });
+    const stats = deps.uiStats ?? new UiStats({ db: deps.db, config, clock: deps.clock, sinkHealth });
     app.route(config.ui.path, uiRoutes({ config, db: deps.db, clock: deps.clock, metrics, stats }));
   }
   app.notFound((c) =>

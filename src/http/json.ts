@@ -6,11 +6,48 @@ import { AppError, badRequest } from "../errors.ts";
 export async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text().catch(cutShort);
   if (text.trim() === "") return {};
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw badRequest("invalid_json", `The body is not valid JSON: ${(e as Error).message}`);
   }
+  const path = illFormedAt(value);
+  if (path !== null) {
+    throw badRequest(
+      "invalid_text",
+      `${path || "body"}: contains a lone UTF-16 surrogate (a "\\ud800"-style escape without its pair, ` +
+        "as when text is cut in the middle of an emoji); send well-formed Unicode text.",
+    );
+  }
+  return value;
+}
+
+/**
+ * Where the first string (or key) holding a lone surrogate is, as `a.b.0`; null when there is none.
+ * Such text has no UTF-8 form: stored, it would read back as something else. Walked with a stack,
+ * not recursion (a body may be nested thousands deep), and the path is spelled only when found.
+ */
+export function illFormedAt(root: unknown): string | null {
+  type Step = { key: string; up: Step | null } | null;
+  const spell = (s: Step): string => {
+    const keys: string[] = [];
+    for (let at = s; at; at = at.up) keys.push(at.key);
+    return keys.reverse().join(".").slice(0, 200).toWellFormed();
+  };
+  const stack: [unknown, Step][] = [[root, null]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [value, step] = next;
+    if (typeof value === "string") {
+      if (!value.isWellFormed()) return spell(step);
+    } else if (value !== null && typeof value === "object") {
+      for (const [key, v] of Object.entries(value)) {
+        if (!key.isWellFormed()) return spell({ key, up: step });
+        stack.push([v, { key, up: step }]);
+      }
+    }
+  }
+  return null;
 }
 
 /**

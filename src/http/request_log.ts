@@ -4,6 +4,7 @@ import type { WriteItem, WriteQueue, WriteResult } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { type Logger, logAddress } from "../log.ts";
 import type { Metrics, WebhookOutcome } from "../metrics/metrics.ts";
+import type { AuthEnv } from "./auth.ts";
 import { deliveryId } from "./signature.ts";
 
 export const WEBHOOK_PATH = "/webhooks/resend";
@@ -92,6 +93,10 @@ export function requestLog(opts: RequestLogOptions): MiddlewareHandler {
     } else if (error) {
       fields.outcome = error;
     }
+    // Which token acted (its name from api.tokens, never the token), for changes the history
+    // does not hold, such as a job retry.
+    const token = (c as Context<AuthEnv>).get("tokenName");
+    if (token) fields.token = token;
     if (opts.logRequests) opts.log.log(status >= 500 ? "error" : "info", "request", fields);
   };
 }

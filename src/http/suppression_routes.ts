@@ -1,11 +1,18 @@
 import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import { z } from "zod";
-import { findSuppression, historyOf, listSuppressions, suppressedAmong } from "../db/queries.ts";
+import {
+  findSuppression,
+  historyOf,
+  listSuppressions,
+  reasonsInForce,
+  suppressedAmong,
+} from "../db/queries.ts";
 import { REASONS, type SuppressionTable } from "../db/schema.ts";
-import { badRequest, notFound } from "../errors.ts";
+import { AppError, badRequest, notFound } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import type { AppDeps } from "./app.ts";
+import type { AuthEnv } from "./auth.ts";
 import { csvLine, SUPPRESSION_CSV_HEADER, suppressionCsvRow } from "./csv.ts";
 import { parse, readJson } from "./json.ts";
 
@@ -14,17 +21,15 @@ const MAX_CHECK = 10_000;
 const checkBody = z.object({
   emails: z.array(z.string().max(1000)).max(MAX_CHECK, `at most ${MAX_CHECK} addresses per call`),
 });
-const putBody = z
-  .object({
-    reason: z.enum(REASONS).default("manual"),
-    // SQLite keeps a NUL, but text reads stop at it: the note would come back cut short.
-    note: z
-      .string()
-      .max(2000)
-      .regex(/^[^\0]*$/, "must not contain NUL characters")
-      .nullish(),
-  })
-  .strict();
+// SQLite keeps a NUL, but text reads stop at it: the note would come back cut short.
+const note = z
+  .string()
+  .max(2000)
+  .regex(/^[^\0]*$/, "must not contain NUL characters")
+  .nullish();
+const putBody = z.object({ reason: z.enum(REASONS).default("manual"), note }).strict();
+/** Why an address may be mailed again, kept in its history. */
+const deleteBody = z.object({ note }).strict();
 const listQuery = z.object({
   reason: z.enum(REASONS).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
@@ -36,21 +41,32 @@ const listQuery = z.object({
 /** /v1/suppressions: the questions a sender asks, and the operator's manual changes. */
 export function suppressionRoutes(deps: AppDeps) {
   const db = deps.db.kysely;
-  const now = deps.clock;
+  // An operator's change happens when we take it, and two of them never share an instant: the
+  // policy keeps a suppression and a lift at the same instant in force whatever their order, so a
+  // PUT and a DELETE sent within one millisecond would otherwise cancel the DELETE.
+  let lastChange = -Infinity;
+  const changeTime = () => {
+    lastChange = Math.max(deps.clock(), lastChange + 1);
+    return lastChange;
+  };
 
-  return new Hono()
+  return new Hono<AuthEnv>()
     .get("/v1/suppressions/:email", async (c) => {
       const email = addressParam(c.req.param("email"));
       const row = await findSuppression(db, email);
-      if (!row || row.suppressed === 0) return c.json({ email, suppressed: false }, 404);
-      const history = await historyOf(db, email);
+      const history = (await historyOf(db, email)).map((h) => ({
+        ...h,
+        occurred_at: iso(h.occurred_at),
+        recorded_at: iso(h.recorded_at),
+      }));
+      // 404 still means "may be mailed"; the history says why (a lift, by whom, with what note).
+      if (!row || row.suppressed === 0) return c.json({ email, suppressed: false, history }, 404);
+      const reasons = await reasonsInForce(db, email);
       return c.json({
         ...present(row),
-        history: history.map((h) => ({
-          ...h,
-          occurred_at: iso(h.occurred_at),
-          recorded_at: iso(h.recorded_at),
-        })),
+        // Every reason in force, and who set it: each is lifted on its own (see the README).
+        reasons: reasons.map((r) => ({ ...r, suppressed_at: iso(r.suppressed_at) })),
+        history,
       });
     })
     .post("/v1/suppressions/check", async (c) => {
@@ -101,19 +117,21 @@ export function suppressionRoutes(deps: AppDeps) {
     .put("/v1/suppressions/:email", async (c) => {
       const email = addressParam(c.req.param("email"));
       const body = parse(putBody, await readJson(c));
+      const at = changeTime();
       await deps.writer.submit({
         claim: "none",
         svixId: null,
         type: "api.put",
         status: "processed",
-        occurredAt: now(),
+        occurredAt: at,
+        actor: `token:${c.get("tokenName")}`,
         intents: [
           {
             kind: "suppress",
             email,
             reason: body.reason,
             eventType: "api.put",
-            occurredAt: now(),
+            occurredAt: at,
             note: body.note ?? undefined,
           },
         ],
@@ -123,16 +141,40 @@ export function suppressionRoutes(deps: AppDeps) {
     })
     .delete("/v1/suppressions/:email", async (c) => {
       const email = addressParam(c.req.param("email"));
+      const body = parse(deleteBody, await readJson(c));
+      const at = changeTime();
       const result = await deps.writer.submit({
         claim: "none",
         svixId: null,
         type: "api.delete",
         status: "processed",
-        occurredAt: now(),
-        intents: [{ kind: "lift", email, reasons: "*", eventType: "api.delete", occurredAt: now() }],
+        occurredAt: at,
+        actor: `token:${c.get("tokenName")}`,
+        intents: [
+          {
+            kind: "lift",
+            email,
+            reasons: "*",
+            eventType: "api.delete",
+            occurredAt: at,
+            note: body.note ?? undefined,
+          },
+        ],
       });
-      if (result.changed === 0)
-        throw notFound("not_suppressed", `${email} is not suppressed; nothing to lift.`);
+      if (result.changed === 0) {
+        // The lift is remembered either way (an older event arriving later finds it lifted).
+        const row = await findSuppression(db, email);
+        if (row?.suppressed === 1)
+          throw new AppError(
+            409,
+            "newer_suppression",
+            `${email} stays suppressed (${row.reason}): an event dated after this request suppressed it (newest event ${iso(row.last_event_at)}); lift it again after that time, or check the server's clock.`,
+          );
+        throw notFound(
+          "not_suppressed",
+          `${email} is not suppressed; nothing to lift (the lift is kept: an event dated before now will not suppress it).`,
+        );
+      }
       return c.json({ email, suppressed: false });
     });
 }
@@ -169,7 +211,10 @@ function decodeCursor(cursor: string | undefined): { updatedAt: number; email: s
   if (cursor === undefined) return undefined;
   try {
     const [updatedAt, email] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (typeof updatedAt === "number" && typeof email === "string") return { updatedAt, email };
+    // A forged cursor can hold any JSON: 1e400 (Infinity) made libsql throw a RangeError (500), and
+    // a lone-surrogate escape is text SQLite would compare as something else.
+    if (Number.isSafeInteger(updatedAt) && typeof email === "string" && email.isWellFormed())
+      return { updatedAt, email };
   } catch {}
   throw badRequest("invalid_cursor", "cursor is not one this server returned; start again without it.");
 }

@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { badRequest } from "../errors.ts";
-import { countJobs, type JobRow, listJobs, retryDead } from "../sync/outbox.ts";
+import { badRequest, notFound } from "../errors.ts";
+import { countJobs, existingJobIds, type JobRow, listJobs, retryDead } from "../sync/outbox.ts";
 import type { AppDeps } from "./app.ts";
 import { parse, readJson } from "./json.ts";
 
-const STATUSES = ["pending", "running", "done", "dead", "superseded"] as const;
+const STATUSES = ["pending", "running", "done", "dead", "superseded", "cancelled"] as const;
 
 const listQuery = z.object({
   status: z.enum(STATUSES).optional(),
@@ -48,6 +48,16 @@ export function syncRoutes(deps: AppDeps) {
         );
       }
       const body = parsed.data;
+      if ("ids" in body) {
+        // An id that names no job is a mistake in the request: say so and change nothing.
+        const known = await existingJobIds(db, body.ids);
+        const unknown = body.ids.filter((id) => !known.has(id));
+        if (unknown.length > 0)
+          throw notFound(
+            "job_not_found",
+            `No sync job with id ${unknown.slice(0, 20).join(", ")}; nothing was changed.`,
+          );
+      }
       const r = await retryDead(
         deps.db.outbox,
         deps.clock(),

@@ -51,6 +51,8 @@ export function webhookRoutes(deps: AppDeps) {
           parsed.outcome === "act" ? "processed" : parsed.outcome === "ignore" ? "ignored" : "quarantined",
         occurredAt: parsed.occurredAt,
         intents: parsed.outcome === "act" ? parsed.intents : [],
+        // A smoke test is recorded like any event and sent to no sink (db/writer.ts).
+        ...(parsed.outcome === "act" && parsed.test ? { test: true, actor: "send-test-event" } : {}),
         ...(parsed.outcome === "quarantine" ? { quarantine: { reason: parsed.reason, body: bytes } } : {}),
       });
       return c.json({ status: result.status });

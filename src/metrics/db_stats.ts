@@ -44,6 +44,20 @@ export async function outboxByStatus(
   return rows.map((r) => ({ sink: r.sink, status: r.status, n: Number(r.n) }));
 }
 
+/**
+ * When each sink's oldest pending job was queued. Reads the pending part of the sync_jobs_due
+ * index: small in normal times, the backlog itself in an outage (still one pass, no sort).
+ */
+export async function oldestPending(db: Kysely<Database>): Promise<{ sink: string; createdAt: number }[]> {
+  const rows = await db
+    .selectFrom("sync_jobs")
+    .select(["sink", (eb) => eb.fn.min<number>("created_at").as("oldest")])
+    .where("status", "=", "pending")
+    .groupBy("sink")
+    .execute();
+  return rows.map((r) => ({ sink: r.sink, createdAt: Number(r.oldest) }));
+}
+
 export async function quarantineCounts(db: Kysely<Database>): Promise<{ waiting: number; total: number }> {
   const row = await db
     .selectFrom("quarantine")

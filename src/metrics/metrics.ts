@@ -1,7 +1,15 @@
 import type { Kysely } from "kysely";
 import type { Database, JobStatus } from "../db/schema.ts";
+import { ERROR_CLASSES, type SinkHealth } from "../sync/health.ts";
+import type { Failure } from "../sync/outage_log.ts";
 import { VERSION } from "../version.ts";
-import { lastEventReceived, outboxByStatus, quarantineCounts, suppressedByReason } from "./db_stats.ts";
+import {
+  lastEventReceived,
+  oldestPending,
+  outboxByStatus,
+  quarantineCounts,
+  suppressedByReason,
+} from "./db_stats.ts";
 import { Registry } from "./registry.ts";
 
 /** What the sync worker reports after each batch it sent to a sink (one call per batch). */
@@ -15,9 +23,13 @@ export interface SyncBatchReport {
   retry?: number;
   /** Jobs given up on. */
   dead?: number;
+  /** Jobs held back, pending, because the sink refused the whole send and stopped. */
+  waiting?: number;
   durationMs: number;
-  /** Why the batch as a whole failed (timeout, 5xx, network). Never put keys or URLs with secrets here. */
+  /** The most frequent failure of the batch. Never put keys or URLs with secrets here. */
   error?: string;
+  /** Failed jobs by outcome and error class. */
+  failures?: readonly Failure[];
 }
 
 export type WebhookOutcome = "processed" | "ignored" | "quarantined" | "duplicate";
@@ -89,13 +101,38 @@ export class Metrics {
   );
   readonly syncBatches = this.registry.counter(
     "suppressd_sync_batches_total",
-    "Batches sent to a sink, by result (ok: the sink answered; error: the whole batch failed).",
+    "Batches sent to a sink, by result (ok: every job done; partial: some failed; error: none done).",
     ["sink", "result"],
   );
   readonly syncJobs = this.registry.counter(
     "suppressd_sync_jobs_total",
-    "Sync jobs handled, by sink and outcome (done, retry, dead).",
+    "Sync jobs handled, by sink and outcome (done, retry, dead, waiting: held back by a stopped sink).",
     ["sink", "outcome"],
+  );
+  readonly syncFailures = this.registry.counter(
+    "suppressd_sync_job_failures_total",
+    "Failed sync jobs by sink, outcome (retry, dead, waiting) and error class (auth, not_found, rejected, throttled, timeout, network, server, other).",
+    ["sink", "outcome", "class"],
+  );
+  readonly sinkUp = this.registry.gauge(
+    "suppressd_sink_up",
+    "1 when the sink's last call (before any, its start-up check) reached a working sink; 0 when it failed or the sink is stopped.",
+    ["sink"],
+  );
+  readonly sinkStopped = this.registry.gauge(
+    "suppressd_sink_stopped",
+    "1 while a sink-wide refusal (wrong key, missing audience) holds its jobs back until a reload.",
+    ["sink"],
+  );
+  readonly sinkLastSuccess = this.registry.gauge(
+    "suppressd_sink_last_success_timestamp_seconds",
+    "When the sink last accepted a job (unix seconds); 0 before the first since start.",
+    ["sink"],
+  );
+  readonly oldestPending = this.registry.gauge(
+    "suppressd_outbox_oldest_pending_age_seconds",
+    "Age of the sink's oldest pending job (since it was queued or requeued); 0 when none waits. Read from the database.",
+    ["sink"],
   );
   readonly pruned = this.registry.counter(
     "suppressd_retention_pruned_total",
@@ -114,14 +151,31 @@ export class Metrics {
 
   private refreshed = 0;
   private refreshing: Promise<void> | null = null;
+  private health: SinkHealth | null = null;
 
   constructor(private readonly opts: { db?: Kysely<Database>; cacheMs?: number; clock?: () => number } = {}) {
     this.started.set(undefined, Math.floor(Date.now() / 1000) - Math.round(process.uptime()));
     this.build.set({ version: VERSION }, 1);
     this.registry.onCollect(async () => {
       this.rss.set(undefined, process.memoryUsage.rss());
+      this.refreshSinkGauges();
       await this.refreshDatabaseGauges();
     });
+  }
+
+  /**
+   * The configured sinks: every sync series exists from start at zero (an alert on a rate or a
+   * ratio needs the series before the first failure), and the sink gauges follow `health`.
+   */
+  watchSinks(health: SinkHealth): void {
+    this.health = health;
+    for (const sink of health.names()) {
+      for (const result of ["ok", "partial", "error"]) this.syncBatches.inc({ sink, result }, 0);
+      for (const outcome of ["done", "retry", "dead", "waiting"]) this.syncJobs.inc({ sink, outcome }, 0);
+      for (const outcome of ["retry", "dead", "waiting"])
+        for (const cls of ERROR_CLASSES) this.syncFailures.inc({ sink, outcome, class: cls }, 0);
+    }
+    this.refreshSinkGauges();
   }
 
   webhook(type: string, outcome: WebhookOutcome): void {
@@ -137,10 +191,19 @@ export class Metrics {
   /** Called by the sync worker once per batch (see `reportSyncBatch`, which also logs it). */
   syncBatch(r: SyncBatchReport): void {
     this.syncDuration.observe({ sink: r.sink }, r.durationMs / 1000);
-    this.syncBatches.inc({ sink: r.sink, result: r.error === undefined ? "ok" : "error" });
-    if (r.done > 0) this.syncJobs.inc({ sink: r.sink, outcome: "done" }, r.done);
-    if (r.retry) this.syncJobs.inc({ sink: r.sink, outcome: "retry" }, r.retry);
-    if (r.dead) this.syncJobs.inc({ sink: r.sink, outcome: "dead" }, r.dead);
+    // A sink that answered per job (not by throwing) still failed them: count by the jobs.
+    const result = r.done === r.jobs && r.error === undefined ? "ok" : r.done === 0 ? "error" : "partial";
+    this.syncBatches.inc({ sink: r.sink, result });
+    this.syncJobs.inc({ sink: r.sink, outcome: "done" }, r.done);
+    for (const f of r.failures ?? []) {
+      this.syncJobs.inc({ sink: r.sink, outcome: f.outcome }, f.n);
+      this.syncFailures.inc({ sink: r.sink, outcome: f.outcome, class: f.class }, f.n);
+    }
+    if (r.failures === undefined) {
+      if (r.retry) this.syncJobs.inc({ sink: r.sink, outcome: "retry" }, r.retry);
+      if (r.dead) this.syncJobs.inc({ sink: r.sink, outcome: "dead" }, r.dead);
+    }
+    this.refreshSinkGauges();
   }
 
   render(): Promise<string> {
@@ -156,9 +219,18 @@ export class Metrics {
     return type;
   }
 
+  private refreshSinkGauges(): void {
+    if (!this.health) return;
+    for (const s of this.health.all()) {
+      this.sinkUp.set({ sink: s.name }, s.up === false ? 0 : 1);
+      this.sinkStopped.set({ sink: s.name }, s.stopped ? 1 : 0);
+      this.sinkLastSuccess.set({ sink: s.name }, s.lastSuccessAt ? Math.floor(s.lastSuccessAt / 1000) : 0);
+    }
+  }
+
   private refreshDatabaseGauges(): Promise<void> {
     const db = this.opts.db;
-    const now = Date.now();
+    const now = (this.opts.clock ?? Date.now)();
     if (!db || now - this.refreshed < (this.opts.cacheMs ?? 15_000)) return Promise.resolve();
     this.refreshing ??= (async () => {
       try {
@@ -167,9 +239,18 @@ export class Metrics {
         const jobs = await outboxByStatus(db, LIVE_JOBS);
         const quarantine = await quarantineCounts(db);
         const last = await lastEventReceived(db);
+        const oldest = await oldestPending(db);
         for (const r of reasons) this.suppressions.set({ reason: r.reason }, r.n);
         this.outbox.clear();
+        this.oldestPending.clear();
+        // Configured sinks are always there, at zero when nothing waits (no missing series).
+        for (const sink of this.health?.names() ?? []) {
+          for (const status of LIVE_JOBS) this.outbox.set({ sink, status }, 0);
+          this.oldestPending.set({ sink }, 0);
+        }
         for (const j of jobs) this.outbox.set({ sink: j.sink, status: j.status }, j.n);
+        for (const o of oldest)
+          this.oldestPending.set({ sink: o.sink }, Math.max(0, (now - o.createdAt) / 1000));
         this.quarantine.set(undefined, quarantine.waiting);
         this.lastEvent.set(undefined, last ? Math.floor(last.receivedAt / 1000) : 0);
         this.dbUp.set(undefined, 1);

@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import { withBusyRetry } from "../db/connection.ts";
+import { jsonParam } from "../db/json_param.ts";
 import type { Database, JobStatus, SyncJobTable } from "../db/schema.ts";
 import type { SyncJob } from "./sink.ts";
 
@@ -12,9 +13,8 @@ import type { SyncJob } from "./sink.ts";
  * command runs on its own (retryDead, backfill).
  */
 
-const ids = (list: readonly number[]) => sql<number>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
-const texts = (list: readonly string[]) =>
-  sql<string>`(SELECT value FROM json_each(${JSON.stringify(list)}))`;
+const ids = (list: readonly number[]) => sql<number>`(SELECT value FROM json_each(${jsonParam(list)}))`;
+const texts = (list: readonly string[]) => sql<string>`(SELECT value FROM json_each(${jsonParam(list)}))`;
 
 /** Leases whose worker died (crash, SIGKILL, lost machine) go back to the queue. */
 export async function reclaimExpired(db: Kysely<Database>, now: number): Promise<number> {
@@ -133,7 +133,7 @@ export async function complete(
   items: readonly Completion[],
 ): Promise<number> {
   if (items.length === 0) return 0;
-  const payload = JSON.stringify(
+  const payload = jsonParam(
     items.map((i) => ({ id: i.id, s: i.status, n: i.next, e: i.error, a: i.attempted ? 1 : 0 })),
   );
   // The MATERIALIZED list drives the join (one id lookup per item). Left to itself, SQLite picked
@@ -241,6 +241,52 @@ export async function countJobs(db: Kysely<Database>, sink?: string): Promise<Re
   return out;
 }
 
+/** Which of `jobIds` exist (in any status): an id that names no job is the caller's mistake. */
+export async function existingJobIds(db: Kysely<Database>, jobIds: readonly number[]): Promise<Set<number>> {
+  if (jobIds.length === 0) return new Set();
+  const rows = await db.selectFrom("sync_jobs").select("id").where("id", "in", ids(jobIds)).execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Pending jobs waiting out their backoff become due now (optionally of one sink): after an
+ * outage, to send at once instead of at each job's next attempt. Returns how many were moved.
+ */
+export async function hurryPending(db: Kysely<Database>, now: number, sink?: string): Promise<number> {
+  const r = await withBusyRetry(() => {
+    let q = db
+      .updateTable("sync_jobs")
+      .set({ next_attempt_at: now, updated_at: now })
+      .where("status", "=", "pending")
+      .where("next_attempt_at", ">", now);
+    if (sink) q = q.where("sink", "=", sink);
+    return q.executeTakeFirst();
+  });
+  return Number(r.numUpdatedRows);
+}
+
+/**
+ * Marks a sink's pending and dead jobs `cancelled`: never sent. Running ones (being sent now) are
+ * left to finish. One statement, so a worker claiming meanwhile gets either the job or nothing.
+ */
+export async function cancelJobs(db: Kysely<Database>, now: number, sink: string): Promise<number> {
+  const r = await withBusyRetry(() =>
+    db
+      .updateTable("sync_jobs")
+      .set({
+        status: "cancelled",
+        next_attempt_at: now,
+        lease_owner: null,
+        lease_until: null,
+        updated_at: now,
+      })
+      .where("sink", "=", sink)
+      .where("status", "in", ["pending", "dead"])
+      .executeTakeFirst(),
+  );
+  return Number(r.numUpdatedRows);
+}
+
 /**
  * Dead jobs back to the queue, by id or all of them (optionally of one sink). A dead job whose
  * address has a newer job on the same sink is superseded instead: sending it now would push an
@@ -296,7 +342,7 @@ export async function retryDead(
  * addresses go a chunk at a time in address order, each chunk one short statement, so the daemon's
  * commits run in between; running it again while those jobs wait adds none (once they are done, it
  * sends them again, which is how a newly listed audience gets them). The jobs carry the address's
- * current reason and `event_type` "backfill".
+ * current reason and `event_type` "backfill". A suppression begun by `send-test-event` is left out.
  */
 export async function backfill(
   db: Kysely<Database>,
@@ -367,6 +413,19 @@ export async function backfill(
                     .where("j.status", "in", ["pending", "running"]),
                 ),
               ),
+            )
+            // A suppression that a smoke test began is never sent to a sink, now or later.
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom("suppression_events as e")
+                    .select("e.id")
+                    .whereRef("e.email", "=", "s.email")
+                    .whereRef("e.occurred_at", "=", "s.suppressed_at")
+                    .where("e.decision", "=", "suppressed")
+                    .where("e.actor", "=", "send-test-event"),
+                ),
+              ),
             ),
         )
         .executeTakeFirst(),
@@ -385,7 +444,7 @@ export async function backfill(
  */
 const notIndexed = (column: string) => sql<number>`+${sql.ref(column)}`;
 
-/** Deletes finished rows (done, superseded) last changed before `cutoff`, a slice at a time. */
+/** Deletes finished rows (done, superseded, cancelled) last changed before `cutoff`, a slice at a time. */
 export async function pruneFinished(db: Kysely<Database>, cutoff: number, limit = 5000): Promise<number> {
   const r = await db
     .deleteFrom("sync_jobs")
@@ -393,7 +452,7 @@ export async function pruneFinished(db: Kysely<Database>, cutoff: number, limit 
       eb
         .selectFrom("sync_jobs")
         .select("id")
-        .where("status", "in", ["done", "superseded"])
+        .where("status", "in", ["done", "superseded", "cancelled"])
         // Finished rows carry their finishing time in next_attempt_at too (superseded ones an
         // earlier one): a range of the (status, next_attempt_at) index, not a walk of every row.
         .where("next_attempt_at", "<", cutoff)

@@ -4,12 +4,20 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { reportSyncBatch } from "../metrics/sync_report.ts";
 import { RETRY_DEFAULTS } from "./backoff.ts";
+import { SinkHealth } from "./health.ts";
 import { jobsWithoutSink } from "./outbox.ts";
 import { buildSinks, type SinkDeps } from "./sinks/index.ts";
 import { SyncWorker } from "./worker.ts";
 
 export interface SyncService {
   worker: SyncWorker;
+  /** Each sink's state from its last calls (GET /v1/status, /metrics). */
+  health: SinkHealth;
+  /**
+   * Takes the sink settings of a reloaded config (same sink names) and resumes stopped sinks.
+   * Returns false when sinks were added, removed or renamed: that needs a restart.
+   */
+  reloadSinks(config: Config): boolean;
   /** Stops claiming and lets the claims in flight finish (see SyncWorker.stop). */
   stop(): Promise<void>;
   /** Resolves when the start-up probe of every sink has been logged. */
@@ -18,8 +26,9 @@ export interface SyncService {
 
 /**
  * The sync side of the daemon: builds the configured sinks, starts the outbox worker, and probes
- * each Mailchimp account and audience once (a problem is logged as a warning, never fatal: the
- * jobs wait in the outbox until it is fixed).
+ * each Mailchimp account and audience once. A problem is logged as a warning, never fatal: an
+ * unreachable service is retried with backoff, and a refusal of the whole sink (wrong key,
+ * missing audience) stops that sink at its first call, its jobs waiting until a reload.
  */
 export function startSync(o: {
   config: Config;
@@ -28,13 +37,19 @@ export function startSync(o: {
   clock?: () => number;
   metrics?: Metrics;
   deps?: SinkDeps;
+  /** Shared with the HTTP app's GET /v1/status; a fresh one if absent. */
+  health?: SinkHealth;
 }): SyncService {
   const { config, log } = o;
   const set = buildSinks(config.sinks, { clock: o.clock, log, ...o.deps });
   const s = config.sync;
+  const health = o.health ?? new SinkHealth([], o.clock);
+  health.configure(config.sinks.map((x) => x.name));
+  o.metrics?.watchSinks(health);
   const worker = new SyncWorker({
     db: o.db,
     sinks: set.sinks,
+    health,
     clock: o.clock,
     log,
     claimLimit: s.claimSize,
@@ -51,24 +66,50 @@ export function startSync(o: {
     set.sinks.map((x) => x.name),
     log,
   );
-  const probed =
-    set.sinks.length === 0
-      ? Promise.resolve()
-      : set.probe().then(
-          (results) => {
-            for (const r of results) {
-              if (r.problems.length > 0) {
-                log.log("warn", "sink check failed: its jobs wait in the outbox until this is fixed", {
-                  sink: r.sink,
-                  problems: r.problems,
-                  hint: "run `suppressd config check` after fixing the config",
-                });
-              } else log.log("info", "sink ready", { sink: r.sink, checked: r.ok });
-            }
-          },
-          (e) => log.log("warn", "sink check failed", { error: String((e as Error)?.message ?? e) }),
-        );
-  return { worker, probed, stop: () => worker.stop() };
+  const probed = probeAndLog(set.probe, health, log);
+  let current = config.sinks;
+  return {
+    worker,
+    health,
+    probed,
+    stop: () => worker.stop(),
+    reloadSinks(next) {
+      const names = (list: Config["sinks"]) => JSON.stringify(list.map((x) => x.name));
+      if (names(next.sinks) !== names(current)) return false;
+      const fresh = buildSinks(next.sinks, { clock: o.clock, log, ...o.deps });
+      current = next.sinks;
+      worker.setSinks(fresh.sinks);
+      probeAndLog(fresh.probe, health, log);
+      return true;
+    },
+  };
+}
+
+/** The start-up (and reload) check of every sink: its result is logged and seeds the sink's state. */
+function probeAndLog(
+  probe: () => ReturnType<ReturnType<typeof buildSinks>["probe"]>,
+  health: SinkHealth,
+  log: Logger,
+) {
+  if (health.names().length === 0) return Promise.resolve();
+  return probe().then(
+    (results) => {
+      for (const r of results) {
+        health.probed(r.sink, r.problems);
+        if (r.problems.length > 0) {
+          log.log("warn", `sink ${r.sink}: check failed: ${r.problems.join("; ")}`, {
+            sink: r.sink,
+            problems: r.problems,
+            hint:
+              "an unreachable service is retried with backoff; a refused key or a missing audience " +
+              "stops this sink at its first call and its jobs wait. Fix the config, check it with " +
+              "`config check`, then reload the daemon (SIGHUP); `status` shows each sink's state",
+          });
+        } else log.log("info", "sink ready", { sink: r.sink, checked: r.ok });
+      }
+    },
+    (e) => log.log("warn", "sink check failed", { error: String((e as Error)?.message ?? e) }),
+  );
 }
 
 /** Jobs of a sink that is no longer configured are never sent: say so at start, and what to do. */

@@ -8,8 +8,9 @@ export type SyncJob = Pick<
 
 /**
  * What became of one job. `done`: the audience no longer mails the address (or never did).
- * `retry`: worth trying again later (429, 5xx, timeouts). `fail`: trying again cannot help
- * (wrong key, unknown audience, an address the audience refuses): the job goes `dead` at once.
+ * `retry`: worth trying again later (429, 5xx, timeouts). `fail`: trying again cannot help this
+ * address (the audience refuses it): the job goes `dead` at once. A refusal of the whole sink
+ * (wrong key, unknown audience) is not a per-job `fail`: throw a permanent SinkError instead.
  */
 export type Outcome =
   | { kind: "done"; note?: string }
@@ -22,12 +23,16 @@ export interface Sink {
   /**
    * Sends a group of jobs and says what became of each, by job id. A job missing from the answer
    * (because `signal` aborted the send) goes back to the queue untouched. Throwing is the same as
-   * answering `retry` with the error for every job (or `fail` for a `SinkError` marked permanent).
+   * answering `retry` with the error for every job; a `SinkError` marked permanent stops the sink
+   * (the worker's circuit breaker): the jobs wait, pending, until a reload resumes it.
    */
   send(jobs: readonly SyncJob[], signal: AbortSignal): Promise<Map<number, Outcome>>;
 }
 
-/** An error a sink raises on purpose; `permanent` ones make every job of the send `dead`. */
+/**
+ * An error a sink raises on purpose for a whole send. `permanent` ones (wrong key, missing
+ * audience) stop the sink until the daemon is reloaded; its jobs wait instead of going dead.
+ */
 export class SinkError extends Error {
   constructor(
     message: string,

@@ -5,6 +5,8 @@ import { withBusyRetry } from "../db/connection.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { SyncBatchReport } from "../metrics/metrics.ts";
 import { backoffMs, RETRY_DEFAULTS, type RetryPolicy } from "./backoff.ts";
+import { errorClass, SinkHealth } from "./health.ts";
+import { type Failure, type FailureOutcome, OutageLog } from "./outage_log.ts";
 import { type Completion, claimDue, complete, pruneFinished, reclaimExpired, renewLeases } from "./outbox.ts";
 import { type Outcome, outcomeOf, type Sink, type SyncJob } from "./sink.ts";
 
@@ -31,6 +33,10 @@ export interface WorkerOptions {
   retentionMs?: number | null;
   /** Called after each sink's part of a claim (metrics and the "sync batch" log line). */
   report?: (r: SyncBatchReport) => void;
+  /** Each sink's state (shared with /v1/status); the worker's own if absent. */
+  health?: SinkHealth;
+  /** Failures are logged once per sink, error class and outcome per this interval (default 60 s). */
+  logIntervalMs?: number;
 }
 
 export interface WorkerStats {
@@ -62,7 +68,9 @@ export class SyncWorker {
   private readonly clock: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly log: Logger;
-  private readonly sinks: Map<string, Sink>;
+  private sinks: Map<string, Sink>;
+  readonly health: SinkHealth;
+  private readonly outage: OutageLog;
   private readonly claimLimit: number;
   private readonly leaseMs: number;
   private readonly pollMs: number;
@@ -81,6 +89,8 @@ export class SyncWorker {
     this.sleep = opts.sleep ?? realSleep;
     this.log = opts.log ?? silentLogger;
     this.sinks = new Map(opts.sinks.map((s) => [s.name, s]));
+    this.health = opts.health ?? new SinkHealth([...this.sinks.keys()], this.clock);
+    this.outage = new OutageLog(this.log, this.clock, opts.logIntervalMs);
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
     this.claimLimit = opts.claimLimit ?? 2000;
     this.leaseMs = opts.leaseMs ?? 60_000;
@@ -101,6 +111,19 @@ export class SyncWorker {
   }
 
   /**
+   * Takes sinks built from a reloaded config (same names) and lets every stopped sink send again:
+   * the operator fixed its key or audience, or the account, and said so by reloading.
+   */
+  setSinks(sinks: readonly Sink[]): void {
+    this.sinks = new Map(sinks.map((s) => [s.name, s]));
+    this.health.configure([...this.sinks.keys()]);
+    for (const sink of this.health.resumeAll()) {
+      this.log.log("info", `sink ${sink}: sending again after a reload`, { sink });
+    }
+    this.wake();
+  }
+
+  /**
    * Stops claiming and lets the claims being sent finish (up to `graceMs`). What is still being
    * sent after that goes back to the queue untouched, to be sent again by whoever runs next.
    */
@@ -108,6 +131,7 @@ export class SyncWorker {
     this.stopping = true;
     this.wake();
     await this.loop;
+    this.outage.flush(true);
     const all = Promise.allSettled([...this.inFlight.keys()]);
     const late = await Promise.race([all.then(() => false), realSleep(graceMs).then(() => true)]);
     if (!late) return;
@@ -168,7 +192,11 @@ export class SyncWorker {
   private async claim(): Promise<SyncJob[]> {
     const db = this.opts.db.outbox;
     const now = this.clock();
+    this.outage.flush();
     await withBusyRetry(() => reclaimExpired(db, now), this.sleep);
+    // A stopped sink's jobs stay pending, unclaimed, until a reload resumes it.
+    const sinks = [...this.sinks.keys()].filter((name) => !this.health.isStopped(name));
+    if (sinks.length === 0) return [];
     const jobs: SyncJob[] = [];
     // In slices with a turn of the event loop between them: each statement runs synchronously in
     // libsql, and a webhook waiting behind a 2,000-row UPDATE would wait for all of it.
@@ -184,7 +212,7 @@ export class SyncWorker {
               now,
               leaseUntil: now + this.leaseMs,
               limit,
-              sinks: [...this.sinks.keys()],
+              sinks,
             }),
           this.sleep,
         );
@@ -260,26 +288,52 @@ export class SyncWorker {
       this.stats.superseded += stale.length;
       await Promise.all(
         [...bySink].map(async ([name, jobs]) => {
-          const sink = this.sinks.get(name) as Sink;
+          const sink = this.sinks.get(name);
           const started = performance.now();
           let outcomes: Map<number, Outcome>;
-          let error: string | undefined;
+          // A sink-wide refusal (wrong key, missing audience): the error that stops the sink.
+          let refusal: string | undefined;
+          if (!sink || this.health.isStopped(name)) {
+            // Claimed before the sink stopped (or was removed by a reload): back to the queue
+            // unsent, keeping why they wait. Nothing was sent, so there is nothing to report.
+            const why = this.health.get(name).stopped?.reason ?? null;
+            const back = jobs.map((j) => ({ ...handBack(j.id, now()), error: why }));
+            await this.record(back).finally(() => {
+              for (const j of jobs) pending.delete(j);
+            });
+            return;
+          }
           try {
             outcomes = await sink.send(jobs, this.abort.signal);
+            refusal = sharedRefusal(jobs, outcomes);
           } catch (e) {
             const o = this.abort.signal.aborted ? undefined : outcomeOf(e);
-            if (o && o.kind !== "done") error = o.error;
+            if (o?.kind === "fail") refusal = o.error;
             outcomes = new Map(o ? jobs.map((j) => [j.id, o]) : []);
           }
-          const results = jobs.map((j) => this.completion(j, outcomes.get(j.id), now()));
+          if (refusal !== undefined) this.stopSink(name, redact(refusal), jobs.length);
+          // The jobs of a refused send wait, due at once: nothing claims them until a reload.
+          const results = jobs.map((j) =>
+            refusal !== undefined
+              ? { id: j.id, status: "pending" as const, next: now(), error: refusal, attempted: true }
+              : this.completion(j, outcomes.get(j.id), now()),
+          );
+          const failures = failuresOf(results, refusal !== undefined);
+          const done = results.filter((r) => r.status === "done").length;
+          for (const f of failures) this.outage.add(name, f.outcome, f.class, f.n, f.error);
+          if (refusal !== undefined || outcomes.size > 0) this.health.call(name, { done, failures });
+          const top = [...failures].sort((a, b) => b.n - a.n)[0];
+          const retried = results.filter((r) => r.status === "pending" && r.attempted).length;
           this.opts.report?.({
             sink: name,
             jobs: jobs.length,
-            done: results.filter((r) => r.status === "done").length,
-            retry: results.filter((r) => r.status === "pending" && r.attempted).length,
+            done,
+            retry: refusal === undefined ? retried : 0,
+            waiting: refusal === undefined ? 0 : retried,
             dead: results.filter((r) => r.status === "dead").length,
             durationMs: performance.now() - started,
-            ...(error === undefined ? {} : { error: redact(error) }),
+            failures,
+            ...(top === undefined ? {} : { error: top.error }),
           });
           // Record each sink's results as soon as they are known, not after the slowest sink. The
           // leases stay renewed until then: recording can wait on another process's write lock,
@@ -311,23 +365,28 @@ export class SyncWorker {
     }
     if (outcome.kind === "fail") {
       this.stats.dead++;
-      this.log.log("warn", "sync job failed permanently", {
-        job: job.id,
-        sink: job.sink,
-        error: redact(outcome.error),
-      });
       return { id: job.id, status: "dead", next: now, error: outcome.error, attempted: true };
     }
     if (now - job.created_at >= this.retry.giveUpMs) {
       this.stats.dead++;
       const days = Math.round(this.retry.giveUpMs / 86_400_000);
       const error = `gave up after ${days} days of failures; last: ${outcome.error}`;
-      this.log.log("warn", "sync job gave up", { job: job.id, sink: job.sink, error: redact(error) });
       return { id: job.id, status: "dead", next: now, error, attempted: true };
     }
     this.stats.retried++;
     const wait = Math.max(backoffMs(job.attempts + 1, this.retry, this.random), outcome.retryAfterMs ?? 0);
     return { id: job.id, status: "pending", next: now + wait, error: outcome.error, attempted: true };
+  }
+
+  /** Opens the circuit: one error line, and the sink's jobs wait unclaimed until a reload. */
+  private stopSink(name: string, reason: string, jobs: number) {
+    if (!this.health.stop(name, reason)) return;
+    this.log.log("error", `sink ${name} stopped: ${reason}`, {
+      sink: name,
+      error_class: errorClass(reason),
+      jobs_held: jobs,
+      hint: "its jobs wait (pending); fix the sink's config, then reload the daemon (SIGHUP) to send them",
+    });
   }
 
   private async record(items: Completion[]): Promise<number> {
@@ -359,6 +418,38 @@ export class SyncWorker {
  */
 export function redact(text: string): string {
   return text.replace(/[^\s@"<>(),;:]+@[^\s@"<>(),;:]+/g, "<address>");
+}
+
+/**
+ * A sink that answers per job may still be refusing everyone: when every job of a send failed
+ * permanently with one and the same authorization error (401/403), it is the key, not the
+ * addresses. Per-address refusals (400s) never stop a sink.
+ */
+function sharedRefusal(jobs: readonly SyncJob[], outcomes: Map<number, Outcome>): string | undefined {
+  let error: string | undefined;
+  for (const j of jobs) {
+    const o = outcomes.get(j.id);
+    if (o?.kind !== "fail" || (error !== undefined && o.error !== error)) return undefined;
+    error = o.error;
+  }
+  return error !== undefined && errorClass(error) === "auth" ? error : undefined;
+}
+
+/** Failed jobs of one batch, grouped by what became of them and why. */
+function failuresOf(results: readonly Completion[], stopped: boolean): Failure[] {
+  const groups = new Map<string, Failure>();
+  for (const r of results) {
+    if (r.error === null || r.status === "done") continue;
+    const outcome: FailureOutcome = r.status === "dead" ? "dead" : stopped ? "waiting" : "retry";
+    if (r.status !== "dead" && !r.attempted) continue;
+    const cls = errorClass(r.error);
+    const key = `${outcome}\u0000${cls}`;
+    const g = groups.get(key) ?? { outcome, class: cls, n: 0, error: "" };
+    g.n++;
+    g.error = redact(r.error);
+    groups.set(key, g);
+  }
+  return [...groups.values()];
 }
 
 function handBack(id: number, now: number): Completion {

@@ -1,15 +1,16 @@
 import type { Kysely } from "kysely";
 import type { Config } from "../config/schema.ts";
 import type { Database } from "../db/schema.ts";
-import { oldestPendingJobs } from "../db/ui_queries.ts";
-import { outboxByStatus } from "../metrics/db_stats.ts";
+import type { SinkHealth } from "../sync/health.ts";
+import { syncStatus } from "../sync/status_report.ts";
 
 /** One sink as the page shows it. */
 export interface SinkView {
   name: string;
   type: string;
-  /** ok · failing · stopped · unknown (no call yet, or not configured any more). */
+  /** ok · failing · stopped · unknown (no call yet). */
   state: string;
+  /** Jobs waiting or being sent. */
   pending: number;
   dead: number;
   oldestPendingAgeSeconds: number | null;
@@ -20,24 +21,23 @@ export interface SinkView {
   fix: string | null;
 }
 
-/** Each configured sink's backlog, from the outbox. */
-export async function sinkViews(db: Kysely<Database>, config: Config, now: number): Promise<SinkView[]> {
-  const counts = await outboxByStatus(db, ["pending", "running", "dead"]);
-  const oldest = new Map((await oldestPendingJobs(db)).map((o) => [o.sink, o.createdAt]));
-  const n = (sink: string, status: string) =>
-    counts.find((c) => c.sink === sink && c.status === status)?.n ?? 0;
-  return config.sinks.map((s) => {
-    const first = oldest.get(s.name);
-    return {
-      name: s.name,
-      type: s.type,
-      state: "unknown",
-      pending: n(s.name, "pending") + n(s.name, "running"),
-      dead: n(s.name, "dead"),
-      oldestPendingAgeSeconds: first === undefined ? null : Math.max(0, Math.round((now - first) / 1000)),
-      lastError: null,
-      lastSuccessAt: null,
-      fix: null,
-    };
-  });
+/** Each configured sink: the worker's view of it (GET /v1/status's), beside its backlog. */
+export async function sinkViews(
+  db: Kysely<Database>,
+  config: Config,
+  health: SinkHealth,
+  now: number,
+): Promise<SinkView[]> {
+  const status = await syncStatus(db, config, health, now);
+  return status.sinks.map((s) => ({
+    name: s.name,
+    type: s.type,
+    state: s.state,
+    pending: s.pending + s.running,
+    dead: s.dead,
+    oldestPendingAgeSeconds: s.oldest_pending_age_seconds,
+    lastError: s.last_error && { message: s.last_error.message, at: Date.parse(s.last_error.at) },
+    lastSuccessAt: s.last_success_at === null ? null : Date.parse(s.last_success_at),
+    fix: s.fix,
+  }));
 }

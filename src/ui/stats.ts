@@ -4,6 +4,7 @@ import type { Reason } from "../db/schema.ts";
 import { recentChanges, recentQuarantine } from "../db/ui_queries.ts";
 import { lastEventReceived, quarantineCounts, suppressedByReason } from "../metrics/db_stats.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { SinkHealth } from "../sync/health.ts";
 import { quarantinedAddresses } from "./quarantine.ts";
 import { type SinkView, sinkViews } from "./sinks.ts";
 import { DailyChanges, type DayCount, type EventCount, RecentEvents } from "./tallies.ts";
@@ -37,6 +38,8 @@ export interface UiStatsDeps {
   db: Db;
   config: Config;
   clock: () => number;
+  /** The sync worker's view of each sink: state, last error, last success. */
+  sinkHealth: SinkHealth;
 }
 
 /**
@@ -100,7 +103,7 @@ export class UiStats {
       events24h: this.events.counts(),
       lastEvent: await lastEventReceived(db),
       daily: this.daily.series(now),
-      sinks: await sinkViews(db, this.deps.config, now),
+      sinks: await sinkViews(db, this.deps.config, this.deps.sinkHealth, now),
       changes: await recentChanges(db, LISTED),
       quarantine: quarantined.map((q) => ({
         svixId: q.svix_id,

@@ -77,11 +77,11 @@ test("development mode: check needs the instance serve creates, then finds ./dat
   try {
     const none = await runCli(["check", "someone@example.com"], { cwd: dev.dir });
     expect(none.code).toBe(78);
-    expect(none.stderr).toContain("suppressd serve");
+    expect(none.stderr).toMatch(/`npx bun \S*src\/main\.ts serve`/);
     // What `serve` leaves behind on its first start.
-    mkdirSync(join(dev.dir, "data"), { mode: 0o700 });
+    mkdirSync(join(dev.dir, "data/dev"), { mode: 0o700, recursive: true });
     writeFileSync(
-      join(dev.dir, "data/dev-credentials.json"),
+      join(dev.dir, "data/dev/credentials.json"),
       JSON.stringify({
         webhookSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         apiToken: "dev_0123456789abcdef0123",
@@ -89,11 +89,14 @@ test("development mode: check needs the instance serve creates, then finds ./dat
     );
     const before = await runCli(["check", "someone@example.com"], { cwd: dev.dir });
     expect(before.code).toBe(69);
-    expect(before.stderr).toContain("suppressd migrate");
+    // The hint names the command as it is run here (from source), not a `suppressd` not on PATH.
+    expect(before.stderr).toMatch(/`npx bun \S*src\/main\.ts migrate`/);
     expect((await runCli(["migrate"], { cwd: dev.dir })).code).toBe(0);
     const after = await runCli(["check", "someone@example.com"], { cwd: dev.dir });
     expect(after.code).toBe(0);
-    expect(await Bun.file(join(dev.dir, "data/suppressd.db")).exists()).toBe(true);
+    // Apart from the production default path, data/suppressd.db, which stays untouched.
+    expect(await Bun.file(join(dev.dir, "data/dev/suppressd.db")).exists()).toBe(true);
+    expect(await Bun.file(join(dev.dir, "data/suppressd.db")).exists()).toBe(false);
   } finally {
     dev.cleanup();
   }

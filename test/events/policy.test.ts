@@ -4,10 +4,10 @@ import type { Intent } from "../../src/events/intents.ts";
 import {
   type AddressState,
   applyIntent,
-  countSoftBounces,
   emptyState,
+  reasonKey,
   type SoftBounceRule,
-  softWindowStart,
+  softLimitReachedAt,
 } from "../../src/events/policy.ts";
 
 const DAY = 86_400_000;
@@ -23,6 +23,10 @@ const complaint = (day: number): Intent => sup("complaint", day, "email.complain
 const providerSuppressed = (day: number): Intent => sup("provider_suppressed", day, "email.suppressed");
 const unsubscribed = (day: number): Intent => sup("unsubscribe", day, "contact.updated");
 const manual = (day: number): Intent => sup("manual", day, "api.put");
+/** An unsubscribe an operator (PUT) or an import recorded, not Resend's contact state. */
+const apiUnsubscribed = (day: number): Intent => sup("unsubscribe", day, "api.put");
+const importedUnsubscribed = (day: number): Intent => sup("unsubscribe", day, "import");
+const apiHard = (day: number): Intent => sup("hard_bounce", day, "api.put");
 const resubscribed = (day: number): Intent => lift(["unsubscribe"], day, "contact.updated");
 /** suppression.removed, by origin (see resend.ts ORIGIN_LIFTS). */
 const removedBounce = (day: number): Intent => lift(["hard_bounce", "provider_suppressed"], day);
@@ -189,10 +193,13 @@ const scenarios: Scenario[] = [
     changes: ["suppress", "lift"],
   },
   {
-    name: "an API delete lifts even a suppression newer than its clock (operator's decision)",
+    // It used to lift (the operator's decision, now), but in the other arrival order the newer
+    // bounce suppresses again: a lift, the API's included, only covers what happened before it.
+    name: "an API delete does not lift a suppression newer than it",
     intents: [hard(5), apiDelete(3)],
-    expect: { suppressed: false },
-    decisions: ["suppressed", "lifted"],
+    expect: { suppressed: true, reason: "hard_bounce" },
+    decisions: ["suppressed", "lift_ignored"],
+    changes: ["suppress", "-"],
   },
 
   // Reason strength: the stronger reason is kept, so a weak lift cannot clear a strong reason.
@@ -291,6 +298,53 @@ const scenarios: Scenario[] = [
     decisions: ["suppressed", "already_suppressed", "lift_ignored"],
   },
 
+  // Late retries (issue 8): a suppression's time is its newest event, never an older retry's.
+  {
+    name: "a late, older retry of a hard bounce does not let an older removal lift it",
+    intents: [hard(10), hard(5), removedBounce(7)],
+    expect: { suppressed: true, reason: "hard_bounce" },
+    decisions: ["suppressed", "already_suppressed", "lift_ignored"],
+    changes: ["suppress", "-", "-"],
+  },
+  {
+    name: "a late, older retry of an unsubscribe does not let an older resubscribe lift it",
+    intents: [unsubscribed(10), unsubscribed(5), resubscribed(7)],
+    expect: { suppressed: true, reason: "unsubscribe" },
+    decisions: ["suppressed", "already_suppressed", "lift_ignored"],
+  },
+
+  // Sources: Resend lifts only what Resend set.
+  {
+    name: "contact.updated unsubscribed: false does not lift an unsubscribe recorded through the API",
+    intents: [apiUnsubscribed(0), resubscribed(1)],
+    expect: { suppressed: true, reason: "unsubscribe" },
+    decisions: ["suppressed", "lift_ignored"],
+  },
+  {
+    name: "nor one from an import",
+    intents: [importedUnsubscribed(0), resubscribed(1)],
+    expect: { suppressed: true, reason: "unsubscribe" },
+    decisions: ["suppressed", "lift_ignored"],
+  },
+  {
+    name: "nor the API's when Resend's contact state unsubscribed too",
+    intents: [apiUnsubscribed(0), unsubscribed(1), resubscribed(2)],
+    expect: { suppressed: true, reason: "unsubscribe" },
+    decisions: ["suppressed", "already_suppressed", "lift_ignored"],
+  },
+  {
+    name: "suppression.removed does not lift a hard bounce recorded through the API",
+    intents: [apiHard(0), removedBounce(1)],
+    expect: { suppressed: true, reason: "hard_bounce" },
+    decisions: ["suppressed", "lift_ignored"],
+  },
+  {
+    name: "an API delete lifts every source",
+    intents: [apiUnsubscribed(0), unsubscribed(1), importedUnsubscribed(2), apiDelete(3)],
+    expect: { suppressed: false },
+    decisions: ["suppressed", "already_suppressed", "already_suppressed", "lifted"],
+  },
+
   // Soft bounces.
   {
     name: "three soft bounces within 14 days suppress",
@@ -361,10 +415,49 @@ const scenarios: Scenario[] = [
     decisions: ["-"],
   },
   {
-    name: "a delivery does not lift a suppression",
+    // It used not to, but a delivery arriving first makes the older bounces uncounted, and the
+    // outcome must not depend on the order: only the newest delivery is kept, and it resets all.
+    name: "a delivery after the soft bounces lifts the soft-bounce limit",
     intents: [soft(0), soft(1), soft(2), delivered(3)],
+    expect: { suppressed: false, reason: "soft_bounce_limit" },
+    decisions: ["soft_bounce", "soft_bounce", "soft_bounce+suppressed", "soft_bounce_reset+lifted"],
+    changes: ["-", "-", "suppress", "lift"],
+  },
+  {
+    name: "the same delivery arriving first: the bounces before it never count",
+    intents: [delivered(3), soft(0), soft(1), soft(2)],
+    expect: null,
+    decisions: ["-", "soft_bounce", "soft_bounce", "soft_bounce"],
+  },
+  {
+    name: "a late delivery inside the window undoes a limit it breaks",
+    intents: [soft(0), soft(1), soft(2), delivered(1.5)],
+    expect: { suppressed: false },
+    decisions: ["soft_bounce", "soft_bounce", "soft_bounce+suppressed", "soft_bounce_reset+lifted"],
+  },
+  {
+    name: "a soft bounce at the same instant as the delivery counts (a tie suppresses)",
+    intents: [delivered(1), soft(1), soft(2), soft(3)],
     expect: { suppressed: true, reason: "soft_bounce_limit" },
-    decisions: ["soft_bounce", "soft_bounce", "soft_bounce+suppressed", "soft_bounce_reset"],
+    decisions: ["-", "soft_bounce", "soft_bounce", "soft_bounce+suppressed"],
+  },
+  {
+    name: "a late retry of a soft bounce (same time, another id) is counted once",
+    intents: [soft(0), soft(1), soft(1)],
+    expect: null,
+    decisions: ["soft_bounce", "soft_bounce", "soft_bounce"],
+  },
+  {
+    name: "a delivery does not lift a hard bounce",
+    intents: [hard(0), delivered(1)],
+    expect: { suppressed: true, reason: "hard_bounce" },
+    decisions: ["suppressed", "-"],
+  },
+  {
+    name: "an API delete resets the soft-bounce count",
+    intents: [soft(0), soft(1), soft(2), apiDelete(3), soft(4)],
+    expect: { suppressed: false },
+    decisions: ["soft_bounce", "soft_bounce", "soft_bounce+suppressed", "lifted", "soft_bounce"],
   },
   {
     name: "count 0 turns the rule off",
@@ -431,7 +524,12 @@ describe("applyIntent: the row it keeps", () => {
       updated_at: NOW,
       note: null,
     });
-    expect(state.reasons.get("hard_bounce")).toEqual({ active: true, since: at(0), at: at(0) });
+    expect(state.reasons.get(reasonKey("hard_bounce", "resend"))).toEqual({
+      reason: "hard_bounce",
+      source: "resend",
+      suppressedAt: at(0),
+      liftedAt: null,
+    });
   });
 
   test("last_event_at only moves forward", () => {
@@ -446,8 +544,14 @@ describe("applyIntent: the row it keeps", () => {
     const state: AddressState = emptyState();
     applyIntent(state, hard(0), DEFAULT_RULE, NOW);
     applyIntent(state, removedBounce(1), DEFAULT_RULE, NOW);
-    expect(state.reasons.get("hard_bounce")).toEqual({ active: false, since: at(0), at: at(1) });
-    expect(state.reasons.get("provider_suppressed")).toEqual({ active: false, since: null, at: at(1) });
+    expect(state.reasons.get(reasonKey("hard_bounce", "resend"))).toMatchObject({
+      suppressedAt: at(0),
+      liftedAt: at(1),
+    });
+    expect(state.reasons.get(reasonKey("provider_suppressed", "resend"))).toMatchObject({
+      suppressedAt: null,
+      liftedAt: at(1),
+    });
     applyIntent(state, complaint(2), DEFAULT_RULE, NOW);
     expect(state.row).toMatchObject({
       suppressed: 1,
@@ -461,8 +565,13 @@ describe("applyIntent: the row it keeps", () => {
     const state: AddressState = emptyState();
     applyIntent(state, complaint(0), DEFAULT_RULE, NOW);
     applyIntent(state, apiDelete(1), DEFAULT_RULE, NOW);
-    expect(state.reasons.get("*")).toEqual({ active: false, since: null, at: at(1) });
-    expect(state.reasons.get("complaint")?.active).toBe(false);
+    expect(state.reasons.get(reasonKey("*", "api"))).toEqual({
+      reason: "*",
+      source: "api",
+      suppressedAt: null,
+      liftedAt: at(1),
+    });
+    expect(state.reasons.get(reasonKey("complaint", "resend"))?.liftedAt).toBeNull();
   });
 
   test("a note travels with the suppression and into the history", () => {
@@ -496,6 +605,7 @@ describe("applyIntent: an invalid address", () => {
         email: "not an address",
         decision: "invalid_address" satisfies Decision,
         reason: null,
+        source: "resend",
         event_type: "email.bounced",
         occurred_at: at(0),
         note: expect.stringContaining("nothing suppressed"),
@@ -504,20 +614,17 @@ describe("applyIntent: an invalid address", () => {
   });
 });
 
-describe("countSoftBounces and softWindowStart", () => {
-  test("the window the writer loads covers every bounce the rule can count", () => {
-    const rule = { count: 3, days: 14 };
-    expect(softWindowStart(at(20), rule)).toBe(at(6));
-    const state: AddressState = {
-      ...emptyState(),
-      soft: [
-        { decision: "soft_bounce", at: at(6) },
-        { decision: "soft_bounce", at: at(6.5) },
-        { decision: "soft_bounce", at: at(20) },
-        { decision: "soft_bounce", at: at(21) },
-      ],
-    };
-    // (day 6, day 20]: day 6 itself is outside, day 21 is after.
-    expect(countSoftBounces(state, at(20), rule)).toBe(2);
+describe("softLimitReachedAt", () => {
+  const rule = { count: 3, days: 14 };
+  test("the newest bounce ending a window of `days` that holds `count` distinct times", () => {
+    expect(softLimitReachedAt([at(0), at(1), at(2), at(20)], -Infinity, rule)).toBe(at(2));
+    expect(softLimitReachedAt([at(0), at(1), at(2), at(3), at(30)], -Infinity, rule)).toBe(at(3));
+    // (day 6, day 20]: day 6 itself is outside the window.
+    expect(softLimitReachedAt([at(6), at(6.5), at(20)], -Infinity, rule)).toBeNull();
+    expect(softLimitReachedAt([at(1), at(1), at(2)], -Infinity, rule)).toBeNull();
+  });
+  test("only bounces at or after the last lift count, whatever the order given", () => {
+    expect(softLimitReachedAt([at(2), at(0), at(1)], at(1), rule)).toBeNull();
+    expect(softLimitReachedAt([at(3), at(1), at(2)], at(1), rule)).toBe(at(3));
   });
 });

@@ -5,6 +5,7 @@ import { type Db, migrate, openDatabase } from "../../src/db/client.ts";
 import { Writer } from "../../src/db/writer.ts";
 import { createApp } from "../../src/http/app.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
+import { SinkHealth } from "../../src/sync/health.ts";
 import { UiStats } from "../../src/ui/stats.ts";
 import { tempDir } from "./app.ts";
 import { TOKEN, testConfig } from "./config.ts";
@@ -17,6 +18,7 @@ export interface UiWorld {
   db: Db;
   config: Config;
   stats: UiStats;
+  sinkHealth: SinkHealth;
   now: { value: number };
   /** Authenticated API call. */
   api(method: string, path: string, body?: unknown): Promise<Response>;
@@ -41,14 +43,19 @@ export async function uiWorld(overrides: Record<string, unknown> = {}): Promise<
   const now = { value: Date.now() };
   const clock = () => now.value;
   const writer = new Writer(db, { softBounce: config.policy.softBounce, sinks: sinkTargets(config), clock });
-  const stats = new UiStats({ db, config, clock });
+  const sinkHealth = new SinkHealth(
+    config.sinks.map((s) => s.name),
+    clock,
+  );
+  const stats = new UiStats({ db, config, clock, sinkHealth });
   const metrics = new Metrics({ db: db.kysely });
-  const app = createApp({ config, db, writer, clock, metrics, uiStats: stats });
+  const app = createApp({ config, db, writer, clock, metrics, sinkHealth, uiStats: stats });
   return {
     app,
     db,
     config,
     stats,
+    sinkHealth,
     now,
     api: async (method, path, body) =>
       app.request(path, {

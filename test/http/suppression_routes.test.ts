@@ -27,6 +27,10 @@ async function put(t: TestApp, email: string, at: number, body: Record<string, u
   return res.json() as Promise<Record<string, unknown>>;
 }
 
+function contact(email: string, unsubscribed: boolean, createdAt: string) {
+  return event("contact.updated", { id: newId(), email, unsubscribed }, createdAt);
+}
+
 async function json(res: Response): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
 }
@@ -48,15 +52,18 @@ describe("GET /v1/suppressions/{email}", () => {
       last_event_at: occurred,
       updated_at: iso(T0),
       note: null,
+      reasons: [{ reason: "hard_bounce", source: "resend", suppressed_at: occurred }],
       history: [
         {
           decision: "suppressed",
           reason: "hard_bounce",
+          source: "resend",
           event_type: "email.bounced",
           svix_id: id,
           occurred_at: occurred,
           recorded_at: iso(T0),
           note: null,
+          actor: null,
         },
       ],
     });
@@ -74,6 +81,29 @@ describe("GET /v1/suppressions/{email}", () => {
       "already_suppressed",
       "suppressed",
       "soft_bounce",
+    ]);
+  });
+
+  test("lists every reason in force with its source; a Resend lift clears only what Resend set", async () => {
+    const t = await app();
+    await put(t, "both@x.com", T0 - 20 * MIN, { reason: "unsubscribe" });
+    await deliver(t, contact("both@x.com", true, iso(T0 - 10 * MIN)));
+    let body = await json(await t.api("GET", "/v1/suppressions/both@x.com"));
+    expect(body.reasons).toEqual([
+      { reason: "unsubscribe", source: "resend_contact", suppressed_at: iso(T0 - 10 * MIN) },
+      { reason: "unsubscribe", source: "api", suppressed_at: iso(T0 - 20 * MIN) },
+    ]);
+    await deliver(t, contact("both@x.com", false, iso(T0 - 5 * MIN)));
+    body = await json(await t.api("GET", "/v1/suppressions/both@x.com"));
+    expect(body.reasons).toEqual([
+      { reason: "unsubscribe", source: "api", suppressed_at: iso(T0 - 20 * MIN) },
+    ]);
+    expect(
+      (body.history as { decision: string; source: string }[]).map((h) => [h.decision, h.source]),
+    ).toEqual([
+      ["lift_ignored", "resend_contact"],
+      ["already_suppressed", "resend_contact"],
+      ["suppressed", "api"],
     ]);
   });
 
@@ -104,14 +134,15 @@ describe("GET /v1/suppressions/{email}", () => {
     expect(await json(await t.api("GET", "/v1/suppressions/a%2525b@x.com"))).toEqual({
       email: "a%25b@x.com",
       suppressed: false,
+      history: [],
     });
   });
 
-  test("404 with only the address when it may be mailed", async () => {
+  test("404 with an empty history when the address was never suppressed", async () => {
     const t = await app();
     const res = await t.api("GET", "/v1/suppressions/Never@X.com");
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ email: "never@x.com", suppressed: false });
+    expect(await res.json()).toEqual({ email: "never@x.com", suppressed: false, history: [] });
   });
 
   test("404 when the address was suppressed and lifted", async () => {
@@ -120,7 +151,7 @@ describe("GET /v1/suppressions/{email}", () => {
     expect((await t.api("DELETE", "/v1/suppressions/lifted@x.com")).status).toBe(200);
     const res = await t.api("GET", "/v1/suppressions/lifted@x.com");
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ email: "lifted@x.com", suppressed: false });
+    expect(await res.json()).toMatchObject({ email: "lifted@x.com", suppressed: false });
   });
 
   test("a soft bounce alone does not suppress: 404", async () => {
@@ -381,11 +412,13 @@ describe("PUT /v1/suppressions/{email}", () => {
       {
         decision: "suppressed",
         reason: "manual",
+        source: "api",
         event_type: "api.put",
         svix_id: null,
         occurred_at: iso(T0),
         recorded_at: iso(T0),
         note: "asked by phone",
+        actor: "token:api.tokens[0]",
       },
     ]);
   });
@@ -448,6 +481,61 @@ describe("DELETE /v1/suppressions/{email}", () => {
     expect((await t.api("GET", "/v1/suppressions/back@x.com")).status).toBe(404);
     await deliver(t, bounce("back@x.com", "Permanent", iso(T0 + 5 * MIN)));
     expect((await t.api("GET", "/v1/suppressions/back@x.com")).status).toBe(200);
+  });
+
+  test("contact.updated unsubscribed: false does not lift an unsubscribe made through the API", async () => {
+    const t = await app();
+    await put(t, "api@x.com", T0, { reason: "unsubscribe" });
+    await deliver(t, contact("api@x.com", false, iso(T0 + MIN)));
+    expect(await json(await t.api("GET", "/v1/suppressions/api@x.com"))).toMatchObject({
+      suppressed: true,
+      reason: "unsubscribe",
+    });
+    const jobs = await t.db.reader.execute("SELECT action FROM sync_jobs WHERE email = 'api@x.com'");
+    expect(jobs.rows.map((r) => r.action)).not.toContain("lift");
+  });
+
+  test("contact.updated unsubscribed: false lifts an unsubscribe that Resend's contact state set", async () => {
+    const t = await app();
+    t.now.value = T0;
+    await deliver(t, contact("contact@x.com", true, iso(T0 - 2 * MIN)));
+    await deliver(t, contact("contact@x.com", false, iso(T0 - MIN)));
+    expect((await t.api("GET", "/v1/suppressions/contact@x.com")).status).toBe(404);
+  });
+
+  test("a late, older retry does not let an older removal lift the suppression (issue 8)", async () => {
+    const t = await app();
+    t.now.value = T0;
+    await deliver(t, bounce("late@x.com", "Permanent", iso(T0 - 30 * MIN)));
+    await deliver(t, bounce("late@x.com", "Permanent", iso(T0 - 55 * MIN)));
+    const removed = { id: newId(), email: "late@x.com", origin: "bounce", created_at: iso(T0 - 60 * MIN) };
+    await deliver(t, event("suppression.removed", removed, iso(T0 - 35 * MIN)));
+    expect(await json(await t.api("GET", "/v1/suppressions/late@x.com"))).toMatchObject({ suppressed: true });
+  });
+
+  test("409 when an event dated after the request keeps the address suppressed; the lift is kept", async () => {
+    const t = await app();
+    t.now.value = T0;
+    await deliver(t, bounce("future@x.com", "Permanent", iso(T0 + 5 * MIN))); // a clock ahead of ours
+    const res = await t.api("DELETE", "/v1/suppressions/future@x.com");
+    expect(res.status).toBe(409);
+    expect(await res.json()).toEqual({
+      error: "newer_suppression",
+      message: expect.stringContaining(`newest event ${iso(T0 + 5 * MIN)}`),
+    });
+    expect((await t.api("GET", "/v1/suppressions/future@x.com")).status).toBe(200);
+    t.now.value = T0 + 6 * MIN;
+    expect((await t.api("DELETE", "/v1/suppressions/future@x.com")).status).toBe(200);
+  });
+
+  test("a DELETE of an address not suppressed is kept: an older bounce arriving later stays lifted", async () => {
+    const t = await app();
+    t.now.value = T0;
+    expect((await t.api("DELETE", "/v1/suppressions/early@x.com")).status).toBe(404);
+    await deliver(t, bounce("early@x.com", "Permanent", iso(T0 - 5 * MIN))); // sent before, arrived after
+    expect((await t.api("GET", "/v1/suppressions/early@x.com")).status).toBe(404);
+    await deliver(t, bounce("early@x.com", "Permanent", iso(T0 + 5 * MIN)));
+    expect((await t.api("GET", "/v1/suppressions/early@x.com")).status).toBe(200);
   });
 
   const notSuppressed: [string, (t: TestApp) => Promise<unknown>][] = [

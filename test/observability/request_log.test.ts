@@ -48,6 +48,9 @@ describe("request log", () => {
     expect(hashed).toMatch(/^sha256:[0-9a-f]{16}$/);
     expect(lines[3]).toMatchObject({ method: "GET", path: `/v1/suppressions/${hashed}`, status: 200 });
     expect(lines[4]).toMatchObject({ path: "/v1/suppressions/check", status: 200 });
+    // The name of the token that acted, never the token; none before the token is checked.
+    expect(lines[3]?.token).toBe("api.tokens[0]");
+    expect(lines[0]?.token).toBeUndefined();
     expect(t.raw().toLowerCase()).not.toContain("jane.doe");
   });
 

@@ -84,13 +84,15 @@ describe("suppressd status", () => {
         (await fetch(`${daemon.url}/webhooks/resend`, { method: "POST", body, headers: bad })).status,
       ).toBe(401);
       const r = await runCli(["status", "--config", config]);
-      expect(r.code).toBe(0);
+      // Jobs wait for a sink the config does not name: a problem, so a monitoring check fails (1).
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/verdict\s+2 job\(s\) of sink crm, which is not configured: never sent/);
       expect(r.stdout).toMatch(
         /daemon\s+up at http:\/\/127\.0\.0\.1:\d+: answers \/readyz, version \d+\.\d+\.\d+/,
       );
       expect(r.stdout).toContain("signature failures 1");
       const j = await runCli(["status", "--json", "--config", config]);
-      expect(j.code).toBe(0);
+      expect(j.code).toBe(1);
       const report = JSON.parse(j.stdout);
       expect(report.daemon).toMatchObject({
         up: true,
@@ -99,6 +101,7 @@ describe("suppressd status", () => {
       expect(report.suppressed).toEqual({ total: 3, by_reason: { hard_bounce: 2, complaint: 1 } });
       expect(report.outbox).toEqual({ crm: { pending: 1, dead: 1 } });
       expect(report.sinks_not_configured).toEqual(["crm"]);
+      expect(report.ok).toBe(false);
       expect(report.quarantine).toEqual({ waiting: 1, total: 1 });
     } finally {
       expect(await daemon.stop()).toBe(0);

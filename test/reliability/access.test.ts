@@ -279,9 +279,10 @@ describe("files", () => {
     try {
       const err = await readUntil(proc.stderr, "DEVELOPMENT MODE");
       expect(err).toContain("loopback only");
-      for (const f of ["data/dev-credentials.json", "data/suppressd.db"])
+      for (const f of ["data/dev/credentials.json", "data/dev/suppressd.db"])
         expect(`${f}: ${(statSync(join(dev, f)).mode & 0o777).toString(8)}`).toBe(`${f}: 600`);
-      expect((statSync(join(dev, "data")).mode & 0o777).toString(8)).toBe("700");
+      for (const d of ["data", "data/dev"])
+        expect(`${d}: ${(statSync(join(dev, d)).mode & 0o777).toString(8)}`).toBe(`${d}: 700`);
     } finally {
       proc.kill("SIGTERM");
       await proc.exited;

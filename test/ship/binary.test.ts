@@ -87,3 +87,17 @@ test("a stray .env in the working directory is not read", () => {
   expect(out.exitCode).toBe(78);
   expect(out.stderr.toString()).toContain("SUPPRESSD_DOTENV_CANARY, which is not set");
 }, 30_000);
+
+test("`suppressd config example` works from the binary, which ships no config.example.json", () => {
+  const out = Bun.spawnSync([bin, "config", "example"], { cwd: runDir, env: bareEnv });
+  expect(out.exitCode).toBe(0);
+  const example = JSON.parse(out.stdout.toString()) as Record<string, unknown>;
+  expect(Object.keys(example)).toContain("sinks");
+  // A missing config points there, with the command as this binary is run.
+  const missing = Bun.spawnSync([bin, "serve", "--config", join(tmp.dir, "none.json")], {
+    cwd: runDir,
+    env: bareEnv,
+  });
+  expect(missing.exitCode).toBe(78);
+  expect(missing.stderr.toString()).toContain("`suppressd config example > config.json`");
+});

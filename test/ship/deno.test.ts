@@ -41,3 +41,14 @@ test("`deno task start` runs the daemon from source: one webhook, one check, cle
   }
   expect(daemon.stdout()).toContain('"msg":"stopped"');
 }, 60_000);
+
+test("under Deno, hints name Deno, not npx: `deno task start` must not send anyone to npx", () => {
+  const out = Bun.spawnSync(
+    [DENO, "run", "-A", "src/main.ts", "serve", "--config", join(tmp.dir, "none.json")],
+    { cwd: ROOT },
+  );
+  expect(out.exitCode).toBe(78);
+  const err = out.stderr.toString();
+  expect(err).toContain("`./node_modules/.bin/deno run -A src/main.ts config example > config.json`");
+  expect(err).not.toContain("npx");
+}, 60_000);

@@ -61,7 +61,7 @@ test("SIGHUP adds a webhook secret and API and metrics tokens without dropping a
       policy: { softBounce: { count: 5 } },
     });
     daemon.proc.kill("SIGHUP");
-    const line = await logged(daemon, "reloaded webhook secrets and API tokens");
+    const line = await logged(daemon, "reloaded webhook secrets, API tokens and sink settings");
     reloaded = true;
     await loops;
 

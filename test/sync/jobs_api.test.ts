@@ -89,8 +89,17 @@ describe("POST /v1/sync/jobs/retry", () => {
     t = await withDeadJobs(3);
     const [a, b] = (await listJobs(t.db.kysely, { limit: 10 })).map((r) => r.id);
     t.now.value += 5_000;
-    const res = await t.api("POST", "/v1/sync/jobs/retry", { ids: [a, 999] });
-    expect(await res.json()).toEqual({ requeued: [a], superseded: [], not_dead: [999] });
+    // An id that names no job: 404, and nothing changes (not even the known one).
+    const before = await listJobs(t.db.kysely, { limit: 10 });
+    const unknown = await t.api("POST", "/v1/sync/jobs/retry", { ids: [a, 999] });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({
+      error: "job_not_found",
+      message: "No sync job with id 999; nothing was changed.",
+    });
+    expect(await listJobs(t.db.kysely, { limit: 10 })).toEqual(before);
+    const res = await t.api("POST", "/v1/sync/jobs/retry", { ids: [a] });
+    expect(await res.json()).toEqual({ requeued: [a], superseded: [], not_dead: [] });
     const rows = await listJobs(t.db.kysely, { limit: 10 });
     const row = rows.find((r) => r.id === a);
     expect(row).toMatchObject({

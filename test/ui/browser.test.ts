@@ -162,12 +162,12 @@ test("sinks: state and backlog as the outbox holds them", async () => {
 
 test("recent changes and quarantine show addresses hashed as in the logs until one is revealed", async () => {
   await page.goto(url());
-  const changes = await w.rows<{ email: string; decision: string }>(
-    `SELECT email, decision FROM suppression_events WHERE decision IN ('suppressed', 'lifted') ORDER BY id DESC LIMIT 25`,
+  const changes = await w.rows<{ email: string; decision: string; by: string }>(
+    `SELECT email, decision, coalesce(actor, source) AS by FROM suppression_events WHERE decision IN ('suppressed', 'lifted') ORDER BY id DESC LIMIT 25`,
   );
   const table = await cells("#changes-table");
-  expect(table.map((r) => [r[1]?.replace(/\s*show$/, ""), r[2]])).toEqual(
-    changes.map((c) => [logAddress(c.email), c.decision]),
+  expect(table.map((r) => [r[1]?.replace(/\s*show$/, ""), r[2], r[5]])).toEqual(
+    changes.map((c) => [logAddress(c.email), c.decision, c.by]),
   );
   const quarantine = await cells("#quarantine-table");
   expect(quarantine[0]?.[1]).toBe("contact.updated");
@@ -191,24 +191,38 @@ test("looking up an address shows its state, its reasons and its whole history, 
   await page.keyboard.press("Enter");
   await page.waitForSelector("#history-table");
   expect(await page.textContent("#state")).toContain("not suppressed (lifted)");
-  const history = await w.rows<{ decision: string; event_type: string }>(
-    "SELECT decision, event_type FROM suppression_events WHERE email = ? ORDER BY occurred_at DESC, id DESC",
+  const history = await w.rows<{ decision: string; event_type: string; by: string }>(
+    `SELECT decision, event_type, coalesce(actor, source) AS by FROM suppression_events
+     WHERE email = ? ORDER BY occurred_at DESC, id DESC`,
     ["lifted@example.com"],
   );
   const rows = await cells("#history-table");
-  expect(rows.map((r) => [r[1], r[3]?.split(/\s/)[0]])).toEqual(
-    history.map((h) => [h.decision, h.event_type]),
+  expect(rows.map((r) => [r[1], r[3]?.split(/\s/)[0], r[4]])).toEqual(
+    history.map((h) => [h.decision, h.event_type, h.by]),
   );
   expect(history.map((h) => h.decision)).toContain("lifted");
-  const reasons = await cells("#reasons-table");
-  expect(reasons[0]?.[0]).toBe("hard_bounce");
-  expect(reasons[0]?.[1]).toBe("no, lifted");
+  const reasons = await w.rows<{ reason: string; source: string; active: number }>(
+    "SELECT reason, source, active FROM suppression_reasons WHERE email = ?",
+    ["lifted@example.com"],
+  );
+  expect(reasons.length).toBeGreaterThan(0);
+  const shownReasons = await cells("#reasons-table");
+  expect(shownReasons.map((r) => [r[0], r[1], r[2]]).sort()).toEqual(
+    reasons.map((r) => [r.reason, r.source, r.active ? "yes" : "no, lifted"]).sort(),
+  );
 
   await page.getByLabel("Email address").fill("manual@example.com");
   await page.getByRole("button", { name: "Look up" }).click();
   await page.waitForSelector("#history-table");
   expect(await page.textContent("#state")).toContain("suppressed for manual");
   expect(await page.textContent("#history-table")).toContain("asked by phone");
+  // The API change names the token that made it.
+  const [put] = await w.rows<{ actor: string }>(
+    "SELECT actor FROM suppression_events WHERE email = ? AND event_type = 'api.put'",
+    ["manual@example.com"],
+  );
+  expect(put?.actor).toBeTruthy();
+  expect((await cells("#history-table"))[0]?.[4]).toBe(put?.actor ?? "?");
 });
 
 test("screenshots at desktop and phone widths (docs/)", async () => {

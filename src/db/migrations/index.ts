@@ -2,6 +2,9 @@ import type { Migration } from "kysely/migration";
 import * as m001 from "./001_initial.ts";
 import * as m002 from "./002_suppressions_by_reason.ts";
 import * as m003 from "./003_sync_jobs_by_email.ts";
+import * as m004 from "./004_repair_lone_surrogates.ts";
+import * as m005 from "./005_history_actor.ts";
+import * as m006 from "./006_reason_sources.ts";
 
 /**
  * Every migration, by name, in order. Listed in code because a compiled binary has no migrations
@@ -11,4 +14,7 @@ export const migrations: Record<string, Migration> = {
   "001_initial": m001,
   "002_suppressions_by_reason": m002,
   "003_sync_jobs_by_email": m003,
+  "004_repair_lone_surrogates": m004,
+  "005_history_actor": m005,
+  "006_reason_sources": m006,
 };

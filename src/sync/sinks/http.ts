@@ -1,15 +1,16 @@
 import type { HttpSinkConfig } from "../../config/schema.ts";
 import { Semaphore } from "../semaphore.ts";
-import type { Outcome, Sink, SyncJob } from "../sink.ts";
+import { type Outcome, type Sink, SinkError, type SyncJob } from "../sink.ts";
 import { render, templateVars } from "../template.ts";
 
 /**
  * Any audience API reachable over HTTP: one request per job from templates (see template.ts for
  * the placeholders and how each place escapes them). 2xx and `doneStatuses` are done; 408, 425,
  * 429, 5xx and `retryStatuses` (an API's "busy, ask again", such as Resend's 409
- * resource_locked), refused connections and timeouts are retried (honouring Retry-After); any
- * other answer will not change by asking again, so the job goes dead with the answer in its
- * last_error.
+ * resource_locked), refused connections and timeouts are retried (honouring Retry-After); 401 and
+ * 403 refuse the credential, not the address, so the send stops there and raises a permanent
+ * SinkError (the worker stops the sink and its jobs wait); any other answer will not change by
+ * asking again, so the job goes dead with the answer in its last_error.
  */
 export class HttpSink implements Sink {
   readonly name: string;
@@ -30,15 +31,17 @@ export class HttpSink implements Sink {
 
   async send(jobs: readonly SyncJob[], signal: AbortSignal): Promise<Map<number, Outcome>> {
     const out = new Map<number, Outcome>();
+    const refused: { error?: string } = {};
     await Promise.all(
       jobs.map((job) =>
         this.limit.run(async () => {
-          if (signal.aborted) return;
-          const o = await this.one(job, signal);
+          if (signal.aborted || refused.error !== undefined) return;
+          const o = await this.one(job, signal, refused);
           if (o) out.set(job.id, o);
         }),
       ),
     );
+    if (refused.error !== undefined) throw new SinkError(refused.error, true);
     return out;
   }
 
@@ -61,9 +64,22 @@ export class HttpSink implements Sink {
     return { method, url: render(urlT, vars, "url"), headers, body };
   }
 
-  private async one(job: SyncJob, signal: AbortSignal): Promise<Outcome | undefined> {
+  private async one(
+    job: SyncJob,
+    signal: AbortSignal,
+    refused: { error?: string },
+  ): Promise<Outcome | undefined> {
     if (job.action === "lift" && !this.cfg.sendLifts) return { kind: "done", note: "lifts are not sent" };
     const req = this.request(job);
+    // fetch refuses such a header with a TypeError, which looked like "could not reach it" and was
+    // retried for days; asking again cannot help, so the job fails now and says why.
+    const bad = Object.keys(req.headers).find((k) => !HEADER_VALUE.test(req.headers[k] as string));
+    if (bad !== undefined) {
+      return {
+        kind: "fail",
+        error: `header ${bad} would carry characters an HTTP header cannot (only ASCII): use the address in the URL or body, or {{email_md5}}`,
+      };
+    }
     let res: Response;
     try {
       res = await this.fetcher(req.url, {
@@ -89,6 +105,10 @@ export class HttpSink implements Sink {
     if ((res.status >= 200 && res.status < 300) || this.cfg.doneStatuses.includes(res.status)) {
       return { kind: "done" };
     }
+    if (res.status === 401 || res.status === 403) {
+      refused.error = `${said}: the credential in the sink's headers or url is refused`;
+      return undefined;
+    }
     if (
       [408, 425, 429].includes(res.status) ||
       res.status >= 500 ||
@@ -99,6 +119,9 @@ export class HttpSink implements Sink {
     return { kind: "fail", error: `${said} (add it to doneStatuses if it means "nothing to do")` };
   }
 }
+
+/** Visible ASCII, space and tab (RFC 9110 §5.5); bytes above 0x7F would be read as Latin-1 at best. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 /** Every configured value that may be a credential, as given and as a URL would carry it. */
 function credentialsIn(cfg: HttpSinkConfig): string[] {

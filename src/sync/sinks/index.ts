@@ -26,6 +26,11 @@ export interface ProbeResult {
   ok: string[];
   /** What is wrong, one sentence each; empty when all is well. */
   problems: string[];
+  /**
+   * How many of `problems` may pass by themselves (no answer, a timeout, 429, 5xx): the service
+   * is unreachable, the settings may be right. `config check` exits 69 for those, 78 for the rest.
+   */
+  transient: number;
 }
 
 export interface SinkSet {
@@ -64,12 +69,13 @@ export function buildSinks(configs: readonly SinkConfig[], deps: SinkDeps = {}):
 }
 
 async function probeMailchimp(c: MailchimpSinkConfig, api: MailchimpApi): Promise<ProbeResult> {
-  const r: ProbeResult = { sink: c.name, type: c.type, ok: [], problems: [] };
+  const r: ProbeResult = { sink: c.name, type: c.type, ok: [], problems: [], transient: 0 };
   try {
     await api.ping();
     r.ok.push(`${api.baseUrl} answers and accepts the API key`);
   } catch (e) {
     r.problems.push(`${api.baseUrl}: ${(e as Error).message}`);
+    if (isTransient(e)) r.transient++;
     return r; // with a wrong key or no answer, asking about audiences says nothing new
   }
   await Promise.all(
@@ -83,14 +89,20 @@ async function probeMailchimp(c: MailchimpSinkConfig, api: MailchimpApi): Promis
             ? `audience (list id) '${list}' does not exist in this account: check listIds (Mailchimp: Audience → Settings → Audience name and defaults → Audience ID)`
             : `audience '${list}': ${(e as Error).message}`,
         );
+        if (isTransient(e)) r.transient++;
       }
     }),
   );
   return r;
 }
 
+/** No answer at all, or an answer that says "later" (429, 5xx). */
+function isTransient(e: unknown): boolean {
+  return e instanceof MailchimpError && e.transient;
+}
+
 async function probeHttp(c: HttpSinkConfig): Promise<ProbeResult> {
-  const r: ProbeResult = { sink: c.name, type: c.type, ok: [], problems: [] };
+  const r: ProbeResult = { sink: c.name, type: c.type, ok: [], problems: [], transient: 0 };
   const sample = new HttpSink(c).request({
     id: 0,
     sink: c.name,

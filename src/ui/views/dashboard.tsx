@@ -1,6 +1,6 @@
 import type { Snapshot } from "../stats.ts";
 import { DailyChart } from "./chart.tsx";
-import { duration, num, shownAddress, utc } from "./format.ts";
+import { duration, num, shownAddress, utc, who } from "./format.ts";
 
 export interface DashboardProps {
   base: string;
@@ -278,6 +278,7 @@ function Changes(p: DashboardProps) {
                 <th scope="col">Change</th>
                 <th scope="col">Reason</th>
                 <th scope="col">Because of</th>
+                <th scope="col">By</th>
               </tr>
             </thead>
             <tbody>
@@ -292,6 +293,7 @@ function Changes(p: DashboardProps) {
                   <td data-label="Because of">
                     <code>{r.event_type}</code>
                   </td>
+                  <td data-label="By">{who(r.source, r.actor)}</td>
                 </tr>
               ))}
             </tbody>

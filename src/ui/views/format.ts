@@ -28,3 +28,8 @@ export function shownAddress(
   if (!hash || reveal === logged) return { text: email, hidden: false };
   return { text: logged, hidden: true };
 }
+
+/** Who made a change: the API token's name (`token:NAME`), else its source (Resend, an import). */
+export function who(source: string | null, actor: string | null): string {
+  return actor ?? source ?? "";
+}

@@ -1,7 +1,7 @@
 import type { HistoryRow } from "../../db/queries.ts";
 import type { SuppressionReasonTable, SuppressionTable } from "../../db/schema.ts";
 import { LookupForm } from "./dashboard.tsx";
-import { utc } from "./format.ts";
+import { utc, who } from "./format.ts";
 
 export interface LookupProps {
   base: string;
@@ -60,19 +60,20 @@ function Result(p: LookupProps & { email: string }) {
 
       <div class="scroll">
         <table id="reasons-table" class="stack">
-          <caption>Reasons</caption>
+          <caption>Reasons, each from its source</caption>
           <thead>
             <tr>
               <th scope="col">Reason</th>
+              <th scope="col">Source</th>
               <th scope="col">In force</th>
-              <th scope="col">Since</th>
-              <th scope="col">Newest event</th>
+              <th scope="col">Suppressed at</th>
+              <th scope="col">Lifted at</th>
             </tr>
           </thead>
           <tbody>
             {p.reasons.length === 0 ? (
               <tr>
-                <td colspan={4}>None.</td>
+                <td colspan={5}>None.</td>
               </tr>
             ) : (
               p.reasons.map((r) => (
@@ -80,9 +81,10 @@ function Result(p: LookupProps & { email: string }) {
                   <th scope="row" data-label="Reason">
                     {r.reason === "*" ? "every reason (lifted by the API)" : r.reason}
                   </th>
+                  <td data-label="Source">{r.source}</td>
                   <td data-label="In force">{r.active === 1 ? "yes" : "no, lifted"}</td>
-                  <td data-label="Since">{r.since === null ? "" : utc(r.since)}</td>
-                  <td data-label="Newest event">{utc(r.last_event_at)}</td>
+                  <td data-label="Suppressed at">{r.suppressed_at === null ? "" : utc(r.suppressed_at)}</td>
+                  <td data-label="Lifted at">{r.lifted_at === null ? "" : utc(r.lifted_at)}</td>
                 </tr>
               ))
             )}
@@ -99,6 +101,7 @@ function Result(p: LookupProps & { email: string }) {
               <th scope="col">Decision</th>
               <th scope="col">Reason</th>
               <th scope="col">Because of</th>
+              <th scope="col">By</th>
               <th scope="col">Recorded</th>
               <th scope="col">Note</th>
             </tr>
@@ -106,7 +109,7 @@ function Result(p: LookupProps & { email: string }) {
           <tbody>
             {p.history.length === 0 ? (
               <tr>
-                <td colspan={6}>Nothing recorded for this address.</td>
+                <td colspan={7}>Nothing recorded for this address.</td>
               </tr>
             ) : (
               p.history.map((h) => (
@@ -118,6 +121,7 @@ function Result(p: LookupProps & { email: string }) {
                     <code>{h.event_type}</code>
                     {h.svix_id ? <small class="muted"> {h.svix_id}</small> : null}
                   </td>
+                  <td data-label="By">{who(h.source, h.actor)}</td>
                   <td data-label="Recorded">{utc(h.recorded_at)}</td>
                   <td data-label="Note">{h.note ?? ""}</td>
                 </tr>

@@ -250,7 +250,11 @@ export function hostileBody(): fc.Arbitrary<{ bytes: Uint8Array; why: string }> 
     }));
   const anyEvent = fc
     .record({
-      type: fc.oneof(fc.constantFrom(...ACTIONABLE_TYPES, "email.opened", "domain.updated"), printable),
+      type: fc.oneof(
+        fc.constantFrom(...ACTIONABLE_TYPES, "email.opened", "domain.updated"),
+        printable,
+        anyText(),
+      ),
       created_at: fc.oneof(
         fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
         fc.constantFrom(
@@ -273,6 +277,7 @@ export function hostileBody(): fc.Arbitrary<{ bytes: Uint8Array; why: string }> 
                   fc.emailAddress(),
                   fc.string({ unit: "grapheme", maxLength: 40 }),
                   fc.constantFrom(...INJECTIONS),
+                  anyAddress(),
                 ),
                 { maxLength: 120 },
               ),
@@ -348,4 +353,72 @@ export function propertyTimeout(): number {
 function runsFactor(): number {
   const factor = Number(process.env.RELIABILITY_RUNS ?? 1);
   return Number.isFinite(factor) && factor > 0 ? factor : 1;
+}
+
+/** Unpaired halves of a surrogate pair: text JSON can carry (`"\ud800"`) but UTF-8 cannot. */
+export const LONE_SURROGATE = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
+
+/** Unicode's non-characters (U+FDD0–U+FDEF and the last two code points of every plane). */
+export const NON_CHARACTER = fc.oneof(
+  fc.integer({ min: 0xfdd0, max: 0xfdef }).map((c) => String.fromCharCode(c)),
+  fc
+    .tuple(fc.integer({ min: 0, max: 16 }), fc.boolean())
+    .map(([plane, last]) => String.fromCodePoint(plane * 0x10000 + (last ? 0xffff : 0xfffe))),
+);
+
+/**
+ * Any text a client can put in JSON: every code point (fc's "binary" unit), lone surrogates and
+ * non-characters on purpose, strings cut in the middle of an emoji as clients cut them, and the
+ * injection strings.
+ */
+export function anyText(maxLength = 40): fc.Arbitrary<string> {
+  const unit = fc.oneof(
+    { weight: 6, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 1 }) },
+    { weight: 2, arbitrary: LONE_SURROGATE },
+    { weight: 1, arbitrary: NON_CHARACTER },
+  );
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.string({ unit, maxLength }) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.string({ unit: "grapheme", maxLength }), fc.nat())
+        .map(([s, n]) => s.slice(0, n % (s.length + 1))),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(...INJECTIONS, "Customer asked to stop 😀 ".repeat(3).slice(0, 49)),
+    },
+  );
+}
+
+/** An address-like string whose local part and domain are `anyText`. */
+export function anyAddress(): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.tuple(anyText(12), fc.constantFrom("x.com", "例子.广告", "bücher.de")).map(([l, d]) => `${l}@${d}`),
+    fc.tuple(anyText(8), anyText(8)).map(([l, d]) => `${l}@${d}.example`),
+    // Well-formed and an address: non-characters and any grapheme get stored, then read back.
+    fc
+      .tuple(
+        fc.stringMatching(/^[a-z0-9]{1,6}$/),
+        NON_CHARACTER,
+        fc.string({ unit: "grapheme", maxLength: 4 }),
+      )
+      .map(([a, nc, b]) => `${a}${nc}${b}@x.com`),
+    anyText(30),
+  );
+}
+
+/** Percent-encodes the UTF-8 of `s`; a lone surrogate as the three bytes a lax encoder writes. */
+export function pathPart(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const c = ch.codePointAt(0) as number;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      out += [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]
+        .map((b) => `%${b.toString(16).toUpperCase()}`)
+        .join("");
+    } else out += encodeURIComponent(ch);
+  }
+  return out;
 }

@@ -1,0 +1,32 @@
+import { Hono } from "hono";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { SinkHealth } from "../sync/health.ts";
+import { syncStatus } from "../sync/status_report.ts";
+import { VERSION } from "../version.ts";
+import type { AppDeps } from "./app.ts";
+
+/**
+ * GET /v1/status: the daemon's health as JSON, for `suppressd status` and monitoring. `ok` is
+ * false, with `problems` in words, when a sink is failing or stopped or jobs are dead.
+ */
+export function statusRoutes(deps: AppDeps & { metrics: Metrics; sinkHealth: SinkHealth }) {
+  const { metrics } = deps;
+  return new Hono().get("/v1/status", async (c) => {
+    const sync = await syncStatus(deps.db.kysely, deps.config, deps.sinkHealth, deps.clock());
+    c.header("cache-control", "no-store");
+    return c.json({
+      ok: sync.ok,
+      problems: sync.problems,
+      version: VERSION,
+      started_at: new Date(Date.now() - process.uptime() * 1000).toISOString(),
+      // Counters of this process, since it started.
+      since_start: {
+        signature_failures: metrics.signatureFailures.get(),
+        forbidden_ips: metrics.forbiddenIps.get(),
+        duplicates: metrics.duplicates.get(),
+      },
+      sinks: sync.sinks,
+      sinks_not_configured: sync.sinks_not_configured,
+    });
+  });
+}
