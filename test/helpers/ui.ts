@@ -123,3 +123,26 @@ export async function populate(w: UiWorld): Promise<void> {
   await w.webhook(bounce("forged@example.com"), true);
   await w.api("PUT", "/v1/suppressions/manual@example.com", { reason: "manual", note: "asked by phone" });
 }
+
+/**
+ * Logs in to a running daemon's status page over real HTTP and returns the page: what the compiled
+ * binary and Deno are checked with (the JSX must have been compiled in, the CSS hash must match).
+ */
+export async function statusPageOf(url: string): Promise<{ status: number; html: string; csp: string }> {
+  const first = await fetch(`${url}/ui`);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await first.text())?.[1] ?? "";
+  const loginCookie = first.headers.getSetCookie()[0]?.split(";")[0] ?? "";
+  const login = await fetch(`${url}/ui/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: loginCookie },
+    body: new URLSearchParams({ csrf, token: TOKEN }),
+  });
+  const session = login.headers.getSetCookie().find((c) => c.startsWith("suppressd_session=")) ?? "";
+  const page = await fetch(`${url}/ui`, { headers: { cookie: session.split(";")[0] ?? "" } });
+  return {
+    status: page.status,
+    html: await page.text(),
+    csp: page.headers.get("content-security-policy") ?? "",
+  };
+}
