@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
 import type { HttpSinkConfig } from "../../src/config/schema.ts";
-import type { Outcome, SyncJob } from "../../src/sync/sink.ts";
+import { type Outcome, SinkError, type SyncJob } from "../../src/sync/sink.ts";
 import { HttpSink } from "../../src/sync/sinks/http.ts";
 import { FakeListmonk } from "../fakes/listmonk.ts";
 import { SECRET, TOKEN } from "../helpers/config.ts";
@@ -39,11 +39,19 @@ const job = (email: string): SyncJob => ({
   created_at: 0,
 });
 
-async function send(s: HttpSink, email: string): Promise<Outcome | undefined> {
-  return (await s.send([job(email)], new AbortController().signal)).get(1);
+type Result = Outcome | { kind: "stop"; error: string };
+
+/** One job through `s`; a refusal of the whole sink (401/403) comes back as `stop`. */
+async function send(s: HttpSink, email: string): Promise<Result | undefined> {
+  try {
+    return (await s.send([job(email)], new AbortController().signal)).get(1);
+  } catch (e) {
+    if (e instanceof SinkError && e.permanent) return { kind: "stop", error: e.message };
+    throw e;
+  }
 }
 
-const errorOf = (o: Outcome | undefined) => (o && "error" in o ? o.error : "");
+const errorOf = (o: Result | undefined) => (o && "error" in o ? o.error : "");
 
 beforeEach(() => {
   fake = new FakeListmonk();
@@ -68,7 +76,7 @@ test("an address listmonk does not have is done and changes nothing", async () =
   expect(fake.subscribers.size).toBe(0);
 });
 
-test("the old SQL-query preset is what failed: 403 without subscribers:sql_query", async () => {
+test("the old SQL-query preset is what failed: 403 without subscribers:sql_query stops the sink", async () => {
   fake.permissions = new Set(["subscribers:manage"]);
   fake.add("x@example.com");
   const old = sink({
@@ -77,7 +85,7 @@ test("the old SQL-query preset is what failed: 403 without subscribers:sql_query
     body: '{"query": "subscribers.email = \'{{email|sql}}\'"}',
   });
   const out = await send(old, "x@example.com");
-  expect(out?.kind).toBe("fail");
+  expect(out?.kind).toBe("stop");
   expect(errorOf(out)).toContain('403: {"message":"Permission denied: subscribers:sql_query"}');
   expect(fake.subscribers.get("x@example.com")?.status).toBe("enabled");
 });
@@ -100,12 +108,12 @@ test("bounce webhooks switched off (no such route, 404) fail the job with listmo
   expect(errorOf(out)).toContain('404: {"message":"Not Found"}');
 });
 
-test("a role without webhooks:post_bounce, or a wrong token, fails with listmonk's words", async () => {
+test("a role without webhooks:post_bounce, or a wrong token, stops the sink with listmonk's words", async () => {
   fake.permissions = new Set(["subscribers:get"]);
   expect(errorOf(await send(sink(), "a@example.com"))).toContain("permission denied: webhooks:post_bounce");
   const wrong = sink({ headers: { Authorization: "token suppressd:wrong-token" } });
   const out = await send(wrong, "a@example.com");
-  expect(out?.kind).toBe("fail");
+  expect(out?.kind).toBe("stop");
   expect(errorOf(out)).toContain('403: {"message":"invalid API credentials"}');
   expect(errorOf(out)).not.toContain("wrong-token");
 });

@@ -3,21 +3,25 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
 import type { HttpSinkConfig } from "../../src/config/schema.ts";
-import type { SyncJob } from "../../src/sync/sink.ts";
+import { type Outcome, SinkError, type SyncJob } from "../../src/sync/sink.ts";
 import { HttpSink } from "../../src/sync/sinks/http.ts";
 import { FakeResend, RESEND_ERRORS, type ResendErrorName } from "../fakes/resend.ts";
 import { SECRET, TOKEN } from "../helpers/config.ts";
 import { ROOT } from "../helpers/daemon.ts";
 
-/** What each error of Resend's table does to a job of the resend-contacts preset (README). */
-const EXPECTED: Record<ResendErrorName, "done" | "retry" | "fail"> = {
+/**
+ * What each error of Resend's table does to a job of the resend-contacts preset (README). "stop":
+ * the key itself is refused, so the send throws a permanent SinkError and the worker stops the
+ * sink with its jobs waiting, instead of letting every job die.
+ */
+const EXPECTED: Record<ResendErrorName, "done" | "retry" | "fail" | "stop"> = {
   invalid_idempotency_key: "fail",
   validation_error: "fail",
-  missing_api_key: "fail",
-  restricted_api_key: "fail",
-  invalid_api_key: "fail",
-  invalid_permission: "fail",
-  suspended_api_key: "fail",
+  missing_api_key: "stop",
+  restricted_api_key: "stop",
+  invalid_api_key: "stop",
+  invalid_permission: "stop",
+  suspended_api_key: "stop",
   not_found: "done",
   method_not_allowed: "fail",
   invalid_idempotent_request: "retry",
@@ -65,10 +69,18 @@ const job = (email: string, id = 1): SyncJob => ({
   created_at: 0,
 });
 
-async function send(email: string) {
-  const out = await sink.send([job(email)], new AbortController().signal);
-  return out.get(1);
+type Result = Outcome | { kind: "stop"; error: string };
+
+/** One job through `s`; a refusal of the whole sink comes back as `stop`. */
+async function sendWith(s: HttpSink, email: string): Promise<Result | undefined> {
+  try {
+    return (await s.send([job(email)], new AbortController().signal)).get(1);
+  } catch (e) {
+    if (e instanceof SinkError && e.permanent) return { kind: "stop", error: e.message };
+    throw e;
+  }
 }
+const send = (email: string) => sendWith(sink, email);
 
 beforeEach(() => {
   fake = new FakeResend();
@@ -107,10 +119,10 @@ test("429 rate_limit_exceeded waits for the documented Retry-After", async () =>
   expect(await send("fast@example.com")).toMatchObject({ kind: "retry", retryAfterMs: 1000 });
 });
 
-test("a wrong API key fails at once with Resend's own words, the key not repeated", async () => {
+test("a wrong API key stops the sink at once with Resend's own words, the key not repeated", async () => {
   const wrong = presetSink(base, "Bearer re_wrong_key_123");
-  const out = (await wrong.send([job("x@example.com")], new AbortController().signal)).get(1);
-  expect(out?.kind).toBe("fail");
+  const out = await sendWith(wrong, "x@example.com");
+  expect(out?.kind).toBe("stop");
   expect(out && "error" in out ? out.error : "").toContain(
     '403: {"statusCode":403,"message":"API key is invalid.","name":"invalid_api_key"}',
   );
