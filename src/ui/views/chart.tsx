@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import type { DayCount } from "../tallies.ts";
 import { num } from "./format.ts";
 

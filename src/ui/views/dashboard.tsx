@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import type { Snapshot } from "../stats.ts";
 import { DailyChart } from "./chart.tsx";
 import { duration, num, shownAddress, utc, who } from "./format.ts";

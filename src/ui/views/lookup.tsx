@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import type { HistoryRow } from "../../db/queries.ts";
 import type { SuppressionReasonTable, SuppressionTable } from "../../db/schema.ts";
 import { LookupForm } from "./dashboard.tsx";
