@@ -97,6 +97,15 @@ export async function populate(w: UiWorld): Promise<void> {
     if (d % 3 === 0) await w.api("DELETE", `/v1/suppressions/old${d}-0@example.org`);
   }
   w.now.value = today;
+  // What the sync worker reports after its batches (the worker does not run here): one success,
+  // then a batch the CRM refused with 503, so the sink is "failing" with an error to show.
+  w.sinkHealth.call("crm", { done: 3, failures: [] });
+  w.now.value = today + 1000;
+  w.sinkHealth.call("crm", {
+    done: 0,
+    failures: [{ class: "server", n: 2, error: "POST 127.0.0.1 answered 503: Service Unavailable" }],
+  });
+  w.now.value = today;
   const deliveries = [
     bounce("hard1@example.com"),
     bounce("hard2@example.com"),

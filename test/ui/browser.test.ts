@@ -148,16 +148,31 @@ test("the chart's figures are the history's suppressions and lifts per day", asy
   expect(await page.locator("figure svg rect.added").count()).toBe(30);
 });
 
-test("sinks: state and backlog as the outbox holds them", async () => {
+test("sinks: state, last error and backlog as GET /v1/status and the outbox say", async () => {
   await page.goto(url());
+  const status = (await (await w.api("GET", "/v1/status")).json()) as {
+    sinks: {
+      name: string;
+      state: string;
+      pending: number;
+      running: number;
+      dead: number;
+      last_error: { message: string };
+    }[];
+  };
+  const crm = status.sinks.find((s) => s.name === "crm");
   const [jobs] = await w.rows<{ pending: number; dead: number }>(
     `SELECT sum(status IN ('pending', 'running')) AS pending, sum(status = 'dead') AS dead FROM sync_jobs WHERE sink = 'crm'`,
   );
   const [row] = await cells("#sink-table");
   expect(row?.[0]).toContain("crm");
+  expect(row?.[1]).toBe(crm?.state ?? "?");
+  expect(crm?.state).toBe("failing");
   expect(row?.[2]).toBe(String(jobs?.pending));
   expect(Number(jobs?.pending)).toBeGreaterThan(0);
   expect(row?.[3]).toBe(String(jobs?.dead ?? 0));
+  expect(row?.[5]).toContain(crm?.last_error.message ?? "?");
+  expect(row?.[6]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
 });
 
 test("recent changes and quarantine show addresses hashed as in the logs until one is revealed", async () => {

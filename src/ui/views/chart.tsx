@@ -59,7 +59,7 @@ export function DailyChart(props: { days: DayCount[] }) {
                   height={(d.lifted / top) * plotH}
                 />
                 {(days.length - 1 - i) % 7 === 0 ? (
-                  <text x={x + bar} y={H - 6} text-anchor="middle">
+                  <text x={x + bar} y={H - 6} text-anchor={i === days.length - 1 ? "end" : "middle"}>
                     {shortDay(d.day)}
                   </text>
                 ) : null}

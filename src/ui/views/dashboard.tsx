@@ -217,15 +217,18 @@ function Sinks(p: DashboardProps) {
                     {k.oldestPendingAgeSeconds === null ? "none" : duration(k.oldestPendingAgeSeconds)}
                   </td>
                   <td data-label="Last error">
-                    {k.lastError ? (
-                      <>
-                        {k.lastError.message}
-                        {k.lastError.at ? <small class="muted"> ({utc(k.lastError.at)})</small> : null}
-                      </>
-                    ) : (
-                      "none"
-                    )}
-                    {k.fix ? <p class="muted">{k.fix}</p> : null}
+                    {/* One block, so a phone's stacked row keeps it together. */}
+                    <div>
+                      {k.lastError ? (
+                        <>
+                          {k.lastError.message}
+                          {k.lastError.at ? <small class="muted"> ({utc(k.lastError.at)})</small> : null}
+                        </>
+                      ) : (
+                        "none"
+                      )}
+                      {k.fix ? <p class="muted">{k.fix}</p> : null}
+                    </div>
                   </td>
                   <td data-label="Last success">
                     {k.lastSuccessAt ? utc(k.lastSuccessAt) : "none since start"}
