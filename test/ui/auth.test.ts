@@ -297,3 +297,29 @@ describe("cached figures", () => {
     expect(await total()).toBe("2");
   });
 });
+
+describe("what the overview says", () => {
+  test("a warning once no event arrived for longer than ui.quietMinutes, and before the first", async () => {
+    const w = await world({ ui: { quietMinutes: 30, refreshSeconds: 30 } });
+    const { cookie } = await logIn(w);
+    expect((await dashboard(w, cookie)).html).toContain("No webhook event for ever");
+    expect(
+      (await w.webhook('{"type":"email.opened","created_at":"2026-01-01T00:00:00Z","data":{}}')).status,
+    ).toBe(200);
+    w.now.value += 61_000;
+    expect((await dashboard(w, cookie)).html).not.toContain("No webhook event");
+    w.now.value += 30 * 60_000;
+    const late = (await dashboard(w, cookie)).html;
+    expect(late).toContain("No webhook event for 31 min");
+    expect(late).toContain("ui.quietMinutes");
+  });
+
+  test("with log.hashAddresses false, lists show addresses as the logs do: in clear", async () => {
+    const w = await world({ log: { level: "error", requests: false, hashAddresses: false } });
+    await w.api("PUT", "/v1/suppressions/plain@example.com", {});
+    const { cookie } = await logIn(w);
+    const { html } = await dashboard(w, cookie);
+    expect(html).toContain("<code>plain@example.com</code>");
+    expect(html).not.toContain("sha256:");
+  });
+});
