@@ -9,6 +9,7 @@ import { forget } from "./cli/forget.ts";
 import { importCsv } from "./cli/import.ts";
 import { jobsBackfill, jobsCancel, jobsList, jobsRetry } from "./cli/jobs.ts";
 import { migrate } from "./cli/migrate.ts";
+import { reconcileCommand } from "./cli/reconcile.ts";
 import { sendTestEvent } from "./cli/send_test_event.ts";
 import { serve } from "./cli/serve.ts";
 import { status } from "./cli/status.ts";
@@ -31,6 +32,7 @@ const COMMANDS: Command[] = [
   jobsRetry,
   jobsCancel,
   jobsBackfill,
+  reconcileCommand,
   configCheck,
   configExample,
 ];

@@ -50,7 +50,7 @@ export async function memberPage(
   api: MailchimpApi,
   sink: string,
   listId: string,
-  q: { status: string; offset: number; since: string | null },
+  q: { status: string; offset: number; since: string | null; sorted?: boolean },
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
 ): Promise<{ members: Member[]; total: number }> {
   for (let attempt = 1; ; attempt++) {
@@ -59,8 +59,7 @@ export async function memberPage(
         status: q.status,
         count: PAGE,
         offset: q.offset,
-        sort_field: "last_changed",
-        sort_dir: "ASC",
+        ...(q.sorted === false ? {} : { sort_field: "last_changed", sort_dir: "ASC" }),
         fields: [
           "total_items",
           "members.email_address",
@@ -134,6 +133,29 @@ export function mailchimpMembers(
       return { rows, next: more ? String(offset + members.length - OVERLAP) : null, total };
     },
   };
+}
+
+/** Every member of one status in an audience (reconcile): a snapshot, read page by page. */
+export async function allMembers(
+  api: MailchimpApi,
+  sink: string,
+  listId: string,
+  status: string,
+  sleep?: (ms: number) => Promise<void>,
+): Promise<Member[]> {
+  const out: Member[] = [];
+  for (let offset = 0; ; ) {
+    const { members, total } = await memberPage(
+      api,
+      sink,
+      listId,
+      { status, offset, since: null, sorted: false },
+      sleep,
+    );
+    out.push(...members.filter((m) => m.status === status));
+    offset += members.length;
+    if (members.length < PAGE || offset >= total) return out;
+  }
 }
 
 export function timeOf(v: unknown): number | null {

@@ -589,17 +589,21 @@ async function resultsArchive(b: Batch): Promise<Uint8Array> {
 function listMembers(list: Map<string, FakeMember>, query: URLSearchParams): Answer {
   const status = query.get("status");
   const since = query.get("since_last_changed");
-  const sinceMs = since ? Date.parse(since) : Number.NEGATIVE_INFINITY;
+  const sinceMs = since ? Date.parse(since) : null;
   let members = [...list.entries()].filter(
-    ([, m]) => (status === null || m.status === status) && Date.parse(m.lastChanged ?? "") > sinceMs,
+    ([, m]) =>
+      (status === null || m.status === status) &&
+      (sinceMs === null || Date.parse(m.lastChanged ?? "") > sinceMs),
   );
   if (query.get("sort_field") === "last_changed") {
     const dir = query.get("sort_dir") === "DESC" ? -1 : 1;
-    // Ties keep one order (by id), so offset paging is stable while nothing changes.
-    members = members.sort(
-      ([ia, a], [ib, b]) =>
-        dir * (Date.parse(a.lastChanged ?? "") - Date.parse(b.lastChanged ?? "")) || (ia < ib ? -1 : 1),
-    );
+    // Ties keep one order (by id), so offset paging is stable while nothing changes. The times
+    // are all in one format, so they compare as text.
+    members = members.sort(([ia, a], [ib, b]) => {
+      const x = a.lastChanged ?? "";
+      const y = b.lastChanged ?? "";
+      return dir * (x < y ? -1 : x > y ? 1 : 0) || (ia < ib ? -1 : 1);
+    });
   }
   const count = Math.min(1000, Math.max(1, Number(query.get("count") ?? 10) || 10));
   const offset = Math.max(0, Number(query.get("offset") ?? 0) || 0);
