@@ -8,6 +8,7 @@ import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { ReconcileSchedule } from "./reconcile/schedule.ts";
 import { SinkHealth } from "./sync/health.ts";
 import { type SyncService, startSync } from "./sync/service.ts";
 import { UiStats } from "./ui/stats.ts";
@@ -57,7 +58,9 @@ export async function startDaemon(
   // The status page's figures outlive a reload's new app, and are refreshed in the background.
   const uiStats = new UiStats({ db, config, clock, sinkHealth });
   if (config.ui.enabled) uiStats.start();
-  const deps = { config, db, writer, clock, metrics, log, sinkHealth, uiStats };
+  // reconcile.everyHours: compares with Mailchimp and Resend on a timer, reports only.
+  const reconcile = new ReconcileSchedule({ config, db, writer, log, registry: metrics.registry });
+  const deps = { config, db, writer, clock, metrics, log, sinkHealth, uiStats, reconcile };
   // A reload builds a new app on the same database and writer and swaps it in: each request runs
   // wholly on the app it started on, so none sees half-applied credentials or is dropped.
   let app = createApp(deps);
@@ -83,6 +86,7 @@ export async function startDaemon(
     onPruned: (n) => metrics.pruned.inc(undefined, n),
   });
   retention.start();
+  reconcile.start();
   const sync = startSync({ config, db, clock, log, metrics, health: sinkHealth });
   return {
     url: listener.url,
@@ -94,6 +98,7 @@ export async function startDaemon(
         await listener.stop();
         await uiStats.stop();
         await retention.stop();
+        await reconcile.stop();
         await writer.close();
       };
       await Promise.all([http(), sync.stop()]);

@@ -287,6 +287,17 @@ export const configSchema = z
       .strict()
       .prefault({}),
     ui: ui.prefault({}),
+    reconcile: z
+      .object({
+        /** Compare with Mailchimp and Resend this often, report only (0: never; `suppressd reconcile` by hand). */
+        everyHours: z
+          .number()
+          .min(0)
+          .max(24 * 30)
+          .default(0),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -5,6 +5,7 @@ import type { WriteQueue } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
+import type { ReconcileStatus } from "../reconcile/schedule.ts";
 import { SinkHealth } from "../sync/health.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { UiStats } from "../ui/stats.ts";
@@ -33,6 +34,8 @@ export interface AppDeps {
   uiStats?: UiStats;
   /** The sync worker's view of each sink (GET /v1/status); without one, every sink is "unknown". */
   sinkHealth?: SinkHealth;
+  /** The scheduled reconcile's last report (GET /v1/status), when `reconcile.everyHours` is set. */
+  reconcile?: { last(): ReconcileStatus | null };
 }
 
 /**

@@ -27,6 +27,8 @@ export function statusRoutes(deps: AppDeps & { metrics: Metrics; sinkHealth: Sin
       },
       sinks: sync.sinks,
       sinks_not_configured: sync.sinks_not_configured,
+      // The last scheduled comparison with Mailchimp and Resend (null: none yet, or not scheduled).
+      reconcile: deps.config.reconcile.everyHours > 0 ? (deps.reconcile?.last() ?? null) : null,
     });
   });
 }
