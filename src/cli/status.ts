@@ -7,6 +7,7 @@ import {
   quarantineCounts,
   suppressedByReason,
 } from "../metrics/db_stats.ts";
+import type { ReconcileStatus } from "../reconcile/schedule.ts";
 import type { SinkStatus } from "../sync/status_report.ts";
 import { type Command, EXIT } from "./command.ts";
 import { openContext } from "./context.ts";
@@ -28,6 +29,7 @@ interface DaemonStatus {
   started_at: string;
   since_start: NonNullable<Daemon["since_start"]>;
   sinks: SinkStatus[];
+  reconcile?: ReconcileStatus | null;
 }
 
 export const status: Command = {
@@ -86,6 +88,7 @@ async function gather(
     problems,
     daemon,
     sinks: sync?.sinks ?? null,
+    reconcile: sync?.reconcile ?? null,
     database: { url: where, bytes: fileBytes(where) },
     suppressed: {
       total: reasons.reduce((a, r) => a + r.n, 0),
@@ -239,6 +242,16 @@ function render(r: Awaited<ReturnType<typeof gather>>): string {
     const parts = Object.entries(counts).map(([s, v]) => `${s} ${n(v)}`);
     const orphan = r.sinks_not_configured.includes(sink) ? " (not in the config: never sent)" : "";
     rows.push([i === 0 ? "outbox" : "", `${sink}: ${parts.join(" · ")}${orphan}`]);
+  }
+  if (r.reconcile) {
+    const c = r.reconcile;
+    const drift = c.targets.map(
+      (t) => `${t.target}: ${n(t.here_not_there)} here not there, ${n(t.there_not_here)} there not here`,
+    );
+    rows.push([
+      "reconcile",
+      `${c.ok ? "last run" : "last run FAILED"} ${ago(c.at)}${c.error ? `: ${c.error}` : ""}${drift.length ? `\n${" ".repeat(13)}${drift.join(`\n${" ".repeat(13)}`)}` : ""}`,
+    ]);
   }
   if (d.since_start) {
     const s = d.since_start;
