@@ -1,14 +1,9 @@
-import { afterAll, expect, test } from "bun:test";
-import { tempDir } from "../helpers/app.ts";
-import { add, emptyFigures, type Figures, summaryLine } from "./helpers/figures.ts";
+import { expect, test } from "bun:test";
+import { add } from "./helpers/figures.ts";
 import { lockProblems, lockScenario } from "./helpers/lock.ts";
+import { scenarioFile } from "./helpers/suite.ts";
 
-const tmp = tempDir("suppressd-lock-");
-const figures: Figures = emptyFigures();
-afterAll(() => {
-  console.log(summaryLine("lock", figures));
-  tmp.cleanup();
-});
+const { dir, figures } = scenarioFile("lock");
 
 // The writer's wait (database.lockWaitMs, 10 s by default) set to 3 s, and the locks scaled with
 // it: the same two cases (a lock well inside the wait, one well past it) without 12 s of waiting.
@@ -20,7 +15,7 @@ const LONG = 6000;
 test("another process holds the write lock for a third of the writer's wait, under load: deliveries wait for it (none gets 503), every 200 is committed, everything recovers", async () => {
   const locks = [SHORT];
   const r = await lockScenario({
-    dir: tmp.dir,
+    dir,
     connections: 64,
     locks,
     lists: ["list1"],
@@ -39,7 +34,7 @@ test("a lock twice the writer's wait, after a short one: 503s, then Resend's ret
   // restart. Dropped in 0916234; this keeps it from coming back.
   const locks = [SHORT, LONG];
   const r = await lockScenario({
-    dir: tmp.dir,
+    dir,
     connections: 64,
     locks,
     lists: ["list1"],

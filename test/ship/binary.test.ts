@@ -4,8 +4,8 @@ import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { build } from "../../scripts/build.ts";
 import { tempDir } from "../helpers/app.ts";
-import { authHeaders, startDaemon, writeConfig } from "../helpers/daemon.ts";
-import { fixture, signedHeaders } from "../helpers/sign.ts";
+import { startDaemon, writeConfig } from "../helpers/daemon.ts";
+import { expectSignedBounceSuppresses } from "../helpers/smoke.ts";
 
 /**
  * The compiled binary, built once for this file, then run from an empty directory that holds
@@ -52,18 +52,7 @@ test("from an empty directory, the binary turns a signed bounce into a suppressi
     config: writeConfig(dataDir, join(dataDir, "s.db")),
   });
   try {
-    const body = fixture("email.bounced.permanent");
-    const res = await fetch(`${daemon.url}/webhooks/resend`, {
-      method: "POST",
-      body,
-      headers: signedHeaders(body),
-    });
-    expect(res.status).toBe(200);
-    const got = await fetch(`${daemon.url}/v1/suppressions/delivered@example.com`, {
-      headers: authHeaders(),
-    });
-    expect(got.status).toBe(200);
-    expect(((await got.json()) as { reason: string }).reason).toBe("hard_bounce");
+    await expectSignedBounceSuppresses(daemon.url);
   } finally {
     expect(await daemon.stop()).toBe(0);
   }
