@@ -260,3 +260,47 @@ test("import --from mailchimp: a wrong key is a config error naming the sink, no
     mc.stop();
   }
 });
+
+test("import --from resend: Ctrl-C stops after the page in hand (exit 130, says how to go on); the next run finishes", async () => {
+  const resend = new FakeResend();
+  const url = resend.start();
+  try {
+    for (let i = 0; i < 20_000; i++) resend.suppress(`int${i}@example.com`, "bounce");
+    const { dbFile, config } = setup({
+      resend: { webhookSecrets: [SECRET], apiKey: resend.apiKey, apiBaseUrl: url },
+    });
+    const proc = Bun.spawn(
+      [BUN, join(ROOT, "src/main.ts"), "import", "--from", "resend", "--config", config],
+      {
+        cwd: ROOT,
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    for (;;) {
+      await Bun.sleep(100);
+      const c = await counts(dbFile).catch(() => null);
+      if (c && c.cursorRows >= 2000) break;
+      expect(proc.exitCode).toBeNull();
+    }
+    proc.kill("SIGINT");
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
+    expect(code).toBe(130);
+    expect(stderr).toContain("interrupted: run the same command again to go on where it stopped.");
+    expect(stdout).toContain("resend suppressions: read ");
+    expect(stdout).toContain("(interrupted)");
+    const midway = await counts(dbFile);
+    expect(midway.suppressed).toBeLessThan(20_000);
+    const rest = await runCli(["import", "--from", "resend", "--config", config]);
+    expect(rest.code).toBe(0);
+    const done = await counts(dbFile);
+    expect(done.suppressed).toBe(20_000);
+    expect(done.history).toBe(20_000);
+  } finally {
+    resend.stop();
+  }
+}, 120_000);
