@@ -34,7 +34,7 @@ try {
     const gaps: number[] = [];
     let last = performance.now();
     const started = last;
-    const r = await backfill(db.outbox, "bench", Date.now(), {
+    const r = await backfill(db.write, "bench", Date.now(), {
       chunk: CHUNK,
       onChunk: () => {
         const t = performance.now();

@@ -47,7 +47,7 @@ export async function startDaemon(
   });
   const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
-  const metrics = new Metrics({ db: db.kysely, clock });
+  const metrics = new Metrics({ db: db.read, clock });
   // Filled by the sync worker, read by GET /v1/status and /metrics.
   const sinkHealth = new SinkHealth(
     config.sinks.map((s) => s.name),

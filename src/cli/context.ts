@@ -72,6 +72,20 @@ export async function openContext(
   return ctx;
 }
 
+/** Runs `fn` with an open context and closes it afterwards, whatever `fn` did. */
+export async function withContext<T>(
+  values: Record<string, string | boolean | undefined>,
+  opts: { schema: "migrate" | "require" | "as-is" },
+  fn: (ctx: CliContext) => Promise<T>,
+): Promise<T> {
+  const ctx = await openContext(values, opts);
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
 function unreachable(e: unknown, where: string): AppError {
   if (e instanceof AppError) return e;
   return new AppError(
@@ -85,7 +99,7 @@ function unreachable(e: unknown, where: string): AppError {
 /** Migration names not yet applied to the database. */
 export async function pendingMigrations(db: Db): Promise<string[]> {
   const migrator = new Migrator({
-    db: db.kysely as Kysely<unknown>,
+    db: db.read as Kysely<unknown>,
     provider: { getMigrations: async () => migrations },
   });
   return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);

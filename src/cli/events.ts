@@ -1,7 +1,7 @@
 import type { WriteItem } from "../db/writer.ts";
 import { parseResendEvent } from "../events/resend.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
-import { type CliContext, openContext } from "./context.ts";
+import { type CliContext, withContext } from "./context.ts";
 
 const PAGE = 200;
 
@@ -19,7 +19,7 @@ async function quarantinedPage(
   after: { at: number; id: string } | null,
   limit: number,
 ): Promise<QuarantinedRow[]> {
-  let q = ctx.db.kysely
+  let q = ctx.db.read
     .selectFrom("quarantine as q")
     .leftJoin("webhook_events as w", "w.svix_id", "q.svix_id")
     .select(["q.svix_id", "q.received_at", "q.reason", "q.body", "w.type"])
@@ -68,10 +68,9 @@ the others stay quarantined and are listed with the reason.`,
   async run({ positionals, values }) {
     if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const dryRun = values["dry-run"] === true;
-    const ctx = await openContext(values, { schema: dryRun ? "require" : "migrate" });
     const counts = { processed: 0, ignored: 0, skipped: 0 };
     const still = new Map<string, number>();
-    try {
+    return withContext(values, { schema: dryRun ? "require" : "migrate" }, async (ctx) => {
       let after: { at: number; id: string } | null = null;
       for (;;) {
         const rows = await quarantinedPage(ctx, after, PAGE);
@@ -111,9 +110,7 @@ the others stay quarantined and are listed with the reason.`,
         process.stdout.write(`  ${n} × ${reason}\n`);
       }
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };
 
@@ -126,8 +123,7 @@ export const eventsList: Command = {
     if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const limit = Number(values.limit ?? 100);
     if (!Number.isInteger(limit) || limit < 1) throw usageError("--limit must be a positive whole number.");
-    const ctx = await openContext(values, { schema: "require" });
-    try {
+    return withContext(values, { schema: "require" }, async (ctx) => {
       const rows = await quarantinedPage(ctx, null, limit + 1);
       for (const row of rows.slice(0, limit)) {
         process.stdout.write(
@@ -137,8 +133,6 @@ export const eventsList: Command = {
       if (rows.length > limit) process.stdout.write(`… more than ${limit}; use --limit to see more\n`);
       if (rows.length === 0) process.stdout.write("no quarantined events\n");
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };

@@ -63,7 +63,7 @@ Exit 73 when FILE cannot be created (a missing folder, no permission). A reader 
       let count = 0;
       let after: { updatedAt: number; email: string } | undefined;
       for (;;) {
-        const rows = await listSuppressions(ctx.db.kysely, {
+        const rows = await listSuppressions(ctx.db.read, {
           reason: reason as Reason | undefined,
           after,
           limit: PAGE,

@@ -4,7 +4,7 @@ import { type Kysely, sql } from "kysely";
 import { jsonParam } from "../db/json_param.ts";
 import { type Database, REASONS, type Reason } from "../db/schema.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
-import { openContext } from "./context.ts";
+import { withContext } from "./context.ts";
 import { reasonFromWord } from "./import_reasons.ts";
 import { type ImportDeps, type ImportStats, importStream } from "./import_stream.ts";
 
@@ -56,8 +56,7 @@ suppressions. Importing the same file again changes nothing.`,
       }
       if (!isFile) throw usageError(`${file} is not a file.`);
     }
-    const ctx = await openContext(values, { schema: "migrate" });
-    try {
+    return withContext(values, { schema: "migrate" }, async (ctx) => {
       const deps: ImportDeps = {
         submit: async (intents) => {
           const result = await ctx.writer().submit({
@@ -70,7 +69,7 @@ suppressions. Importing the same file again changes nothing.`,
           });
           return result.changed;
         },
-        suppressed: (emails) => suppressedReasons(ctx.db.kysely, emails),
+        suppressed: (emails) => suppressedReasons(ctx.db.read, emails),
         report: (line) => process.stderr.write(`${line}\n`),
       };
       const input = await openInput(file === "-" ? process.stdin : createReadStream(file));
@@ -104,9 +103,7 @@ suppressions. Importing the same file again changes nothing.`,
         return EXIT.data;
       }
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };
 

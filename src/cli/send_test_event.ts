@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.ts";
 import { AppError } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { SAMPLE_TYPES, type SampleOptions, sampleEvent, testAddress } from "../events/samples.ts";
+import { dialableHost } from "../http/serve.ts";
 import { type Command, EXIT, selfCommand, usageError } from "./command.ts";
 
 /** Resend (Svix) gives up on an attempt after about 15 s; so do we. */
@@ -122,7 +123,5 @@ export function defaultUrl(config: Config): string {
   if (port === 0) {
     throw usageError("server.port is 0 (a random port): pass the daemon's address with --url.");
   }
-  let name = host === "0.0.0.0" ? "127.0.0.1" : host === "::" || host === "[::]" ? "::1" : host;
-  if (name.includes(":") && !name.startsWith("[")) name = `[${name}]`;
-  return `${tls ? "https" : "http"}://${name}:${port}/webhooks/resend`;
+  return `${tls ? "https" : "http"}://${dialableHost(host)}:${port}/webhooks/resend`;
 }

@@ -25,10 +25,10 @@ export interface DatabaseOptions {
 export interface Db {
   writer: Connection;
   reader: Connection;
-  /** Typed reads. Compiling a query (the Writer's statements) needs no connection, so it is built here too. */
-  kysely: Kysely<Database>;
-  /** Typed writes beside the Writer's (the outbox), on the write connection. */
-  outbox: Kysely<Database>;
+  /** Typed queries on the read connection. Compiling a query needs no connection, so it is built here too. */
+  read: Kysely<Database>;
+  /** Typed queries on the write connection: writes beside the Writer's group commits (the outbox). */
+  write: Kysely<Database>;
   close(): void;
 }
 
@@ -57,8 +57,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   return {
     writer,
     reader,
-    kysely: new Kysely<Database>({ dialect: new LibsqlDialect(reader) }),
-    outbox: new Kysely<Database>({ dialect: new LibsqlDialect(writer) }),
+    read: new Kysely<Database>({ dialect: new LibsqlDialect(reader) }),
+    write: new Kysely<Database>({ dialect: new LibsqlDialect(writer) }),
     close() {
       writer.close();
       reader.close();
@@ -82,7 +82,6 @@ function prepareFile(path: string) {
 
 /** Brings the schema up to date; throws with the failing migration's name. */
 export async function migrate(db: Db): Promise<string[]> {
-  // Migrations run in transactions, so they get the write connection to themselves.
   // Migrations run in transactions, so they get the write connection to themselves. The migrator
   // returns its error; throwing it inside lets the connection heal if it was SQLITE_BUSY.
   // A running daemon (or a CLI command beside it) may hold the lock for a moment: wait it out.

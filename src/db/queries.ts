@@ -32,19 +32,6 @@ export async function historyOf(db: Kysely<Database>, email: string, limit = 100
     .execute();
 }
 
-export type HistoryRow = Pick<
-  SuppressionEventTable,
-  | "decision"
-  | "reason"
-  | "source"
-  | "event_type"
-  | "svix_id"
-  | "occurred_at"
-  | "recorded_at"
-  | "note"
-  | "actor"
->;
-
 /** The reasons an address is suppressed for now, each with its source, newest first. */
 export async function reasonsInForce(db: Kysely<Database>, email: string) {
   const rows = await db
@@ -130,13 +117,4 @@ export async function listSuppressions(db: Kysely<Database>, f: ListFilter): Pro
     );
   }
   return q.orderBy("updated_at").orderBy("email").limit(f.limit).execute();
-}
-
-export async function countSuppressed(db: Kysely<Database>): Promise<number> {
-  const row = await db
-    .selectFrom("suppressions")
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where("suppressed", "=", 1)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
 }

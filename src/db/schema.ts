@@ -111,7 +111,11 @@ export interface SuppressionEventTable {
 }
 
 /** `cancelled`: an operator said never to send it (`jobs cancel`); kept, then pruned like done. */
-export type JobStatus = "pending" | "running" | "done" | "dead" | "superseded" | "cancelled";
+export const JOB_STATUSES = ["pending", "running", "done", "dead", "superseded", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** The statuses worth counting: small by nature, unlike done and superseded, which pile up. */
+export const LIVE_STATUSES = ["pending", "running", "dead"] as const satisfies readonly JobStatus[];
+export type LiveStatus = (typeof LIVE_STATUSES)[number];
 
 /** The outbox: one row per sink per change, written in the same commit as the change. */
 export interface SyncJobTable {

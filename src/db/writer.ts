@@ -12,6 +12,7 @@ import {
   type SoftBounceRule,
 } from "../events/policy.ts";
 import type { Source } from "../events/sources.ts";
+import { chunk } from "../util.ts";
 import type { Db } from "./client.ts";
 import { isBusy } from "./connection.ts";
 import { toStatement } from "./dialect.ts";
@@ -194,7 +195,7 @@ export class Writer implements WriteQueue {
         sql: text,
         args: arg === undefined ? [jsonParam(rows)] : [jsonParam(rows), arg],
       });
-    const b = this.db.kysely; // only to compile: the statements run on `tx`
+    const b = this.db.read; // only to compile: the statements run on `tx`
 
     // 1. Idempotency: the primary key on svix_id decides which deliveries are new, here and in any
     //    other process sharing the database. Within a batch the first delivery of an id wins.
@@ -240,7 +241,7 @@ export class Writer implements WriteQueue {
 
     // 2. Quarantine keeps the bytes as received, with the reason.
     const quarantined = live.filter((i) => i.quarantine && i.claim === "new");
-    for (const part of chunks(quarantined)) {
+    for (const part of chunk(quarantined, CHUNK)) {
       const rows = part.map((i) => ({
         svix_id: i.svixId as string,
         received_at: now,
@@ -411,12 +412,6 @@ export function suppressionRow(r: Record<string, unknown>): SuppressionTable {
 /** A snapshot of an address's reasons, to tell whether the policy changed them. */
 function reasonsKey(state: AddressState): string {
   return JSON.stringify([...state.reasons.values()]);
-}
-
-function chunks<T>(list: T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK));
-  return out;
 }
 
 function uniqueBy<T>(list: T[], key: (t: T) => string): T[] {

@@ -38,7 +38,7 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps) {
   const { config } = deps;
-  const metrics = deps.metrics ?? new Metrics({ db: deps.db.kysely });
+  const metrics = deps.metrics ?? new Metrics({ db: deps.db.read });
   const clientIp = clientIpOf(new IpSet(config.server.trustProxy));
   const webhooks = new WebhookObserver(metrics);
   const app = new Hono();

@@ -11,6 +11,7 @@ import {
 import { REASONS, type SuppressionTable } from "../db/schema.ts";
 import { AppError, badRequest, notFound } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
+import { iso } from "../util.ts";
 import type { AppDeps } from "./app.ts";
 import type { AuthEnv } from "./auth.ts";
 import { csvLine, SUPPRESSION_CSV_HEADER, suppressionCsvRow } from "./csv.ts";
@@ -40,7 +41,7 @@ const listQuery = z.object({
 
 /** /v1/suppressions: the questions a sender asks, and the operator's manual changes. */
 export function suppressionRoutes(deps: AppDeps) {
-  const db = deps.db.kysely;
+  const db = deps.db.read;
   // An operator's change happens when we take it, and two of them never share an instant: the
   // policy keeps a suppression and a lift at the same instant in force whatever their order, so a
   // PUT and a DELETE sent within one millisecond would otherwise cancel the DELETE.
@@ -200,8 +201,6 @@ function present(row: SuppressionTable) {
     note: row.note,
   };
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function encodeCursor(row: SuppressionTable): string {
   return Buffer.from(JSON.stringify([row.updated_at, row.email])).toString("base64url");

@@ -1,13 +1,19 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import { withBusyRetry } from "../db/connection.ts";
 import { jsonParam } from "../db/json_param.ts";
-import type { Database, JobStatus, SyncJobTable } from "../db/schema.ts";
+import {
+  type Database,
+  type JobStatus,
+  LIVE_STATUSES,
+  type LiveStatus,
+  type SyncJobTable,
+} from "../db/schema.ts";
 import type { SyncJob } from "./sink.ts";
 
 /**
  * The outbox queries. Each is one statement, so it is atomic on its own in SQLite and on a libSQL
  * server alike: that, not a transaction, is what keeps two workers from claiming the same row.
- * The writes run on `db.outbox`, the write connection between the Writer's commits, so they never
+ * The writes run on `db.write`, the write connection between the Writer's commits, so they never
  * contend with it for SQLite's lock inside the process. Another process's lock (SQLITE_BUSY) is
  * waited out with `withBusyRetry`: by the worker around each call, and inside the functions a
  * command runs on its own (retryDead, backfill).
@@ -205,10 +211,6 @@ const JOB_COLUMNS = [
   "created_at",
   "updated_at",
 ] as const satisfies readonly (keyof SyncJobTable)[];
-
-/** The statuses worth counting: small by nature, unlike done and superseded, which pile up. */
-export const LIVE_STATUSES = ["pending", "running", "dead"] as const;
-export type LiveStatus = (typeof LIVE_STATUSES)[number];
 
 /**
  * Waiting jobs (pending or running) per sink that is not among `configured`: a sink removed or

@@ -44,7 +44,7 @@ async function outbox(o: { dead?: number; pending?: number; suppressed?: number 
   const rows = async () => {
     const db = await openTestDb(file);
     try {
-      return await listJobs(db.db.kysely, { limit: 10_000 });
+      return await listJobs(db.db.read, { limit: 10_000 });
     } finally {
       await db.close();
     }

@@ -212,8 +212,8 @@ afterAll(async () => {
 
 /** The state the daemon answers from, plus what the outbox last told the sink. */
 async function observed(email: string) {
-  const row = await findSuppression(db.kysely, email);
-  const reasons = await reasonsInForce(db.kysely, email);
+  const row = await findSuppression(db.read, email);
+  const reasons = await reasonsInForce(db.read, email);
   const jobs = await db.reader.execute({
     sql: "SELECT action FROM sync_jobs WHERE email = ? ORDER BY id DESC LIMIT 1",
     args: [email],

@@ -92,7 +92,7 @@ describe("the test mark", () => {
     const t = await app({ sinks: [] });
     await deliver(t, sampleEvent("email.bounced", testAddress("email.bounced")) as string);
     await deliver(t, event("email.complained", { to: ["real@example.com"] }));
-    expect(await backfill(t.db.outbox, "crm", t.now.value)).toMatchObject({ queued: 1 });
+    expect(await backfill(t.db.write, "crm", t.now.value)).toMatchObject({ queued: 1 });
     const r = await t.db.reader.execute("SELECT email FROM sync_jobs");
     expect(r.rows.map((row) => row.email)).toEqual(["real@example.com"]);
   });

@@ -144,7 +144,7 @@ async function readBack(t: TestApp, cli: boolean) {
   const metrics = await t.app.request("/metrics", { headers: { authorization: `Bearer ${TOKEN}` } });
   expect(metrics.status).toBe(200);
   const now = Date.now();
-  const claimed = await claimDue(t.db.outbox, {
+  const claimed = await claimDue(t.db.write, {
     owner: "t",
     now,
     leaseUntil: now + 60_000,

@@ -44,7 +44,7 @@ async function suppress(app: TestApp, email: string) {
 async function lift(app: TestApp, email: string) {
   expect((await app.api("DELETE", `/v1/suppressions/${email}`)).status).toBe(200);
 }
-const jobs = (app: TestApp) => listJobs(app.db.kysely, { limit: 10_000 });
+const jobs = (app: TestApp) => listJobs(app.db.read, { limit: 10_000 });
 
 function worker(
   app: TestApp,
@@ -93,7 +93,7 @@ describe("claims and leases", () => {
     t = await makeApp({ sinks: [httpSink("rec", true)] });
     await suppress(t, "a@example.com");
     const now = t.now.value;
-    const first = await claimDue(t.db.kysely, {
+    const first = await claimDue(t.db.read, {
       owner: "w1",
       now,
       leaseUntil: now + 60_000,
@@ -102,7 +102,7 @@ describe("claims and leases", () => {
     });
     expect(first.map((j) => j.action)).toEqual(["suppress"]);
     await lift(t, "a@example.com");
-    const second = await claimDue(t.db.kysely, {
+    const second = await claimDue(t.db.read, {
       owner: "w2",
       now,
       leaseUntil: now + 60_000,
@@ -144,7 +144,7 @@ describe("claims and leases", () => {
     await suppress(t, "a@example.com");
     const now = t.now.value;
     // "w1" claims and dies: no completion is ever recorded.
-    await claimDue(t.db.kysely, { owner: "w1", now, leaseUntil: now + 60_000, limit: 10, sinks: ["rec"] });
+    await claimDue(t.db.read, { owner: "w1", now, leaseUntil: now + 60_000, limit: 10, sinks: ["rec"] });
     const sink = new RecordingSink();
     const w2 = worker(t, [sink]);
     expect(await w2.runOnce()).toBe(0); // still leased
@@ -164,7 +164,7 @@ describe("claims and leases", () => {
     const a = new RecordingSink();
     const b = new RecordingSink();
     const wa = worker(t, [a], { owner: "A" });
-    const mine = await claimDue(t.db.kysely, {
+    const mine = await claimDue(t.db.read, {
       owner: "A",
       now: claimedAt,
       leaseUntil: claimedAt + 60_000,
@@ -187,7 +187,7 @@ describe("claims and leases", () => {
     const claimedAt = t.now.value;
     const a = new RecordingSink();
     const wa = worker(t, [a], { owner: "A" });
-    const mine = await claimDue(t.db.kysely, {
+    const mine = await claimDue(t.db.read, {
       owner: "A",
       now: claimedAt,
       leaseUntil: claimedAt + 60_000,
