@@ -40,12 +40,13 @@ export async function startDaemon(
   checkTlsFiles(config);
   const db = await openDatabase(config.database);
   await migrate(db);
+  const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   const writer = new Writer(db, {
     softBounce: config.policy.softBounce,
     sinks: sinkTargets(config),
     clock,
+    log,
   });
-  const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
   const metrics = new Metrics({ db: db.read, clock });
   // Filled by the sync worker, read by GET /v1/status and /metrics.

@@ -6,8 +6,8 @@ import { sinkTargets } from "../daemon.ts";
 import { type Db, migrate, openDatabase } from "../db/client.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { Writer } from "../db/writer.ts";
-import { AppError } from "../errors.ts";
-import { EXIT, selfCommand } from "./command.ts";
+import { AppError, unavailable } from "../errors.ts";
+import { selfCommand } from "./command.ts";
 
 /** What a command that works on the database needs: the configuration and an open database. */
 export interface CliContext {
@@ -88,12 +88,7 @@ export async function withContext<T>(
 
 function unreachable(e: unknown, where: string): AppError {
   if (e instanceof AppError) return e;
-  return new AppError(
-    503,
-    "unavailable",
-    `Cannot use the database ${where}: ${(e as Error)?.message ?? e}`,
-    EXIT.unavailable,
-  );
+  return unavailable(`Cannot use the database ${where}: ${(e as Error)?.message ?? e}`);
 }
 
 /** Migration names not yet applied to the database. */
@@ -109,12 +104,10 @@ async function requireSchema(db: Db, where: string) {
   const pending = await pendingMigrations(db);
   if (pending.length === 0) return;
   const fresh = pending.length === Object.keys(migrations).length;
-  throw new AppError(
-    503,
-    "schema_outdated",
+  throw unavailable(
     fresh
       ? `The database ${where} has no tables yet. Run \`${selfCommand()} migrate\` (or start \`${selfCommand()} serve\`, which migrates on start).`
       : `The database ${where} is missing migrations ${pending.join(", ")}. Run \`${selfCommand()} migrate\` first.`,
-    EXIT.unavailable,
+    "schema_outdated",
   );
 }

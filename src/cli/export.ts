@@ -119,6 +119,6 @@ function openOutput(tmp: string, output: string): number {
           : code === "EACCES" || code === "EPERM" || code === "EROFS"
             ? `this user may not write in ${dir}`
             : `${code ?? (e as Error).message}`;
-    throw new AppError(500, "cannot_create", `Cannot write ${output}: ${why}.`, EXIT.cantCreate);
+    throw new AppError("cannot_create", "cannot_create", `Cannot write ${output}: ${why}.`);
   }
 }

@@ -207,12 +207,11 @@ the service cannot be reached), unless --force.`,
         if (problems.length > 0) {
           const unreachable = problems.every((p) => ["network", "timeout"].includes(errorClass(p)));
           throw new AppError(
-            400,
+            unreachable ? "unavailable" : "config",
             "sink_check_failed",
             `nothing queued: the check of sink ${sink} failed:\n  ${problems.join("\n  ")}\n` +
               "Fix the config (see: config check), reload the daemon, and run this again; " +
               "or pass --force to queue the jobs anyway (they wait or fail until the sink works).",
-            unreachable ? EXIT.unavailable : EXIT.config,
           );
         }
       }

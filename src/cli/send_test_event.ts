@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Webhook } from "svix";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { AppError } from "../errors.ts";
+import { unavailable } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { SAMPLE_TYPES, type SampleOptions, sampleEvent, testAddress } from "../events/samples.ts";
 import { dialableHost } from "../http/serve.ts";
@@ -92,12 +92,9 @@ rejects the signature (it is not using this configuration's resend.webhookSecret
       });
     } catch (e) {
       const why = (e as Error)?.name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : e;
-      throw new AppError(
-        503,
-        "unavailable",
+      throw unavailable(
         `Could not reach ${url} (${(e as Error)?.message ?? why}). Is the daemon running? ` +
           `Start it with \`${selfCommand()} serve\` (same --config), or pass --url.`,
-        EXIT.unavailable,
       );
     }
     const text = await res.text();

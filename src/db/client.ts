@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { Kysely } from "kysely";
 import { type MigrationResultSet, Migrator } from "kysely/migration";
-import { AppError } from "../errors.ts";
+import { AppError, configError } from "../errors.ts";
 import { Connection, withBusyRetry } from "./connection.ts";
 import { LibsqlDialect } from "./dialect.ts";
 import { migrations } from "./migrations/index.ts";
@@ -69,12 +69,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
 /** Creates the data directory (0700) and an empty database file (0600) so no one else can read it. */
 function prepareFile(path: string) {
   if (path === "" || path === ":memory:") {
-    throw new AppError(
-      500,
-      "config_invalid",
-      "database.url must name a file (file:./data/suppressd.db).",
-      78,
-    );
+    throw configError("database.url must name a file (file:./data/suppressd.db).");
   }
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
@@ -102,10 +97,9 @@ export async function migrate(db: Db): Promise<string[]> {
   const failed = results?.find((r) => r.status === "Error");
   if (error) {
     throw new AppError(
-      500,
+      "internal",
       "migration_failed",
       `Database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message ?? error}`,
-      70,
     );
   }
   return (results ?? []).map((r) => r.migrationName);

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import { jsonParam } from "./json_param.ts";
-import type { Database, Decision, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
+import type { Database, Decision, Reason, SuppressionTable } from "./schema.ts";
 
 /** Read-only queries. They take the Kysely instance first and never write. */
 

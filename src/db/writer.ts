@@ -12,6 +12,7 @@ import {
   type SoftBounceRule,
 } from "../events/policy.ts";
 import type { Source } from "../events/sources.ts";
+import { jsonLogger, type Logger } from "../log.ts";
 import { chunk } from "../util.ts";
 import type { Db } from "./client.ts";
 import { isBusy } from "./connection.ts";
@@ -64,6 +65,8 @@ export interface WriterOptions {
   maxBatch?: number;
   /** How long a batch keeps retrying a locked database before its callers get 503. */
   lockWaitMs?: number;
+  /** Where a failed commit is logged; defaults to error lines on stderr (the CLI's writer). */
+  log?: Logger;
 }
 
 /** What the HTTP layer and the CLI write through: the Writer itself, or the Writer on its own thread. */
@@ -96,6 +99,7 @@ export class Writer implements WriteQueue {
   private running: Promise<void> | null = null;
   private closed = false;
   private readonly clock: () => number;
+  private readonly log: Logger;
   readonly stats = { batches: 0, items: 0, retries: 0 };
 
   constructor(
@@ -103,6 +107,7 @@ export class Writer implements WriteQueue {
     private readonly opts: WriterOptions,
   ) {
     this.clock = opts.clock ?? Date.now;
+    this.log = opts.log ?? jsonLogger("error", (line) => process.stderr.write(line));
   }
 
   submit(item: WriteItem): Promise<WriteResult> {
@@ -147,12 +152,12 @@ export class Writer implements WriteQueue {
         for (const p of batch) {
           await this.withLockRetry(() => this.commit([p.item])).then(
             (r) => p.resolve(r[0] as WriteResult),
-            (e) => p.reject(asUnavailable(e)),
+            (e) => p.reject(this.asUnavailable(e)),
           );
         }
         return;
       }
-      const error = asUnavailable(e);
+      const error = this.asUnavailable(e);
       for (const p of batch) p.reject(error);
     }
   }
@@ -170,6 +175,13 @@ export class Writer implements WriteQueue {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+
+  private asUnavailable(e: unknown): AppError {
+    if (e instanceof AppError) return e;
+    const reason = isBusy(e) ? "the database is locked by another process" : "the database could not commit";
+    this.log.log("error", "commit failed", { error: String((e as Error)?.message ?? e) });
+    return unavailable(`${reason}; nothing was stored, retry later.`);
   }
 
   private commit(items: WriteItem[]): Promise<WriteResult[]> {
@@ -417,13 +429,4 @@ function reasonsKey(state: AddressState): string {
 function uniqueBy<T>(list: T[], key: (t: T) => string): T[] {
   const seen = new Set<string>();
   return list.filter((t) => !seen.has(key(t)) && seen.add(key(t)));
-}
-
-function asUnavailable(e: unknown): AppError {
-  if (e instanceof AppError) return e;
-  const reason = isBusy(e) ? "the database is locked by another process" : "the database could not commit";
-  console.error(
-    JSON.stringify({ level: "error", msg: "commit failed", error: String((e as Error)?.message ?? e) }),
-  );
-  return unavailable(`${reason}; nothing was stored, retry later.`);
 }

@@ -41,11 +41,12 @@ export function createApp(deps: AppDeps) {
   const metrics = deps.metrics ?? new Metrics({ db: deps.db.read });
   const clientIp = clientIpOf(new IpSet(config.server.trustProxy));
   const webhooks = new WebhookObserver(metrics);
+  const log = deps.log ?? jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   const app = new Hono();
   app.use(
     "*",
     requestLog({
-      log: deps.log ?? jsonLogger(config.log.level, undefined, config.log.hashAddresses),
+      log,
       metrics,
       webhooks,
       clientIp,
@@ -80,14 +81,10 @@ export function createApp(deps: AppDeps) {
     if (err instanceof AppError) {
       return c.json({ error: err.code, message: err.message }, err.status as 400);
     }
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "unhandled error",
-        path: logPath(c.req.path, config.log.hashAddresses),
-        error: String(err?.stack ?? err),
-      }),
-    );
+    log.log("error", "unhandled error", {
+      path: logPath(c.req.path, config.log.hashAddresses),
+      error: String(err?.stack ?? err),
+    });
     return c.json({ error: "internal", message: "Internal error; it has been logged." }, 500);
   });
   return app;

@@ -9,7 +9,7 @@ import {
   suppressedAmong,
 } from "../db/queries.ts";
 import { REASONS, type SuppressionTable } from "../db/schema.ts";
-import { AppError, badRequest, notFound } from "../errors.ts";
+import { badRequest, conflict, notFound } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { iso } from "../util.ts";
 import type { AppDeps } from "./app.ts";
@@ -166,8 +166,7 @@ export function suppressionRoutes(deps: AppDeps) {
         // The lift is remembered either way (an older event arriving later finds it lifted).
         const row = await findSuppression(db, email);
         if (row?.suppressed === 1)
-          throw new AppError(
-            409,
+          throw conflict(
             "newer_suppression",
             `${email} stays suppressed (${row.reason}): an event dated after this request suppressed it (newest event ${iso(row.last_event_at)}); lift it again after that time, or check the server's clock.`,
           );

@@ -23,7 +23,7 @@ export function webhookRoutes(deps: AppDeps) {
       maxSize: limit,
       onError: () => {
         throw new AppError(
-          413,
+          "too_large",
           "payload_too_large",
           `Webhook bodies are limited to ${limit} bytes (server.bodyLimitBytes).`,
         );
