@@ -69,7 +69,7 @@ export interface WriterOptions {
   log?: Logger;
 }
 
-/** What the HTTP layer and the CLI write through: the Writer itself, or the Writer on its own thread. */
+/** What the HTTP layer writes through: all it needs of the Writer. */
 export interface WriteQueue {
   submit(item: WriteItem): Promise<WriteResult>;
   /** Stops taking work and waits for everything queued to commit. */

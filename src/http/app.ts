@@ -11,7 +11,7 @@ import { changeRoutes } from "./change_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { clientIpOf, IpSet, ipAllowlist } from "./ip_rules.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
-import { logPath, requestLog, WEBHOOK_PATH, WebhookObserver } from "./request_log.ts";
+import { logPath, requestLog, WEBHOOK_PATH } from "./request_log.ts";
 import { statusRoutes } from "./status_routes.ts";
 import { suppressionRoutes } from "./suppression_routes.ts";
 import { syncRoutes } from "./sync_routes.ts";
@@ -40,7 +40,6 @@ export function createApp(deps: AppDeps) {
   const { config } = deps;
   const metrics = deps.metrics ?? new Metrics({ db: deps.db.read });
   const clientIp = clientIpOf(new IpSet(config.server.trustProxy));
-  const webhooks = new WebhookObserver(metrics);
   const log = deps.log ?? jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   const app = new Hono();
   app.use(
@@ -48,7 +47,6 @@ export function createApp(deps: AppDeps) {
     requestLog({
       log,
       metrics,
-      webhooks,
       clientIp,
       logRequests: config.log.requests,
       hashAddresses: config.log.hashAddresses,
@@ -61,7 +59,7 @@ export function createApp(deps: AppDeps) {
   const scrapers = config.metrics.tokens.map((token, i) => ({ name: `metrics.tokens[${i}]`, token }));
   app.use("/metrics", bearerAuth([...config.api.named, ...scrapers]));
   app.route("/", healthRoutes(deps));
-  app.route("/", webhookRoutes({ ...deps, writer: webhooks.wrap(deps.writer) }));
+  app.route("/", webhookRoutes(deps));
   app.route("/", suppressionRoutes(deps));
   app.route("/", changeRoutes(deps));
   app.route("/", syncRoutes(deps));

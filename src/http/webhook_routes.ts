@@ -4,6 +4,7 @@ import { AppError } from "../errors.ts";
 import { parseResendEvent } from "../events/resend.ts";
 import type { AppDeps } from "./app.ts";
 import { cutShort } from "./json.ts";
+import type { WebhookEnv } from "./request_log.ts";
 import { SignatureVerifier, signatureHeaders } from "./signature.ts";
 
 /**
@@ -17,7 +18,7 @@ export function webhookRoutes(deps: AppDeps) {
   const verifier = new SignatureVerifier(deps.config.resend.webhookSecrets);
   const limit = deps.config.server.bodyLimitBytes;
 
-  return new Hono().post(
+  return new Hono<WebhookEnv>().post(
     "/webhooks/resend",
     bodyLimit({
       maxSize: limit,
@@ -55,6 +56,7 @@ export function webhookRoutes(deps: AppDeps) {
         ...(parsed.outcome === "act" && parsed.test ? { test: true, actor: "send-test-event" } : {}),
         ...(parsed.outcome === "quarantine" ? { quarantine: { reason: parsed.reason, body: bytes } } : {}),
       });
+      c.set("webhook", { type: parsed.type, outcome: result.status });
       return c.json({ status: result.status });
     },
   );
