@@ -7,7 +7,7 @@ import { type Db, migrate, openDatabase } from "../db/client.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { Writer } from "../db/writer.ts";
 import { AppError, unavailable } from "../errors.ts";
-import { selfCommand } from "./command.ts";
+import { selfCommand } from "../self_command.ts";
 
 /** What a command that works on the database needs: the configuration and an open database. */
 export interface CliContext {

@@ -3,9 +3,10 @@ import { closeSync, createWriteStream, openSync, renameSync, rmSync } from "node
 import { dirname, resolve } from "node:path";
 import { finished } from "node:stream/promises";
 import { listSuppressions } from "../db/queries.ts";
-import { REASONS, type Reason, type SuppressionTable } from "../db/schema.ts";
+import type { SuppressionTable } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { csvLine, SUPPRESSION_CSV_HEADER, suppressionCsvRow } from "../http/csv.ts";
+import { REASONS, type Reason } from "../suppression/types.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
 

@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import { JOB_STATUSES, type JobStatus, LIVE_STATUSES } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
+import { selfCommand } from "../self_command.ts";
 import { errorClass } from "../sync/health.ts";
 import {
   backfill,
@@ -13,7 +14,7 @@ import {
 } from "../sync/outbox.ts";
 import { buildSinks } from "../sync/sinks/index.ts";
 import { iso } from "../util.ts";
-import { type Command, EXIT, selfCommand, usageError } from "./command.ts";
+import { type Command, EXIT, usageError } from "./command.ts";
 import { withContext } from "./context.ts";
 
 const STATUSES: readonly JobStatus[] = JOB_STATUSES;

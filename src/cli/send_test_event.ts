@@ -6,7 +6,8 @@ import { unavailable } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { SAMPLE_TYPES, type SampleOptions, sampleEvent, testAddress } from "../events/samples.ts";
 import { dialableHost } from "../http/serve.ts";
-import { type Command, EXIT, selfCommand, usageError } from "./command.ts";
+import { selfCommand } from "../self_command.ts";
+import { type Command, EXIT, usageError } from "./command.ts";
 
 /** Resend (Svix) gives up on an attempt after about 15 s; so do we. */
 const TIMEOUT_MS = 15_000;

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from "kysely";
+import type { Decision, Reason } from "../suppression/types.ts";
 import { jsonParam } from "./json_param.ts";
-import type { Database, Decision, Reason, SuppressionTable } from "./schema.ts";
+import type { Database, SuppressionTable } from "./schema.ts";
 
 /** Read-only queries. They take the Kysely instance first and never write. */
 

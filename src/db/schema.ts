@@ -1,5 +1,6 @@
 import type { Generated } from "kysely";
-import type { Source } from "../events/sources.ts";
+import type { Source } from "../suppression/sources.ts";
+import type { Decision, Reason, Suppression } from "../suppression/types.ts";
 
 /**
  * The tables, as Kysely sees them. Times are integer milliseconds since the epoch (UTC): compact,
@@ -36,34 +37,8 @@ export interface QuarantineTable {
   reprocessed_at: number | null;
 }
 
-export const REASONS = [
-  "hard_bounce",
-  "soft_bounce_limit",
-  "complaint",
-  "provider_suppressed",
-  "unsubscribe",
-  "manual",
-  "imported",
-] as const;
-export type Reason = (typeof REASONS)[number];
-
-/**
- * Current state per address, summarised from its reasons. A lifted address keeps its row with
- * `suppressed = 0`; `reason` is the strongest reason in force (or the last one, once lifted).
- */
-export interface SuppressionTable {
-  email: string;
-  suppressed: 0 | 1;
-  reason: Reason;
-  first_suppressed_at: number;
-  /** Event time at which the current (or last) suppression began. */
-  suppressed_at: number;
-  /** Newest event time applied to this row: an older event never overrides it. */
-  last_event_at: number;
-  /** Wall-clock time of the last change, for `?since=` and the list cursor. */
-  updated_at: number;
-  note: string | null;
-}
+/** The summary row of an address: the policy's `Suppression`, stored as it is. */
+export type SuppressionTable = Suppression;
 
 /**
  * Each kind of suppression of an address from each source, lifted on its own (see policy.ts for
@@ -82,16 +57,6 @@ export interface SuppressionReasonTable {
   /** Newest event time of a lift that covered it. */
   lifted_at: number | null;
 }
-
-export type Decision =
-  | "suppressed"
-  | "already_suppressed"
-  | "lifted"
-  | "lift_ignored"
-  | "soft_bounce"
-  | "soft_bounce_reset"
-  | "stale"
-  | "invalid_address";
 
 /** Append-only: every decision the policy made, with what caused it. */
 export interface SuppressionEventTable {

@@ -1,7 +1,8 @@
 import type { Transaction } from "@libsql/client";
 import type { CompiledQuery } from "kysely";
 import { AppError, unavailable } from "../errors.ts";
-import { type Intent, intentKey } from "../events/intents.ts";
+import { jsonLogger, type Logger } from "../log.ts";
+import { type Intent, intentKey } from "../suppression/intents.ts";
 import {
   type AddressState,
   applyIntent,
@@ -10,15 +11,15 @@ import {
   isActive,
   reasonKey,
   type SoftBounceRule,
-} from "../events/policy.ts";
-import type { Source } from "../events/sources.ts";
-import { jsonLogger, type Logger } from "../log.ts";
+} from "../suppression/policy.ts";
+import type { Source } from "../suppression/sources.ts";
+import type { Reason } from "../suppression/types.ts";
 import { chunk } from "../util.ts";
 import type { Db } from "./client.ts";
 import { isBusy } from "./connection.ts";
 import { toStatement } from "./dialect.ts";
 import { jsonParam } from "./json_param.ts";
-import type { EventStatus, Reason, SuppressionTable } from "./schema.ts";
+import type { EventStatus, SuppressionTable } from "./schema.ts";
 import * as SQL from "./writer_sql.ts";
 
 /** One unit of work: a webhook delivery, an API change, or a batch of imported rows. */

@@ -8,9 +8,10 @@ import {
   reasonsInForce,
   suppressedAmong,
 } from "../db/queries.ts";
-import { REASONS, type SuppressionTable } from "../db/schema.ts";
+import type { SuppressionTable } from "../db/schema.ts";
 import { badRequest, conflict, notFound } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
+import { REASONS } from "../suppression/types.ts";
 import { iso } from "../util.ts";
 import type { AppDeps } from "./app.ts";
 import type { AuthEnv } from "./auth.ts";

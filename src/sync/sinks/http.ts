@@ -1,8 +1,8 @@
 import type { HttpSinkConfig } from "../../config/schema.ts";
+import { render, templateVars } from "../../config/template.ts";
 import { redactSecrets } from "../../log.ts";
 import { Semaphore } from "../semaphore.ts";
 import { type Outcome, type Sink, SinkError, type SyncJob } from "../sink.ts";
-import { render, templateVars } from "../template.ts";
 
 /**
  * Any audience API reachable over HTTP: one request per job from templates (see template.ts for
