@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { openDatabase } from "../src/db/client.ts";
-import { backfill } from "../src/sync/outbox.ts";
+import { backfill } from "../src/db/jobs.ts";
 import { seedSuppressions } from "./lib/seed.ts";
 
 const { values } = parseArgs({

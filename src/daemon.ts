@@ -8,7 +8,7 @@ import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
-import { SinkHealth } from "./sync/health.ts";
+import { SinkHealth } from "./status/sink_health.ts";
 import { type SyncService, startSync } from "./sync/service.ts";
 
 export interface Daemon {

@@ -1,9 +1,7 @@
-import type { Kysely } from "kysely";
-import { Migrator } from "kysely/migration";
 import { type LoadedConfig, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { sinkTargets } from "../daemon.ts";
-import { type Db, migrate, openDatabase } from "../db/client.ts";
+import { type Db, migrate, openDatabase, pendingMigrations } from "../db/client.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { Writer } from "../db/writer.ts";
 import { AppError, unavailable } from "../errors.ts";
@@ -89,15 +87,6 @@ export async function withContext<T>(
 function unreachable(e: unknown, where: string): AppError {
   if (e instanceof AppError) return e;
   return unavailable(`Cannot use the database ${where}: ${(e as Error)?.message ?? e}`);
-}
-
-/** Migration names not yet applied to the database. */
-export async function pendingMigrations(db: Db): Promise<string[]> {
-  const migrator = new Migrator({
-    db: db.read as Kysely<unknown>,
-    provider: { getMigrations: async () => migrations },
-  });
-  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
 
 async function requireSchema(db: Db, where: string) {

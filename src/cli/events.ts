@@ -1,39 +1,10 @@
+import { type QuarantinedRow, quarantinedPage } from "../db/events.ts";
 import type { WriteItem } from "../db/writer.ts";
 import { parseResendEvent } from "../events/resend.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
-import { type CliContext, withContext } from "./context.ts";
+import { withContext } from "./context.ts";
 
 const PAGE = 200;
-
-interface QuarantinedRow {
-  svix_id: string;
-  received_at: number;
-  reason: string;
-  body: ArrayBuffer | Uint8Array;
-  type: string | null;
-}
-
-/** Quarantined deliveries not yet reprocessed, oldest first, after the keyset position `after`. */
-async function quarantinedPage(
-  ctx: CliContext,
-  after: { at: number; id: string } | null,
-  limit: number,
-): Promise<QuarantinedRow[]> {
-  let q = ctx.db.read
-    .selectFrom("quarantine as q")
-    .leftJoin("webhook_events as w", "w.svix_id", "q.svix_id")
-    .select(["q.svix_id", "q.received_at", "q.reason", "q.body", "w.type"])
-    .where("q.reprocessed_at", "is", null);
-  if (after) {
-    q = q.where((eb) =>
-      eb.or([
-        eb("q.received_at", ">", after.at),
-        eb.and([eb("q.received_at", "=", after.at), eb("q.svix_id", ">", after.id)]),
-      ]),
-    );
-  }
-  return (await q.orderBy("q.received_at").orderBy("q.svix_id").limit(limit).execute()) as QuarantinedRow[];
-}
 
 const strict = new TextDecoder("utf-8", { fatal: true });
 
@@ -73,7 +44,7 @@ the others stay quarantined and are listed with the reason.`,
     return withContext(values, { schema: dryRun ? "require" : "migrate" }, async (ctx) => {
       let after: { at: number; id: string } | null = null;
       for (;;) {
-        const rows = await quarantinedPage(ctx, after, PAGE);
+        const rows = await quarantinedPage(ctx.db.read, after, PAGE);
         if (rows.length === 0) break;
         const last = rows[rows.length - 1] as QuarantinedRow;
         after = { at: last.received_at, id: last.svix_id };
@@ -124,7 +95,7 @@ export const eventsList: Command = {
     const limit = Number(values.limit ?? 100);
     if (!Number.isInteger(limit) || limit < 1) throw usageError("--limit must be a positive whole number.");
     return withContext(values, { schema: "require" }, async (ctx) => {
-      const rows = await quarantinedPage(ctx, null, limit + 1);
+      const rows = await quarantinedPage(ctx.db.read, null, limit + 1);
       for (const row of rows.slice(0, limit)) {
         process.stdout.write(
           `${new Date(row.received_at).toISOString()}  ${row.svix_id}  ${row.type ?? "unknown"}  ${row.reason}\n`,

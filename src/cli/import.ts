@@ -1,8 +1,6 @@
 import { createReadStream, statSync } from "node:fs";
 import { unzipSync } from "fflate";
-import { type Kysely, sql } from "kysely";
-import { jsonParam } from "../db/json_param.ts";
-import type { Database } from "../db/schema.ts";
+import { suppressedAmong } from "../db/queries.ts";
 import { REASONS, type Reason } from "../suppression/types.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { withContext } from "./context.ts";
@@ -70,7 +68,8 @@ suppressions. Importing the same file again changes nothing.`,
           });
           return result.changed;
         },
-        suppressed: (emails) => suppressedReasons(ctx.db.read, emails),
+        suppressed: async (emails) =>
+          new Map((await suppressedAmong(ctx.db.read, emails)).map((r) => [r.email, r.reason])),
         report: (line) => process.stderr.write(`${line}\n`),
       };
       const input = await openInput(file === "-" ? process.stdin : createReadStream(file));
@@ -191,18 +190,4 @@ function zipEntries(zip: Uint8Array, file: string): [string, Uint8Array][] {
       `${name}: not imported (only unsubscribed_* and cleaned_* members are suppressed)\n`,
     );
   return names.map((n) => [n, entries[n] as Uint8Array]);
-}
-
-/**
- * The current reason of each of `emails` that is suppressed. Filtering on `suppressed` in SQL would
- * let SQLite pick the listing index and scan every suppressed row; looking up by primary key and
- * filtering here keeps it one index probe per address.
- */
-async function suppressedReasons(db: Kysely<Database>, emails: string[]): Promise<Map<string, Reason>> {
-  const rows = await db
-    .selectFrom("suppressions")
-    .select(["email", "reason", "suppressed"])
-    .where("email", "in", sql<string>`(SELECT value FROM json_each(${jsonParam(emails)}))`)
-    .execute();
-  return new Map(rows.filter((r) => r.suppressed === 1).map((r) => [r.email, r.reason]));
 }

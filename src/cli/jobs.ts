@@ -1,8 +1,4 @@
 import { createInterface } from "node:readline/promises";
-import { JOB_STATUSES, type JobStatus, LIVE_STATUSES } from "../db/schema.ts";
-import { AppError } from "../errors.ts";
-import { selfCommand } from "../self_command.ts";
-import { errorClass } from "../sync/health.ts";
 import {
   backfill,
   cancelJobs,
@@ -11,7 +7,11 @@ import {
   hurryPending,
   listJobs,
   retryDead,
-} from "../sync/outbox.ts";
+} from "../db/jobs.ts";
+import { JOB_STATUSES, type JobStatus, LIVE_STATUSES } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
+import { selfCommand } from "../self_command.ts";
+import { errorClass } from "../status/sink_health.ts";
 import { buildSinks } from "../sync/sinks/index.ts";
 import { iso } from "../util.ts";
 import { type Command, EXIT, usageError } from "./command.ts";

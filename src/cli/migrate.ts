@@ -1,6 +1,6 @@
-import { migrate as runMigrations } from "../db/client.ts";
+import { pendingMigrations, migrate as runMigrations } from "../db/client.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
-import { pendingMigrations, withContext } from "./context.ts";
+import { withContext } from "./context.ts";
 
 export const migrate: Command = {
   name: "migrate",

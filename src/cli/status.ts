@@ -1,14 +1,14 @@
 import { statSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
-import { dialableHost } from "../http/serve.ts";
 import {
   eventsKept,
   lastEventReceived,
   outboxByStatus,
   quarantineCounts,
   suppressedByReason,
-} from "../metrics/db_stats.ts";
-import type { SinkStatus } from "../sync/status_report.ts";
+} from "../db/stats.ts";
+import { dialableHost } from "../http/serve.ts";
+import type { SinkStatus } from "../status/report.ts";
 import { type Command, EXIT } from "./command.ts";
 import { withContext } from "./context.ts";
 

@@ -104,3 +104,17 @@ export async function migrate(db: Db): Promise<string[]> {
   }
   return (results ?? []).map((r) => r.migrationName);
 }
+
+/** Throws unless the database answers a read of the schema (GET /readyz). */
+export async function ping(db: Db): Promise<void> {
+  await db.reader.execute("SELECT 1 FROM webhook_events LIMIT 1");
+}
+
+/** Migration names not yet applied to the database. */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const migrator = new Migrator({
+    db: db.read as Kysely<unknown>,
+    provider: { getMigrations: async () => migrations },
+  });
+  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+}

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import type { Decision, Reason } from "../suppression/types.ts";
-import { jsonParam } from "./json_param.ts";
+import { textList } from "./json_param.ts";
 import type { Database, SuppressionTable } from "./schema.ts";
 
 /** Read-only queries. They take the Kysely instance first and never write. */
@@ -90,7 +90,7 @@ export async function suppressedAmong(db: Kysely<Database>, emails: string[]) {
   const rows = await db
     .selectFrom("suppressions")
     .select(["email", "reason", "suppressed_at", "suppressed"])
-    .where("email", "in", sql<string>`(SELECT value FROM json_each(${jsonParam(emails)}))`)
+    .where("email", "in", textList(emails))
     .execute();
   return rows.filter((r) => r.suppressed === 1).map(({ suppressed: _, ...r }) => r);
 }

@@ -6,7 +6,7 @@ import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { clientIpOf, IpSet, ipAllowlist } from "../net/ip_rules.ts";
-import { SinkHealth } from "../sync/health.ts";
+import { SinkHealth } from "../status/sink_health.ts";
 import { bearerAuth } from "./auth.ts";
 import { changeRoutes } from "./change_routes.ts";
 import { healthRoutes } from "./health_routes.ts";

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { SinkHealth } from "../sync/health.ts";
-import { syncStatus } from "../sync/status_report.ts";
+import { syncStatus } from "../status/report.ts";
+import type { SinkHealth } from "../status/sink_health.ts";
 import { VERSION } from "../version.ts";
 import type { AppDeps } from "./app.ts";
 

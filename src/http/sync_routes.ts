@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { countJobs, existingJobIds, type JobRow, listJobs, retryDead } from "../db/jobs.ts";
 import { JOB_STATUSES } from "../db/schema.ts";
 import { badRequest, notFound } from "../errors.ts";
-import { countJobs, existingJobIds, type JobRow, listJobs, retryDead } from "../sync/outbox.ts";
 import { iso } from "../util.ts";
 import type { AppDeps } from "./app.ts";
 import { parse, readJson } from "./json.ts";

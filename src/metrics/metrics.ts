@@ -1,15 +1,14 @@
 import type { Kysely } from "kysely";
 import { type Database, LIVE_STATUSES } from "../db/schema.ts";
-import { ERROR_CLASSES, type SinkHealth } from "../sync/health.ts";
-import type { Failure } from "../sync/outage_log.ts";
-import { VERSION } from "../version.ts";
 import {
   lastEventReceived,
   oldestPending,
   outboxByStatus,
   quarantineCounts,
   suppressedByReason,
-} from "./db_stats.ts";
+} from "../db/stats.ts";
+import { ERROR_CLASSES, type Failure, type SinkHealth } from "../status/sink_health.ts";
+import { VERSION } from "../version.ts";
 import { Registry } from "./registry.ts";
 
 /** What the sync worker reports after each batch it sent to a sink (one call per batch). */

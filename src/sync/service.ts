@@ -1,11 +1,11 @@
 import type { Config } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
+import { jobsWithoutSink } from "../db/jobs.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { reportSyncBatch } from "../metrics/sync_report.ts";
+import { SinkHealth } from "../status/sink_health.ts";
 import { RETRY_DEFAULTS } from "./backoff.ts";
-import { SinkHealth } from "./health.ts";
-import { jobsWithoutSink } from "./outbox.ts";
 import { buildSinks, type SinkDeps } from "./sinks/index.ts";
 import { SyncWorker } from "./worker.ts";
 

@@ -2,12 +2,20 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Db } from "../db/client.ts";
 import { withBusyRetry } from "../db/connection.ts";
+import {
+  type Completion,
+  claimDue,
+  complete,
+  pruneFinished,
+  reclaimExpired,
+  renewLeases,
+} from "../db/outbox.ts";
 import { type Logger, redactAddresses, silentLogger } from "../log.ts";
 import type { SyncBatchReport } from "../metrics/metrics.ts";
+import type { Failure, FailureOutcome } from "../status/sink_health.ts";
+import { errorClass, SinkHealth } from "../status/sink_health.ts";
 import { backoffMs, RETRY_DEFAULTS, type RetryPolicy } from "./backoff.ts";
-import { errorClass, SinkHealth } from "./health.ts";
-import { type Failure, type FailureOutcome, OutageLog } from "./outage_log.ts";
-import { type Completion, claimDue, complete, pruneFinished, reclaimExpired, renewLeases } from "./outbox.ts";
+import { OutageLog } from "./outage_log.ts";
 import { type Outcome, outcomeOf, type Sink, type SyncJob } from "./sink.ts";
 
 export interface WorkerOptions {

@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { sinkTargets } from "../../src/daemon.ts";
 import { migrate, openDatabase } from "../../src/db/client.ts";
+import { reclaimExpired } from "../../src/db/outbox.ts";
 import { pruneBatch } from "../../src/db/retention.ts";
 import { type WriteItem, Writer } from "../../src/db/writer.ts";
-import { reclaimExpired } from "../../src/sync/outbox.ts";
 import { tempDir } from "../helpers/app.ts";
 import { testConfig } from "../helpers/config.ts";
 

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
+import { backfill } from "../../src/db/jobs.ts";
 import { normalizeAddress } from "../../src/events/address.ts";
 import { parseResendEvent } from "../../src/events/resend.ts";
 import { SAMPLE_TYPES, sampleEvent, testAddress } from "../../src/events/samples.ts";
-import { backfill } from "../../src/sync/outbox.ts";
 import { runCli } from "../cli/run.ts";
 import { appsClosedAfterEach, type TestApp, tempDir } from "../helpers/app.ts";
 import { startDaemon, writeConfig } from "../helpers/daemon.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { jsonParam } from "../../src/db/json_param.ts";
+import { claimDue, complete } from "../../src/db/outbox.ts";
 import { MAX_RECIPIENTS } from "../../src/events/resend.ts";
-import { claimDue, complete } from "../../src/sync/outbox.ts";
 import { TOKEN } from "../helpers/config.ts";
 import { event, signedHeaders } from "../helpers/sign.ts";
 import { observedApp } from "../observability/observed.ts";

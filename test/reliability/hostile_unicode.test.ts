@@ -1,8 +1,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import fc from "fast-check";
+import { claimDue } from "../../src/db/outbox.ts";
 import { REASONS } from "../../src/suppression/types.ts";
-import { claimDue } from "../../src/sync/outbox.ts";
 import { runCli } from "../cli/run.ts";
 import { makeApp, type TestApp } from "../helpers/app.ts";
 import { TOKEN } from "../helpers/config.ts";

@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
-import { backfill, listJobs } from "../../src/sync/outbox.ts";
+import { backfill, listJobs } from "../../src/db/jobs.ts";
 import { runCli } from "../cli/run.ts";
 import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
 import { appsClosedAfterEach, tableCounts, tempDir } from "../helpers/app.ts";

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { listJobs } from "../../src/sync/outbox.ts";
+import { listJobs } from "../../src/db/jobs.ts";
 import type { Sink, SyncJob } from "../../src/sync/sink.ts";
 import { SyncWorker } from "../../src/sync/worker.ts";
 import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { listJobs } from "../../src/sync/outbox.ts";
+import { listJobs } from "../../src/db/jobs.ts";
 import { Semaphore } from "../../src/sync/semaphore.ts";
 import { buildSinks } from "../../src/sync/sinks/index.ts";
 import { MailchimpApi } from "../../src/sync/sinks/mailchimp_api.ts";

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { startDaemon } from "../../src/daemon.ts";
+import { countJobs } from "../../src/db/jobs.ts";
 import { createApp } from "../../src/http/app.ts";
 import { jsonLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
-import { errorClass } from "../../src/sync/health.ts";
-import { countJobs } from "../../src/sync/outbox.ts";
+import { errorClass } from "../../src/status/sink_health.ts";
 import { type Sink, SinkError, type SyncJob } from "../../src/sync/sink.ts";
 import { buildSinks } from "../../src/sync/sinks/index.ts";
 import { SyncWorker } from "../../src/sync/worker.ts";

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { openDatabase } from "../../src/db/client.ts";
-import { claimDue, listJobs } from "../../src/sync/outbox.ts";
+import { listJobs } from "../../src/db/jobs.ts";
+import { claimDue } from "../../src/db/outbox.ts";
 import type { Outcome, Sink, SyncJob } from "../../src/sync/sink.ts";
 import { buildSinks } from "../../src/sync/sinks/index.ts";
 import { SyncWorker } from "../../src/sync/worker.ts";

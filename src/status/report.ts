@@ -1,9 +1,9 @@
 import type { Kysely } from "kysely";
 import type { Config } from "../config/schema.ts";
 import { type Database, LIVE_STATUSES } from "../db/schema.ts";
-import { oldestPending, outboxByStatus } from "../metrics/db_stats.ts";
+import { oldestPending, outboxByStatus } from "../db/stats.ts";
 import { iso } from "../util.ts";
-import type { ErrorClass, SinkHealth, SinkState } from "./health.ts";
+import type { ErrorClass, SinkHealth, SinkState } from "./sink_health.ts";
 
 export interface SinkStatus {
   name: string;
