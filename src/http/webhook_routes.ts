@@ -52,7 +52,7 @@ export function webhookRoutes(deps: AppDeps) {
           parsed.outcome === "act" ? "processed" : parsed.outcome === "ignore" ? "ignored" : "quarantined",
         occurredAt: parsed.occurredAt,
         intents: parsed.outcome === "act" ? parsed.intents : [],
-        // A smoke test is recorded like any event and sent to no sink (db/writer.ts).
+        // A smoke test is recorded like any event and sent to no sink (db/write_enqueue.ts).
         ...(parsed.outcome === "act" && parsed.test ? { test: true, actor: "send-test-event" } : {}),
         ...(parsed.outcome === "quarantine" ? { quarantine: { reason: parsed.reason, body: bytes } } : {}),
       });
