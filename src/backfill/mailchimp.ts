@@ -1,6 +1,6 @@
 import type { MailchimpSinkConfig } from "../config/schema.ts";
-import type { Reason } from "../db/schema.ts";
-import { AppError, configError } from "../errors.ts";
+import { configError, unavailable } from "../errors.ts";
+import type { Reason } from "../suppression/types.ts";
 import { Semaphore } from "../sync/semaphore.ts";
 import { MailchimpApi, MailchimpError } from "../sync/sinks/mailchimp_api.ts";
 import type { Listing } from "./pass.ts";
@@ -87,11 +87,8 @@ export async function memberPage(
           `sink ${sink}: audience '${listId}' does not exist for this API key (check listIds).`,
         );
       if (!e.transient || attempt >= ATTEMPTS)
-        throw new AppError(
-          503,
-          "unavailable",
+        throw unavailable(
           `sink ${sink}: ${e.message}. Run the command again later: it goes on where it stopped.`,
-          69,
         );
       await sleep(Math.min(60_000, 1000 * 2 ** (attempt - 1)));
     }

@@ -1,4 +1,4 @@
-import type { Reason } from "../db/schema.ts";
+import type { Reason } from "../suppression/types.ts";
 import type { Listing } from "./pass.ts";
 import type { ResendReader } from "./resend_api.ts";
 import type { BackfillRow } from "./rows.ts";

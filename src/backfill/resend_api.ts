@@ -1,4 +1,4 @@
-import { AppError, configError } from "../errors.ts";
+import { type AppError, configError, unavailable } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
 /** A page of one of Resend's paginated listings (resend.com/docs/api-reference/pagination). */
@@ -98,7 +98,7 @@ export class ResendReader {
           `Resend refused resend.apiKey (${said}): use a full-access API key from Resend's API Keys page (a sending-only key cannot read lists).`,
         );
       }
-      throw new AppError(502, "resend_refused", `GET ${path}: Resend answered ${said}`, 69);
+      throw unavailable(`GET ${path}: Resend answered ${said}`, "resend_refused");
     }
   }
 
@@ -115,10 +115,5 @@ function backoff(attempt: number): number {
 }
 
 function unreachable(message: string): AppError {
-  return new AppError(
-    503,
-    "unavailable",
-    `${message}. Run the command again later: it goes on where it stopped.`,
-    69,
-  );
+  return unavailable(`${message}. Run the command again later: it goes on where it stopped.`);
 }

@@ -1,10 +1,10 @@
 import type { Db } from "../db/client.ts";
 import { type KnownReason, knownReasons } from "../db/import_cursor.ts";
-import type { Reason } from "../db/schema.ts";
 import type { WriteQueue } from "../db/writer.ts";
 import { normalizeAddress } from "../events/address.ts";
-import type { Intent } from "../events/intents.ts";
-import { type Source, sourceOf } from "../events/sources.ts";
+import type { Intent } from "../suppression/intents.ts";
+import { type Source, sourceOf } from "../suppression/sources.ts";
+import type { Reason } from "../suppression/types.ts";
 
 /** One address a service says must not be mailed. */
 export interface BackfillRow {

@@ -1,7 +1,7 @@
 import { type AddressRows, countAddressRows, forgetAddress, quarantinedMentions } from "../db/forget.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
-import { openContext } from "./context.ts";
+import { withContext } from "./context.ts";
 
 const describe = (r: AddressRows) =>
   `${r.suppressions} suppression(s), ${r.reasons} reason row(s), ${r.history} history row(s), ${r.jobs} sync job(s)`;
@@ -23,8 +23,7 @@ Without --yes nothing is erased: it prints what would be.`,
     const raw = positionals[0] as string;
     const email = normalizeAddress(raw);
     if (email === null) throw usageError(`${JSON.stringify(raw)} is not an email address.`);
-    const ctx = await openContext(values, { schema: "require" });
-    try {
+    return withContext(values, { schema: "require" }, async (ctx) => {
       const found = await countAddressRows(ctx.db, email);
       const mentions = await quarantinedMentions(ctx.db, email);
       const lines: string[] = [];
@@ -48,8 +47,6 @@ Without --yes nothing is erased: it prints what would be.`,
       }
       process.stdout.write(`${lines.join("\n")}\n`);
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ipEntryError } from "../http/ip_rules.ts";
-import { checkTemplate } from "../sync/template.ts";
+import { ipEntryError } from "../net/ip_rules.ts";
+import { checkTemplate } from "./template.ts";
 
 /**
  * The whole configuration, validated once at start. Every key is documented for operators in
@@ -29,7 +29,7 @@ function signingKey(value: string, ctx: z.RefinementCtx) {
     ctx.addIssue({ code: "custom", message: `${problem}: copy it again from Resend's webhook page` });
 }
 
-/** An address, a CIDR range, or a name such as "resend" or "loopback" (see http/ip_rules.ts). */
+/** An address, a CIDR range, or a name such as "resend" or "loopback" (see net/ip_rules.ts). */
 const ipEntry = z.string().superRefine((v, ctx) => {
   const problem = ipEntryError(v);
   if (problem) ctx.addIssue({ code: "custom", message: problem });

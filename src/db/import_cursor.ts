@@ -24,7 +24,7 @@ export async function readCursor(db: Db, source: string, scope: string): Promise
     last_complete_at: number | null;
     rows: number;
   }>`SELECT cursor, pass_started_at, last_complete_at, rows FROM import_cursors
-     WHERE source = ${source} AND scope = ${scope}`.execute(db.kysely);
+     WHERE source = ${source} AND scope = ${scope}`.execute(db.read);
   const row = r.rows[0];
   return {
     source,
@@ -47,7 +47,7 @@ export async function saveCursor(db: Db, c: ImportCursor, now: number): Promise<
       VALUES (${c.source}, ${c.scope}, ${c.cursor}, ${c.passStartedAt}, ${c.lastCompleteAt}, ${c.rows}, ${now})
       ON CONFLICT (source, scope) DO UPDATE SET cursor = excluded.cursor,
         pass_started_at = excluded.pass_started_at, last_complete_at = excluded.last_complete_at,
-        rows = excluded.rows, updated_at = excluded.updated_at`.execute(db.outbox),
+        rows = excluded.rows, updated_at = excluded.updated_at`.execute(db.write),
   );
 }
 
@@ -61,7 +61,7 @@ export async function listCursors(db: Db): Promise<ImportCursor[]> {
     last_complete_at: number | null;
     rows: number;
   }>`SELECT source, scope, cursor, pass_started_at, last_complete_at, rows FROM import_cursors
-     ORDER BY source, scope`.execute(db.kysely);
+     ORDER BY source, scope`.execute(db.read);
   return r.rows.map((row) => ({
     source: row.source,
     scope: row.scope,
@@ -96,7 +96,7 @@ export async function knownReasons(db: Db, emails: string[]): Promise<Map<string
     suppressed_at: number | null;
     lifted_at: number | null;
   }>`SELECT email, reason, source, active, suppressed_at, lifted_at FROM suppression_reasons
-     WHERE email IN (SELECT value FROM json_each(${jsonParam(emails)}))`.execute(db.kysely);
+     WHERE email IN (SELECT value FROM json_each(${jsonParam(emails)}))`.execute(db.read);
   for (const row of r.rows) {
     const list = out.get(row.email) ?? [];
     list.push({

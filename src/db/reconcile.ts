@@ -1,8 +1,8 @@
 import { sql } from "kysely";
+import type { Reason } from "../suppression/types.ts";
 import type { Db } from "./client.ts";
 import { withBusyRetry } from "./connection.ts";
 import { jsonParam } from "./json_param.ts";
-import type { Reason } from "./schema.ts";
 
 /**
  * Every suppressed address with its reason in force, for a comparison with a service's lists
@@ -10,7 +10,7 @@ import type { Reason } from "./schema.ts";
  */
 export async function suppressedAddresses(db: Db): Promise<Map<string, Reason>> {
   const r = await sql<{ email: string; reason: Reason }>`SELECT email, reason FROM suppressions
-    WHERE suppressed = 1`.execute(db.kysely);
+    WHERE suppressed = 1`.execute(db.read);
   return new Map(r.rows.map((row) => [row.email, row.reason]));
 }
 
@@ -36,7 +36,7 @@ export async function queueSuppressJobs(
         FROM suppressions s
         WHERE s.email IN (SELECT value FROM json_each(${part})) AND s.suppressed = 1
           AND NOT EXISTS (SELECT 1 FROM sync_jobs j WHERE j.sink = ${sink} AND j.email = s.email
-            AND j.status IN ('pending', 'running'))`.execute(db.outbox),
+            AND j.status IN ('pending', 'running'))`.execute(db.write),
     );
     queued += Number(r.numAffectedRows ?? 0);
   }

@@ -5,10 +5,10 @@ import { type BackfillRow, emptyStats, writeRows } from "../backfill/rows.ts";
 import type { Config, MailchimpSinkConfig } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
 import { queueSuppressJobs, suppressedAddresses } from "../db/reconcile.ts";
-import type { Reason } from "../db/schema.ts";
 import type { WriteQueue } from "../db/writer.ts";
 import { configError } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
+import type { Reason } from "../suppression/types.ts";
 
 /** Addresses found on one side only: how many, and the first few (sorted) to look at. */
 export interface Drift {

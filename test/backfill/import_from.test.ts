@@ -24,7 +24,7 @@ async function counts(dbFile: string) {
   const t = await openTestDb(dbFile);
   try {
     const one = async (q: ReturnType<typeof sql<{ n: number }>>) =>
-      (await q.execute(t.db.kysely)).rows[0]?.n ?? 0;
+      (await q.execute(t.db.read)).rows[0]?.n ?? 0;
     return {
       suppressed: await one(sql<{ n: number }>`SELECT count(*) AS n FROM suppressions WHERE suppressed = 1`),
       history: await one(sql<{ n: number }>`SELECT count(*) AS n FROM suppression_events`),
@@ -34,7 +34,7 @@ async function counts(dbFile: string) {
             sink: string;
             n: number;
           }>`SELECT sink, count(*) AS n FROM sync_jobs WHERE status = 'pending' GROUP BY sink`.execute(
-            t.db.kysely,
+            t.db.read,
           )
         ).rows.map((r) => [r.sink, r.n]),
       ),
@@ -45,7 +45,7 @@ async function counts(dbFile: string) {
             k: string;
             n: number;
           }>`SELECT reason || '/' || source AS k, count(*) AS n FROM suppression_reasons WHERE active = 1 GROUP BY k`.execute(
-            t.db.kysely,
+            t.db.read,
           )
         ).rows.map((r) => [r.k, r.n]),
       ),

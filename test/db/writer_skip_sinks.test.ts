@@ -34,7 +34,7 @@ test("skipSinks: the sink a change came from gets no job and keeps its waiting o
   const jobs = async () =>
     (
       await sql<{ sink: string; email: string; event_type: string; status: string }>`
-        SELECT sink, email, event_type, status FROM sync_jobs ORDER BY id`.execute(db.kysely)
+        SELECT sink, email, event_type, status FROM sync_jobs ORDER BY id`.execute(db.read)
     ).rows.map((j) => `${j.sink} ${j.email} ${j.event_type} ${j.status}`);
   try {
     // An API suppression and its lift leave a lift job waiting for the newsletter; then Mailchimp
@@ -72,7 +72,7 @@ test("skipSinks: the sink a change came from gets no job and keeps its waiting o
     ]);
     // The reason is recorded under its source.
     const reasons = await sql<{ source: string }>`SELECT source FROM suppression_reasons
-      WHERE email = 'b@example.com'`.execute(db.kysely);
+      WHERE email = 'b@example.com'`.execute(db.read);
     expect(reasons.rows.map((x) => x.source)).toEqual(["mailchimp"]);
   } finally {
     await writer.close();

@@ -15,7 +15,7 @@ afterAll(() => tmp.cleanup());
 async function snapshot(dbFile: string) {
   const t = await openTestDb(dbFile);
   try {
-    const rows = async <T>(q: ReturnType<typeof sql<T>>) => (await q.execute(t.db.kysely)).rows;
+    const rows = async <T>(q: ReturnType<typeof sql<T>>) => (await q.execute(t.db.read)).rows;
     return {
       reasons: await rows(sql<{ email: string; reason: string; source: string; active: number }>`
         SELECT email, reason, source, active FROM suppression_reasons ORDER BY email, reason, source`),

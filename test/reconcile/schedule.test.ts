@@ -17,7 +17,7 @@ test("reconcile.everyHours: a run reports drift to the log (counts, no addresses
     mc.addMember("aud1", "kept@example.com", "subscribed");
     mc.addMember("aud1", "gone@example.com", "cleaned");
     const lines: string[] = [];
-    const metrics = new Metrics({ db: t.db.kysely });
+    const metrics = new Metrics({ db: t.db.read });
     const schedule = new ReconcileSchedule({
       config: t.config,
       db: t.db,
