@@ -50,7 +50,10 @@ export async function runPass(
     cursor.rows = 0;
   }
   for (;;) {
-    if (opts.stop?.()) return { label: listing.label, stats, complete: false, resumed };
+    if (opts.stop?.()) {
+      opts.progress?.finish();
+      return { label: listing.label, stats, complete: false, resumed };
+    }
     const page = await listing.page(cursor.cursor, cursor);
     await writeRows(target, page.rows, stats);
     cursor.rows += page.rows.length;
