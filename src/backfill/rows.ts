@@ -99,6 +99,22 @@ export async function writeRows(target: WriteTarget, rows: BackfillRow[], stats:
   stats.known += intents.length - result.changed;
 }
 
+/**
+ * The rows that writing would change something for (see writeRows): not already recorded by this
+ * source at that time or later, nor lifted by an API call made after them. What reconcile counts
+ * as drift, so that `--fix` leaves none behind.
+ */
+export async function unknownRows(db: Db, rows: BackfillRow[], eventType: string): Promise<BackfillRow[]> {
+  const source = sourceOf(eventType);
+  const out: BackfillRow[] = [];
+  for (let i = 0; i < rows.length; i += 5000) {
+    const part = rows.slice(i, i + 5000).map((r) => ({ ...r, email: normalizeAddress(r.email) ?? "" }));
+    const known = await knownReasons(db, [...new Set(part.map((r) => r.email))]);
+    out.push(...part.filter((r) => r.email !== "" && !isKnown(known.get(r.email) ?? [], r, source)));
+  }
+  return out;
+}
+
 function isKnown(rows: KnownReason[], r: BackfillRow, source: Source): boolean {
   return rows.some((k) => {
     if (k.reason === "*") return r.at !== null && (k.liftedAt ?? -Infinity) >= r.at;

@@ -1,7 +1,7 @@
 import { allMembers, MAILCHIMP_REASON, mailchimpApi, timeOf } from "../backfill/mailchimp.ts";
 import { resendSinks } from "../backfill/origin.ts";
 import { ResendReader, type ResendSuppression } from "../backfill/resend_api.ts";
-import { type BackfillRow, emptyStats, writeRows } from "../backfill/rows.ts";
+import { type BackfillRow, emptyStats, unknownRows, writeRows } from "../backfill/rows.ts";
 import type { Config, MailchimpSinkConfig } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
 import { queueSuppressJobs, suppressedAddresses } from "../db/reconcile.ts";
@@ -105,17 +105,22 @@ async function audience(
   const here = subscribed
     .map((m) => normalizeAddress(m.email))
     .filter((e): e is string => e !== null && ours.has(e));
-  const there = gone.filter((r) => {
-    const e = normalizeAddress(r.email);
-    return e !== null && !ours.has(e);
-  });
+  // Not drift: an address an operator lifted here after it changed there (the lift wins).
+  const there = await unknownRows(
+    deps.db,
+    gone.filter((r) => {
+      const e = normalizeAddress(r.email);
+      return e !== null && !ours.has(e);
+    }),
+    "mailchimp.reconcile",
+  );
   const report: TargetReport = {
     target: `mailchimp ${sink.name}/${listId}`,
     ours: ours.size,
     theirs: gone.length,
     hereNotThere: drift(here, opts.first),
     thereNotHere: drift(
-      there.map((r) => r.email.toLowerCase()),
+      there.map((r) => r.email),
       opts.first,
     ),
   };
@@ -155,10 +160,20 @@ async function resendList(
     after = last.id;
   }
   const theirs = new Set(listed.map((s) => normalizeAddress(s.email)).filter((e): e is string => e !== null));
-  const there = listed.filter((s) => {
-    const e = normalizeAddress(s.email);
-    return e !== null && !ours.has(e);
-  });
+  const there = await unknownRows(
+    deps.db,
+    listed
+      .filter((s) => {
+        const e = normalizeAddress(s.email);
+        return e !== null && !ours.has(e);
+      })
+      .map((s) => ({
+        email: s.email,
+        reason: RESEND_ORIGIN[s.origin] ?? "provider_suppressed",
+        at: timeOf(s.created_at),
+      })),
+    "suppression.reconcile",
+  );
   const here = [...ours]
     .filter(([e, reason]) => RESEND_KEEPS.includes(reason) && !theirs.has(e))
     .map(([e]) => e);
@@ -168,7 +183,7 @@ async function resendList(
     theirs: theirs.size,
     hereNotThere: drift(here, opts.first),
     thereNotHere: drift(
-      there.map((s) => s.email.toLowerCase()),
+      there.map((r) => r.email),
       opts.first,
     ),
   };
@@ -176,15 +191,10 @@ async function resendList(
     const now = (deps.now ?? Date.now)();
     const sinks = resendSinks(deps.config);
     const stats = emptyStats();
-    const rows: BackfillRow[] = there.map((s) => ({
-      email: s.email,
-      reason: RESEND_ORIGIN[s.origin] ?? "provider_suppressed",
-      at: timeOf(s.created_at),
-    }));
-    for (let i = 0; i < rows.length; i += 1000)
+    for (let i = 0; i < there.length; i += 1000)
       await writeRows(
         { db: deps.db, writer: deps.writer, eventType: "suppression.reconcile", skipSinks: sinks },
-        rows.slice(i, i + 1000),
+        there.slice(i, i + 1000),
         stats,
       );
     let queued = 0;

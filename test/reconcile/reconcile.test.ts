@@ -54,6 +54,8 @@ test("reconcile finds drift planted both ways in a Mailchimp audience and Resend
         eventType: "api.put",
         occurredAt: at,
       },
+      // Lifted by an operator after it unsubscribed in Mailchimp: the lift wins, not drift.
+      { kind: "lift", email: "lifted@example.com", reasons: "*", eventType: "api.delete", occurredAt: at },
     ]);
     await t.close();
     for (const u of ["ours1", "ours2", "ours3", "fine"])
@@ -64,6 +66,7 @@ test("reconcile finds drift planted both ways in a Mailchimp audience and Resend
     mc.addMember("aud1", "theirs1@example.com", "unsubscribed", [], { lastChanged: old });
     mc.addMember("aud1", "theirs2@example.com", "unsubscribed", [], { lastChanged: old });
     mc.addMember("aud1", "cleaned1@example.com", "cleaned", [], { lastChanged: old });
+    mc.addMember("aud1", "lifted@example.com", "unsubscribed", [], { lastChanged: old });
     for (const u of ["ours1", "ours2"]) resend.suppress(`${u}@example.com`, "bounce");
     resend.suppress("rb1@example.com", "bounce", old);
     const config = writeConfig(dir, dbFile, {
@@ -88,7 +91,7 @@ test("reconcile finds drift planted both ways in a Mailchimp audience and Resend
     expect(report.code).toBe(1);
     expect(report.stdout).toBe(
       [
-        "mailchimp newsletter/aud1: 4 suppressed here, 4 unsubscribed or cleaned there",
+        "mailchimp newsletter/aud1: 4 suppressed here, 5 unsubscribed or cleaned there",
         "  suppressed here but subscribed there: 3 (ours1@example.com, ours2@example.com, ours3@example.com)",
         "  unsubscribed or cleaned there but not suppressed here: 3 (cleaned1@example.com, theirs1@example.com, theirs2@example.com)",
         "resend: 4 suppressed here, 3 on Resend's suppression list",
