@@ -304,3 +304,50 @@ test("import --from resend: Ctrl-C stops after the page in hand (exit 130, says 
     resend.stop();
   }
 }, 120_000);
+
+test("import --from mailchimp: killed midway and resumed at its offset: every member once", async () => {
+  const mc = FakeMailchimp.start({ lists: ["aud1"] });
+  try {
+    const base = Date.parse("2025-01-01T00:00:00Z");
+    for (let i = 0; i < 6000; i++)
+      mc.addMember("aud1", `k${i}@example.com`, "unsubscribed", [], {
+        lastChanged: new Date(base + i * 1000),
+      });
+    // Slow enough that the kill lands between pages.
+    mc.latencyMs = 150;
+    const { dbFile, config } = setup({
+      sinks: [
+        { type: "mailchimp", name: "newsletter", apiKey: FAKE_KEY, listIds: ["aud1"], baseUrl: mc.url },
+      ],
+    });
+    const proc = Bun.spawn(
+      [BUN, join(ROOT, "src/main.ts"), "import", "--from", "mailchimp", "--config", config],
+      {
+        cwd: ROOT,
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    for (;;) {
+      await Bun.sleep(50);
+      const c = await counts(dbFile).catch(() => null);
+      if (c && c.cursorRows >= 2000) break;
+      expect(proc.exitCode).toBeNull();
+    }
+    proc.kill("SIGKILL");
+    await proc.exited;
+    const midway = await counts(dbFile);
+    expect(midway.suppressed).toBeLessThan(6000);
+    mc.latencyMs = 0;
+    const rest = await runCli(["import", "--from", "mailchimp", "--config", config]);
+    expect(rest.code).toBe(0);
+    expect(rest.stdout).toContain("mailchimp newsletter aud1 unsubscribed: read");
+    expect(rest.stdout).toContain("(went on from the last run)");
+    const done = await counts(dbFile);
+    expect(done.suppressed).toBe(6000);
+    expect(done.history).toBe(6000);
+    expect(done.jobs).toEqual({});
+  } finally {
+    mc.stop();
+  }
+}, 120_000);
