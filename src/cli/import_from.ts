@@ -35,12 +35,14 @@ export async function importFrom(
     const progress = new Progress(process.stderr);
     const opts = { progress, stop: () => stopping };
     const results: PassResult[] = [];
+    const told = new Set<string>();
     for (const { target, listing } of service === "resend"
       ? fromResend(ctx, values.full === true)
       : fromMailchimp(ctx)) {
       if (stopping) break;
-      if (target.skipSinks.length > 0 && results.length === 0)
-        say(`sinks not told (the rows come from there): ${target.skipSinks.join(", ")}`);
+      const skipped = target.skipSinks.join(", ");
+      if (skipped && !told.has(skipped)) say(`sinks not told (the rows come from there): ${skipped}`);
+      told.add(skipped);
       const r = await runPass(target, listing, emptyStats(), opts);
       results.push(r);
       const s = r.stats;

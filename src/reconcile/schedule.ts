@@ -54,7 +54,8 @@ export class ReconcileSchedule {
     if (hours <= 0) return;
     const every = hours * 3600_000;
     const tick = () => {
-      this.running = this.runOnce().finally(() => {
+      // A run still going (a huge audience, a throttled service) is not doubled.
+      this.running ??= this.runOnce().finally(() => {
         this.running = null;
       });
       this.timer = setTimeout(tick, every);
