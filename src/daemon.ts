@@ -44,6 +44,7 @@ export async function startDaemon(
     softBounce: config.policy.softBounce,
     sinks: sinkTargets(config),
     clock,
+    hashKey: config.privacy.hashKey,
   });
   const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
@@ -147,6 +148,7 @@ export function sinkTargets(config: Config): SinkTarget[] {
   return config.sinks.map((s) => ({
     name: s.name,
     lifts: s.type === "mailchimp" ? s.tag !== undefined : s.sendLifts,
+    reasons: s.reasons ?? null,
   }));
 }
 

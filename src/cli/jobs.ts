@@ -228,6 +228,8 @@ the service cannot be reached), unless --force.`,
         }
       }
       const r = await backfill(ctx.db.outbox, sink, Date.now(), {
+        // Only what the sink's reasons filter lets through (config: sinks[].reasons).
+        reasons: config?.reasons ?? null,
         onChunk: (p) =>
           process.stderr.write(`scanned ${p.scanned} suppressed addresses, queued ${p.queued}\n`),
       });

@@ -4,6 +4,7 @@ import { AppError, unavailable } from "../errors.ts";
 import { type Intent, intentKey } from "../events/intents.ts";
 import {
   type AddressState,
+  activeReasons,
   applyIntent,
   emptyState,
   type HistoryEntry,
@@ -15,6 +16,7 @@ import type { Source } from "../events/sources.ts";
 import type { Db } from "./client.ts";
 import { isBusy } from "./connection.ts";
 import { toStatement } from "./dialect.ts";
+import { addressHash } from "./erased.ts";
 import { jsonParam } from "./json_param.ts";
 import type { EventStatus, Reason, SuppressionTable } from "./schema.ts";
 import * as SQL from "./writer_sql.ts";
@@ -39,6 +41,11 @@ export interface WriteItem {
    * no sink hears of them, so a test can never unsubscribe a real person.
    */
   test?: boolean;
+  /**
+   * Sinks that must not hear of this item's changes because they are where it came from (a
+   * Mailchimp webhook is not sent back to the sink of that audience: no echo). Other sinks do.
+   */
+  skipSinks?: readonly string[];
 }
 
 export type WriteStatus = EventStatus | "duplicate";
@@ -53,6 +60,11 @@ export interface SinkTarget {
   name: string;
   /** Whether the sink wants to hear about lifted suppressions (Mailchimp removes its tag). */
   lifts: boolean;
+  /**
+   * The reasons the sink hears of; null for all. With a filter, the sink's view of an address is
+   * "suppressed while one of these is in force", and a job is queued when that view changes.
+   */
+  reasons?: readonly Reason[] | null;
 }
 
 export interface WriterOptions {
@@ -63,6 +75,11 @@ export interface WriterOptions {
   maxBatch?: number;
   /** How long a batch keeps retrying a locked database before its callers get 503. */
   lockWaitMs?: number;
+  /**
+   * `privacy.hashKey`: with it, events about an address erased with `--keep-suppressed` are
+   * dropped (acknowledged, nothing stored): it stays suppressed by its hash alone.
+   */
+  hashKey?: string | null;
 }
 
 /** What the HTTP layer and the CLI write through: the Writer itself, or the Writer on its own thread. */
@@ -257,23 +274,34 @@ export class Writer implements WriteQueue {
       );
     }
 
-    // 3. Load the state the policy needs, for every address in the batch at once.
-    const intents = live.flatMap((i) => i.intents);
+    // 3. Load the state the policy needs, for every address in the batch at once. An address
+    //    erased with --keep-suppressed is left out: nothing about it is stored again.
+    const erased = await this.erasedAmong(
+      exec,
+      live.flatMap((i) => i.intents),
+    );
+    const kept = (intent: Intent) => intent.kind === "invalid_address" || !erased.has(intent.email);
+    const intents = live.flatMap((i) => i.intents).filter(kept);
     const states = await this.loadStates(exec, intents);
     const loaded = new Map(
       [...states].map(([email, st]) => [email, { row: st.row, reasons: reasonsKey(st) }]),
     );
+    // What filtered sinks saw before this batch (the policy updates `states` in place).
+    const before = new Map([...states].map(([email, st]) => [email, inForce(st)]));
 
     // 4. Decide, in arrival order, against state that includes the batch's earlier decisions.
     const history: (HistoryEntry & { svix_id: string | null; actor: string | null })[] = [];
     const changes = new Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>();
+    const touched = new Map<string, Touch>();
     const changedPerItem = live.map((item) => {
       let changed = 0;
-      for (const intent of item.intents) {
+      for (const intent of item.intents.filter(kept)) {
         const state = states.get(intentKey(intent)) ?? emptyState();
         const result = applyIntent(state, intent, this.opts.softBounce, now);
         for (const h of result.history)
           history.push({ ...h, svix_id: item.svixId, actor: item.actor ?? null });
+        if (intent.kind !== "invalid_address")
+          touched.set(intent.email, { intent, test: item.test === true, skip: item.skipSinks ?? [] });
         if (result.change) {
           changes.set(intentKey(intent), { action: result.change, intent, test: item.test === true });
           changed++;
@@ -325,13 +353,24 @@ export class Writer implements WriteQueue {
         ]),
       );
     if (reasons.length > 0) await exec(SQL.UPSERT_REASONS, reasons);
-    await this.enqueueJobs(exec, changes, states, now);
+    await this.enqueueJobs(exec, { changes, touched, before, states }, now);
 
     let n = 0;
     return items.map((item, idx) => {
       if (!accepted[idx]) return { status: "duplicate", changed: 0 };
       return { status: item.status, changed: changedPerItem[n++] ?? 0 };
     });
+  }
+
+  /** The addresses among `intents` erased with --keep-suppressed (one lookup by hash per batch). */
+  private async erasedAmong(exec: Exec, intents: Intent[]): Promise<Set<string>> {
+    const key = this.opts.hashKey;
+    if (!key) return new Set();
+    const emails = [...new Set(intents.filter((i) => i.kind !== "invalid_address").map(intentKey))];
+    if (emails.length === 0) return new Set();
+    const byHash = new Map(emails.map((e) => [addressHash(key, e), e]));
+    const rows = (await exec(SQL.SELECT_ERASED, [...byHash.keys()])).rows;
+    return new Set(rows.map((r) => byHash.get(r.hash as string) as string));
   }
 
   private async loadStates(exec: Exec, intents: Intent[]) {
@@ -367,30 +406,73 @@ export class Writer implements WriteQueue {
 
   /**
    * One job per sink per changed address, in the same transaction as the change. Pending jobs for
-   * the same address are superseded: only the latest state needs to reach the sink.
+   * the same address and sink are superseded: only the latest state needs to reach the sink. A
+   * sink without a reason filter hears of every change of mailability; a filtered one when its
+   * view changes (suppressed while one of its reasons is in force), with the strongest of its
+   * reasons. A sink the item came from (`skipSinks`) is not sent its own change back, and its
+   * pending jobs for the address are superseded too: it already holds the newest state.
    */
   private async enqueueJobs(
     exec: Exec,
-    changes: Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>,
-    states: Map<string, AddressState>,
+    batch: {
+      changes: Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>;
+      touched: Map<string, Touch>;
+      before: Map<string, Reason[]>;
+      states: Map<string, AddressState>;
+    },
     now: number,
   ) {
-    // A test's change neither queues jobs nor supersedes the real ones waiting for its address.
-    const real = [...changes].filter(([, c]) => !c.test).map(([email]) => email);
-    if (real.length === 0 || this.opts.sinks.length === 0) return;
-    await exec(SQL.SUPERSEDE_JOBS, real, now);
+    if (this.opts.sinks.length === 0) return;
+    const supersede: [string, string][] = [];
     const jobs: unknown[] = [];
-    for (const [email, { action, intent, test }] of changes) {
-      if (test) continue;
-      const reason = states.get(email)?.row?.reason ?? "manual";
+    // A test's change neither queues jobs nor supersedes the real ones waiting for its address.
+    for (const [email, touch] of batch.touched) {
+      if (touch.test) continue;
+      const change = batch.changes.get(email);
+      const after = inForceOf(batch.states.get(email));
+      const was = batch.before.get(email) ?? [];
       for (const sink of this.opts.sinks) {
+        let action: "suppress" | "lift" | undefined;
+        let reason: Reason;
+        let intent: Intent = touch.intent;
+        if (sink.reasons == null) {
+          if (!change) continue;
+          action = change.action;
+          intent = change.intent;
+          reason = batch.states.get(email)?.row?.reason ?? "manual";
+        } else {
+          const wanted = sink.reasons;
+          const now_ = after.find((r) => wanted.includes(r));
+          const then = was.find((r) => wanted.includes(r));
+          if (now_ !== undefined && then === undefined) action = "suppress";
+          else if (now_ === undefined && then !== undefined) action = "lift";
+          else continue;
+          reason = (now_ ?? then) as Reason;
+        }
+        supersede.push([sink.name, email]);
+        if (touch.skip.includes(sink.name)) continue;
         if (action === "lift" && !sink.lifts) continue;
         jobs.push([sink.name, email, action, reason, intent.eventType, intent.occurredAt]);
       }
     }
+    if (supersede.length > 0) await exec(SQL.SUPERSEDE_JOBS, supersede, now);
     if (jobs.length > 0) await exec(SQL.INSERT_JOBS, jobs, now);
   }
 }
+
+/** The last item of the batch that spoke of an address: where its jobs come from. */
+interface Touch {
+  intent: Exclude<Intent, { kind: "invalid_address" }>;
+  test: boolean;
+  skip: readonly string[];
+}
+
+/** The reasons in force, strongest first. */
+function inForce(state: AddressState): Reason[] {
+  return activeReasons(state).map((r) => r.reason as Reason);
+}
+
+const inForceOf = (state: AddressState | undefined): Reason[] => (state ? inForce(state) : []);
 
 type Exec = (text: string, rows: unknown[], arg?: number) => Promise<{ rows: Record<string, unknown>[] }>;
 

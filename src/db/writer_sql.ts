@@ -53,9 +53,17 @@ SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM jso
 ON CONFLICT (email, reason, source) DO UPDATE SET active = excluded.active,
 suppressed_at = excluded.suppressed_at, lifted_at = excluded.lifted_at`;
 
-/** Pending jobs of these addresses (?1) are replaced by the new ones; ?2 now. */
+/**
+ * Pending jobs of these [sink, email] pairs (?1) are replaced by the new ones; ?2 now. The address
+ * list goes through the sync_jobs_by_email index (migration 003); the pair test only filters what
+ * it finds.
+ */
 export const SUPERSEDE_JOBS = `UPDATE sync_jobs SET status = 'superseded', updated_at = ?2
-WHERE status = 'pending' AND email IN ${IN_LIST}`;
+WHERE status = 'pending' AND email IN (SELECT value->>1 FROM json_each(?1))
+AND EXISTS (SELECT 1 FROM json_each(?1) p WHERE p.value->>0 = sync_jobs.sink AND p.value->>1 = sync_jobs.email)`;
+
+/** Which of these address hashes (?1) were erased with --keep-suppressed. */
+export const SELECT_ERASED = `SELECT hash FROM erased_suppressions WHERE hash IN ${IN_LIST}`;
 
 /** [sink, email, action, reason, event_type, occurred_at]; ?2 now (due at once). */
 export const INSERT_JOBS = `INSERT INTO sync_jobs

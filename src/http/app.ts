@@ -10,6 +10,7 @@ import { bearerAuth } from "./auth.ts";
 import { changeRoutes } from "./change_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { clientIpOf, IpSet, ipAllowlist } from "./ip_rules.ts";
+import { mailchimpWebhookRoutes } from "./mailchimp_webhook_routes.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
 import { logPath, requestLog, WEBHOOK_PATH, WebhookObserver } from "./request_log.ts";
 import { statusRoutes } from "./status_routes.ts";
@@ -33,8 +34,8 @@ export interface AppDeps {
 
 /**
  * Every route group, in one place. `/v1/*` requires a bearer token; `/metrics` an API token or a
- * scrape-only `metrics.tokens` one; the webhook route is authenticated by its signature (and,
- * optionally, its source address); health checks are open. Every request is logged and measured.
+ * scrape-only `metrics.tokens` one; the Resend webhook route is authenticated by its signature (and,
+ * optionally, its source address), Mailchimp's by the secret in its path; health checks are open. Every request is logged and measured.
  */
 export function createApp(deps: AppDeps) {
   const { config } = deps;
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps) {
   app.use("/metrics", bearerAuth([...config.api.named, ...scrapers]));
   app.route("/", healthRoutes(deps));
   app.route("/", webhookRoutes({ ...deps, writer: webhooks.wrap(deps.writer) }));
+  app.route("/", mailchimpWebhookRoutes(deps));
   app.route("/", suppressionRoutes(deps));
   app.route("/", changeRoutes(deps));
   app.route("/", syncRoutes(deps));

@@ -111,6 +111,8 @@ const ADDRESS_PATH = /^\/v1\/suppressions\/([^/]+)$/;
 
 /** `/v1/suppressions/{email}` with the address hashed (or decoded, when hashing is off). */
 export function logPath(path: string, hash: boolean): string {
+  // The path of a Mailchimp webhook is its credential: never written to a log.
+  if (path.startsWith("/webhooks/mailchimp/")) return "/webhooks/mailchimp/[secret]";
   const m = ADDRESS_PATH.exec(path);
   if (!m?.[1] || m[1] === "check") return path;
   let address = m[1];

@@ -5,6 +5,7 @@ import * as m003 from "./003_sync_jobs_by_email.ts";
 import * as m004 from "./004_repair_lone_surrogates.ts";
 import * as m005 from "./005_history_actor.ts";
 import * as m006 from "./006_reason_sources.ts";
+import * as m008 from "./008_erased_suppressions.ts";
 
 /**
  * Every migration, by name, in order. Listed in code because a compiled binary has no migrations
@@ -17,4 +18,6 @@ export const migrations: Record<string, Migration> = {
   "004_repair_lone_surrogates": m004,
   "005_history_actor": m005,
   "006_reason_sources": m006,
+  // 007 is the backfill branch's migration; the two land together.
+  "008_erased_suppressions": m008,
 };
