@@ -10,6 +10,7 @@ import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { SinkHealth } from "./sync/health.ts";
 import { type SyncService, startSync } from "./sync/service.ts";
+import { UiStats } from "./ui/stats.ts";
 
 export interface Daemon {
   url: string;
@@ -54,7 +55,10 @@ export async function startDaemon(
     config.sinks.map((s) => s.name),
     clock,
   );
-  const deps = { config, db, writer, clock, metrics, log, sinkHealth };
+  // The status page's figures outlive a reload's new app, and are refreshed in the background.
+  const uiStats = new UiStats({ db, config, clock, sinkHealth });
+  if (config.ui.enabled) uiStats.start();
+  const deps = { config, db, writer, clock, metrics, log, sinkHealth, uiStats };
   // A reload builds a new app on the same database and writer and swaps it in: each request runs
   // wholly on the app it started on, so none sees half-applied credentials or is dropped.
   let app = createApp(deps);
@@ -68,6 +72,7 @@ export async function startDaemon(
       tls: config.server.tls,
     });
   } catch (e) {
+    await uiStats.stop();
     await writer.close();
     db.close();
     throw bindError(e, config.server, listenSettings) ?? e;
@@ -88,6 +93,7 @@ export async function startDaemon(
     async stop() {
       const http = async () => {
         await listener.stop();
+        await uiStats.stop();
         await retention.stop();
         await writer.close();
       };
@@ -109,7 +115,10 @@ export async function startDaemon(
   };
 }
 
-/** What a reload changes: the webhook secrets, the API and scrape tokens, and sink settings. */
+/**
+ * What a reload changes: the webhook secrets, the API, scrape and status page tokens, and sink
+ * settings. The status page's sessions end with the old app (a token may have been revoked).
+ */
 function withCredentialsOf(current: Config, next: Config, sinks: boolean): Config {
   return Object.freeze({
     ...current,
@@ -117,6 +126,7 @@ function withCredentialsOf(current: Config, next: Config, sinks: boolean): Confi
     resend: Object.freeze({ ...current.resend, webhookSecrets: next.resend.webhookSecrets }),
     api: next.api,
     metrics: Object.freeze({ ...current.metrics, tokens: next.metrics.tokens }),
+    ui: Object.freeze({ ...current.ui, tokens: next.ui.tokens }),
   });
 }
 
@@ -129,7 +139,13 @@ function changedSettings(current: Config, next: Config): string[] {
   );
 }
 
-const RELOADABLE = new Set(["resend.webhookSecrets", "api.tokens", "api.named", "metrics.tokens"]);
+const RELOADABLE = new Set([
+  "resend.webhookSecrets",
+  "api.tokens",
+  "api.named",
+  "metrics.tokens",
+  "ui.tokens",
+]);
 
 /** `section.key` → JSON of the value, one level deep (`sinks` is compared whole). */
 function flatten(config: Config): Map<string, string> {

@@ -33,12 +33,22 @@ const COLUMNS: Record<string, Record<string, string>> = {
     last_event_at: TIME,
     updated_at: TIME,
   },
-  suppression_reasons: { email: ADDRESS, reason: REASON, active: "1", since: TIME, last_event_at: TIME },
+  suppression_reasons: {
+    email: ADDRESS,
+    reason: REASON,
+    source: "'resend'",
+    active: "1",
+    suppressed_at: TIME,
+    // before migration 006
+    since: TIME,
+    last_event_at: TIME,
+  },
   suppression_events: {
     email: ADDRESS,
     decision: "'suppressed'",
     reason: REASON,
     event_type: "'email.bounced'",
+    source: "'resend'",
     svix_id: "'msg_seed_' || i",
     occurred_at: TIME,
     recorded_at: TIME,

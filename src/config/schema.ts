@@ -164,6 +164,39 @@ const sync = z
   })
   .strict();
 
+/** Paths the daemon already answers; the status page may not shadow them. */
+const TAKEN_PATHS = ["/v1", "/webhooks", "/metrics", "/healthz", "/readyz"];
+
+/** The read-only status page (src/ui). */
+const ui = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Where it is served; its login and logout forms post below it. */
+    path: z
+      .string()
+      .regex(/^(\/[a-z0-9_-]+)+$/i, "a path such as '/ui' (letters, digits, '-', '_' between slashes)")
+      .refine(
+        (p) => !TAKEN_PATHS.some((t) => p === t || p.startsWith(`${t}/`)),
+        `must not be under ${TAKEN_PATHS.join(", ")}`,
+      )
+      .default("/ui"),
+    /** Tokens that open the page and nothing else (any api.tokens token opens it too). */
+    tokens: z.array(secret.min(16, "use at least 16 characters")).default([]),
+    /** A login lasts this long; logging out ends it sooner. */
+    sessionHours: z
+      .number()
+      .positive()
+      .max(24 * 30)
+      .default(12),
+    /** The page warns when no webhook arrived for this long. */
+    quietMinutes: z.number().positive().default(60),
+    /** The figures are recomputed this often (while someone looks), never per request. */
+    refreshSeconds: z.number().int().min(1).max(3600).default(30),
+    /** Mark the session cookie Secure; null: only when server.tls is set (say true behind an HTTPS proxy). */
+    secureCookie: z.boolean().nullable().default(null),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -307,10 +340,12 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    ui: ui.prefault({}),
   })
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
 export type SinkConfig = z.infer<typeof sinkSchema>;
 export type MailchimpSinkConfig = z.infer<typeof mailchimpSink>;
+export type UiConfig = z.infer<typeof ui>;
 export type HttpSinkConfig = z.infer<typeof httpSink>;

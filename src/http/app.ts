@@ -6,6 +6,8 @@ import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { SinkHealth } from "../sync/health.ts";
+import { uiRoutes } from "../ui/routes.tsx";
+import { UiStats } from "../ui/stats.ts";
 import { bearerAuth } from "./auth.ts";
 import { changeRoutes } from "./change_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
@@ -28,6 +30,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Request log lines go here; defaults to stdout at `log.level`. */
   log?: Logger;
+  /** The status page's cached figures (the daemon's refreshes in the background); fresh if absent. */
+  uiStats?: UiStats;
   /** The sync worker's view of each sink (GET /v1/status); without one, every sink is "unknown". */
   sinkHealth?: SinkHealth;
 }
@@ -35,7 +39,8 @@ export interface AppDeps {
 /**
  * Every route group, in one place. `/v1/*` requires a bearer token; `/metrics` an API token or a
  * scrape-only `metrics.tokens` one; the Resend webhook route is authenticated by its signature (and,
- * optionally, its source address), Mailchimp's by the secret in its path; health checks are open. Every request is logged and measured.
+ * optionally, its source address), Mailchimp's by the secret in its path; health checks are open;
+ * the status page (`ui.path`) has its own login. Every request is logged and measured.
  */
 export function createApp(deps: AppDeps) {
   const { config } = deps;
@@ -66,15 +71,13 @@ export function createApp(deps: AppDeps) {
   app.route("/", suppressionRoutes(deps));
   app.route("/", changeRoutes(deps));
   app.route("/", syncRoutes(deps));
-  app.route(
-    "/",
-    statusRoutes({
-      ...deps,
-      metrics,
-      sinkHealth: deps.sinkHealth ?? new SinkHealth(config.sinks.map((s) => s.name)),
-    }),
-  );
+  const sinkHealth = deps.sinkHealth ?? new SinkHealth(config.sinks.map((s) => s.name));
+  app.route("/", statusRoutes({ ...deps, metrics, sinkHealth }));
   app.route("/", metricsRoutes(metrics));
+  if (config.ui.enabled) {
+    const stats = deps.uiStats ?? new UiStats({ db: deps.db, config, clock: deps.clock, sinkHealth });
+    app.route(config.ui.path, uiRoutes({ config, db: deps.db, clock: deps.clock, metrics, stats }));
+  }
   app.notFound((c) =>
     c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404),
   );

@@ -28,6 +28,8 @@ afterAll(() => {
 const SCRAPE = "scrape-only-token-0123456789abcdef";
 /** Routes anyone may call: a new one must be added here on purpose, or the test fails. */
 const PUBLIC = new Set(["GET /healthz", "GET /readyz", "POST /webhooks/resend"]);
+/** The status page: its own login (test/ui/auth.test.ts); without a session, the login form only. */
+const UI = new Set(["GET /ui", "POST /ui/login", "POST /ui/logout", "POST /ui/lookup"]);
 
 describe("every route, as the app lists them", () => {
   test("every /v1 route and /metrics answer 401 without a valid token; no other route exists unguarded", async () => {
@@ -37,8 +39,9 @@ describe("every route, as the app lists them", () => {
       const routes = [
         ...new Set(t.app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`)),
       ];
-      const guarded = routes.filter((r) => !PUBLIC.has(r));
+      const guarded = routes.filter((r) => !PUBLIC.has(r) && !UI.has(r));
       expect(routes.filter((r) => PUBLIC.has(r)).sort()).toEqual([...PUBLIC].sort());
+      expect(routes.filter((r) => UI.has(r)).sort()).toEqual([...UI].sort());
       for (const r of guarded) expect(r).toMatch(/^[A-Z]+ \/(v1\/|metrics$)/);
       // What the README documents, at least (the enumeration itself must not come back empty).
       for (const known of ["GET /v1/suppressions/:email", "POST /v1/sync/jobs/retry", "GET /metrics"])
@@ -67,6 +70,22 @@ describe("every route, as the app lists them", () => {
             });
             expect(`${m} ${path} with ${name}: ${res.status}`).toBe(`${m} ${path} with ${name}: 401`);
           }
+        }
+      }
+      // Not even an API token in a header opens the status page: it wants its session cookie.
+      for (const route of UI) {
+        const [method, path] = route.split(" ") as [string, string];
+        for (const headers of [{}, { authorization: `Bearer ${TOKEN}` }] as Record<string, string>[]) {
+          tried++;
+          const res = await t.app.request(path, {
+            method,
+            headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+            ...(method === "POST" ? { body: "email=kept%40x.com&csrf=x&token=" } : {}),
+          });
+          const html = await res.text();
+          expect(`${route}: ${[200, 303, 401, 403].includes(res.status)}`).toBe(`${route}: true`);
+          expect(html).not.toContain("kept@x.com");
+          expect(res.headers.getSetCookie().some((c) => c.startsWith("suppressd_session="))).toBe(false);
         }
       }
       expect(await t.counts()).toEqual(before);

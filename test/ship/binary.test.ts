@@ -6,6 +6,7 @@ import { build } from "../../scripts/build.ts";
 import { tempDir } from "../helpers/app.ts";
 import { authHeaders, startDaemon, writeConfig } from "../helpers/daemon.ts";
 import { fixture, signedHeaders } from "../helpers/sign.ts";
+import { statusPageOf } from "../helpers/ui.ts";
 
 /**
  * The compiled binary, built once for this file, then run from an empty directory that holds
@@ -64,6 +65,11 @@ test("from an empty directory, the binary turns a signed bounce into a suppressi
     });
     expect(got.status).toBe(200);
     expect(((await got.json()) as { reason: string }).reason).toBe("hard_bounce");
+    // The status page (Hono JSX) is compiled in: log in and see the suppression counted.
+    const ui = await statusPageOf(daemon.url);
+    expect(ui.status).toBe(200);
+    expect(ui.html).toMatch(/<th scope="row">hard_bounce<\/th><td class="n">1<\/td>/);
+    expect(ui.csp).toContain("style-src 'sha256-");
   } finally {
     expect(await daemon.stop()).toBe(0);
   }

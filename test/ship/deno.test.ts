@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { tempDir } from "../helpers/app.ts";
 import { authHeaders, ROOT, startDaemon, writeConfig } from "../helpers/daemon.ts";
 import { fixture, signedHeaders } from "../helpers/sign.ts";
+import { statusPageOf } from "../helpers/ui.ts";
 
 /** Deno from the npm registry (a dev dependency), so CI needs nothing else. */
 const DENO = join(ROOT, "node_modules/.bin/deno");
@@ -35,6 +36,11 @@ test("`deno task start` runs the daemon from source: one webhook, one check, cle
       expect.objectContaining({ email: "delivered@example.com", reason: "hard_bounce" }),
     ]);
     expect(daemon.stdout()).toContain('"msg":"suppressd started"');
+    // The status page (Hono JSX) is compiled in: log in and see the suppression counted.
+    const ui = await statusPageOf(daemon.url);
+    expect(ui.status).toBe(200);
+    expect(ui.html).toMatch(/<th scope="row">hard_bounce<\/th><td class="n">1<\/td>/);
+    expect(ui.csp).toContain("style-src 'sha256-");
   } finally {
     // deno task passes SIGTERM on to the daemon, which drains and exits 0.
     expect(await daemon.stop()).toBe(0);
