@@ -46,6 +46,7 @@ export async function startDaemon(
     sinks: sinkTargets(config),
     clock,
     hashKey: config.privacy.hashKey,
+    lockWaitMs: config.database.lockWaitMs,
   });
   const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.

@@ -226,6 +226,9 @@ export const configSchema = z
           .default("file:./data/suppressd.db"),
         authToken: z.string().nullable().default(null),
         busyTimeoutMs: z.number().int().min(0).default(10),
+        // How long a group commit retries another process's write lock before its webhooks get 503
+        // (Resend retries them). Tests set it short so a lock past it does not cost 10 s each.
+        lockWaitMs: z.number().int().min(0).max(600_000).default(10_000),
       })
       .strict()
       .prefault({}),

@@ -1,11 +1,13 @@
+import { BlockList, isIP } from "node:net";
 import type { Context, MiddlewareHandler } from "hono";
 import { AppError } from "../errors.ts";
 
 /**
  * Source-address rules: the optional allowlist for the webhook route (`resend.allowedIps`) and
- * which proxies' X-Forwarded-For is believed (`server.trustProxy`). Addresses live in one 128-bit
- * space: IPv4 is mapped to ::ffff:a.b.c.d (RFC 4291 §2.5.5.2), so an IPv4 rule also matches the
- * mapped form a dual-stack socket reports.
+ * which proxies' X-Forwarded-For is believed (`server.trustProxy`). Addresses and ranges are
+ * parsed and matched by `node:net` (`isIP`, `BlockList`), which Bun, Deno and the compiled binary
+ * all provide; an IPv4 rule also matches the ::ffff:a.b.c.d form a dual-stack socket reports
+ * (RFC 4291 §2.5.5.2).
  */
 
 /** Resend's published webhook source addresses (see DESIGN.md), the IPv6 range included. */
@@ -24,30 +26,39 @@ const NAMED: Record<string, readonly string[]> = {
   private: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
 };
 
-const V4_MAPPED = 0xffffn << 32n;
-const ALL = (1n << 128n) - 1n;
+type Family = "ipv4" | "ipv6";
 
-interface Range {
-  base: bigint;
-  mask: bigint;
+/** An address `isIP` accepts, with its family as `BlockList` wants it. */
+export interface Ip {
+  address: string;
+  family: Family;
+}
+
+interface Subnet extends Ip {
+  prefix: number;
 }
 
 /** A set of addresses and CIDR ranges, IPv4 and IPv6. */
 export class IpSet {
-  private readonly ranges: Range[];
+  private readonly list = new BlockList();
+  readonly size: number;
   constructor(entries: readonly string[]) {
-    this.ranges = entries.flatMap((e) => {
-      const ranges = parseEntry(e);
-      if (!ranges) throw new Error(`not an address, CIDR range or known name: ${e}`);
-      return ranges;
+    const subnets = entries.flatMap((e) => {
+      const parsed = parseEntry(e);
+      if (!parsed) throw new Error(`not an address, CIDR range or known name: ${e}`);
+      return parsed;
     });
-  }
-  get size(): number {
-    return this.ranges.length;
+    // Host bits are ignored (10.1.2.3/8 means 10.0.0.0/8), as most firewalls and BlockList read it.
+    for (const s of subnets) this.list.addSubnet(s.address, s.prefix, s.family);
+    this.size = subnets.length;
   }
   has(address: string): boolean {
     const ip = parseIp(address);
-    return ip !== null && this.ranges.some((r) => (ip & r.mask) === r.base);
+    if (!ip) return false;
+    if (this.list.check(ip.address, ip.family)) return true;
+    // Bun and Node match an IPv4 address against IPv6 rules through its mapped form, Deno does
+    // not (::/0 would not hold 1.2.3.4 there): ask in the mapped form too, so all three agree.
+    return ip.family === "ipv4" && this.list.check(`::ffff:${ip.address}`, "ipv6");
   }
 }
 
@@ -58,77 +69,38 @@ export function ipEntryError(entry: string): string | null {
     : `${JSON.stringify(entry)} is not an IPv4/IPv6 address, a CIDR range (203.0.113.0/24, 2001:db8::/32) or one of ${Object.keys(NAMED).join(", ")}`;
 }
 
-function parseEntry(entry: string): Range[] | null {
+function parseEntry(entry: string): Subnet[] | null {
   const named = NAMED[entry.trim().toLowerCase()];
   if (named) return named.flatMap((e) => parseEntry(e) ?? []);
   const [addr, bits, extra] = entry.trim().split("/");
   if (addr === undefined || extra !== undefined) return null;
-  const ip = parseIp(addr);
-  if (ip === null) return null;
-  const v4 = !addr.includes(":");
-  const max = v4 ? 32 : 128;
+  const family = familyOf(addr);
+  if (!family) return null;
+  const max = family === "ipv4" ? 32 : 128;
   if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return null;
   const prefix = bits === undefined ? max : Number(bits);
-  if (prefix > max) return null;
-  const total = v4 ? prefix + 96 : prefix;
-  const mask = total === 0 ? 0n : (ALL << BigInt(128 - total)) & ALL;
-  // Host bits are ignored (10.1.2.3/8 means 10.0.0.0/8), as most firewalls read it.
-  return [{ base: ip & mask, mask }];
+  return prefix > max ? null : [{ address: addr, family, prefix }];
+}
+
+function familyOf(address: string): Family | null {
+  const v = isIP(address);
+  return v === 4 ? "ipv4" : v === 6 ? "ipv6" : null;
 }
 
 /**
- * An address as a 128-bit integer, or null. Accepts dotted IPv4, IPv6 (with `::`, an embedded
- * IPv4 tail, a zone id, brackets) and a trailing port on either (`1.2.3.4:80`, `[::1]:80`), since
- * some proxies write X-Forwarded-For that way.
+ * An address and its family, or null. Besides what `isIP` accepts (dotted IPv4 without leading
+ * zeros, every IPv6 form), takes brackets, a zone id and a trailing port (`1.2.3.4:80`,
+ * `[::1]:80`), since some proxies write X-Forwarded-For that way.
  */
-export function parseIp(input: string): bigint | null {
+export function parseIp(input: string): Ip | null {
   let s = input.trim();
   const bracket = /^\[([^\]]+)\](?::\d+)?$/.exec(s);
   if (bracket?.[1]) s = bracket[1];
   else if (/^[\d.]+:\d+$/.test(s)) s = s.slice(0, s.indexOf(":"));
+  // BlockList does not take a zone id (fe80::1%eth0); the zone does not change the address.
   s = s.replace(/%.*$/, "");
-  if (!s.includes(":")) {
-    const v4 = parseV4(s);
-    return v4 === null ? null : V4_MAPPED | v4;
-  }
-  return parseV6(s);
-}
-
-function parseV4(s: string): bigint | null {
-  const parts = s.split(".");
-  if (parts.length !== 4) return null;
-  let out = 0n;
-  for (const p of parts) {
-    // No leading zeros: "010" is octal to some parsers and decimal to others.
-    if (!/^(0|[1-9]\d{0,2})$/.test(p) || Number(p) > 255) return null;
-    out = (out << 8n) | BigInt(p);
-  }
-  return out;
-}
-
-function parseV6(s: string): bigint | null {
-  let text = s;
-  const lastColon = text.lastIndexOf(":");
-  if (text.slice(lastColon + 1).includes(".")) {
-    // An embedded IPv4 tail (::ffff:192.0.2.1) is the last two groups written in decimal.
-    const v4 = parseV4(text.slice(lastColon + 1));
-    if (v4 === null) return null;
-    text = `${text.slice(0, lastColon + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const groups = (h: string | undefined) => (h === undefined || h === "" ? [] : h.split(":"));
-  const head = groups(halves[0]);
-  const rest = groups(halves[1]);
-  const have = head.length + rest.length;
-  // Without "::" there must be eight groups; "::" stands for at least one zero group.
-  if (halves.length === 1 ? have !== 8 : have > 7) return null;
-  let out = 0n;
-  for (const g of [...head, ...new Array(8 - have).fill("0"), ...rest]) {
-    if (!/^[0-9a-f]{1,4}$/i.test(g)) return null;
-    out = (out << 16n) | BigInt(`0x${g}`);
-  }
-  return out;
+  const family = familyOf(s);
+  return family ? { address: s, family } : null;
 }
 
 /** IPv4-mapped addresses shown as plain IPv4, as an operator would write them. */

@@ -1,8 +1,13 @@
 /**
  * A small Prometheus registry: counters, gauges and histograms with labels, rendered in the text
  * exposition format 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/).
- * No dependency: the format is a few lines per family, and a client library would bring a
- * default registry (a global) and process collectors we do not need.
+ * Kept rather than prom-client (15.1.3), whose `new Registry()` and opt-in default collectors
+ * would fit: measured as compiled binaries that build one registry and render it, prom-client
+ * took 33.0 ms to run against 7.4 ms for this file (medians of 40 interleaved runs) and added
+ * 143 KB, where the whole daemon starts in 65-100 ms here. Its reads are async
+ * (`await metric.get()`) where `status` and tests read ours directly, and it brings two
+ * dependencies (tdigest, @opentelemetry/api) for features we do not use. The format is a few
+ * lines per family; test/observability pins what we render.
  */
 
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

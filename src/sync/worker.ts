@@ -229,7 +229,12 @@ export class SyncWorker {
     return jobs;
   }
 
-  private async process(claimed: SyncJob[], claimedAt = this.clock()): Promise<void> {
+  /**
+   * Sends jobs this worker claimed at `claimedAt` and records the outcomes; a claim older than a
+   * third of the lease is first renewed, and only the jobs still held are sent. `runOnce` is a
+   * claim and this; test/sync/worker.test.ts holds a claim in between, as a starved process would.
+   */
+  async process(claimed: SyncJob[], claimedAt = this.clock()): Promise<void> {
     if (this.clock() - claimedAt > this.leaseMs / 3) {
       // Delayed since the claim (a starved process, a long wait for the database): send only
       // what is still ours, or a worker that took an expired lease over would send it too.

@@ -7,8 +7,9 @@ import { bounce, newId, signedHeaders } from "../helpers/sign.ts";
 
 /**
  * A database that cannot commit, for real: another process (this test) holds the write lock with
- * BEGIN IMMEDIATE for longer than the daemon's writer waits for it (10 s), as a long import or a
- * second tool on the same file would. The daemon must answer 503 so Resend retries, never 200.
+ * BEGIN IMMEDIATE for longer than the daemon's writer waits for it (`database.lockWaitMs`, set to
+ * 1 s here instead of the default 10 s), as a long import or a second tool on the same file would.
+ * The daemon must answer 503 so Resend retries, never 200.
  */
 const tmp = tempDir();
 const dbFile = join(tmp.dir, "locked.db");
@@ -16,7 +17,9 @@ let daemon: RunningDaemon;
 let other: Client;
 
 beforeAll(async () => {
-  daemon = await startDaemon({ config: writeConfig(tmp.dir, dbFile) });
+  daemon = await startDaemon({
+    config: writeConfig(tmp.dir, dbFile, { database: { url: `file:${dbFile}`, lockWaitMs: 1000 } }),
+  });
   other = createClient({ url: `file:${dbFile}` });
 });
 afterAll(async () => {

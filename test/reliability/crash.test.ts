@@ -1,18 +1,12 @@
-import { afterAll, expect, test } from "bun:test";
-import { tempDir } from "../helpers/app.ts";
+import { expect, test } from "bun:test";
 import { crashProblems, crashScenario } from "./helpers/crash.ts";
-import { emptyFigures, type Figures, summaryLine } from "./helpers/figures.ts";
+import { scenarioFile } from "./helpers/suite.ts";
 
-const tmp = tempDir("suppressd-crash-");
-const figures: Figures = emptyFigures();
-afterAll(() => {
-  console.log(summaryLine("crash", figures));
-  tmp.cleanup();
-});
+const { dir, figures } = scenarioFile("crash");
 
 test("kill -9 ten times under 64 connections: nothing acknowledged is lost, nothing applied twice, every suppression reaches both audiences", async () => {
   const r = await crashScenario({
-    dir: tmp.dir,
+    dir,
     crashes: 10,
     connections: 64,
     upMs: [300, 1500],

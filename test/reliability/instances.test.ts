@@ -1,18 +1,12 @@
-import { afterAll, expect, test } from "bun:test";
-import { tempDir } from "../helpers/app.ts";
-import { emptyFigures, type Figures, summaryLine } from "./helpers/figures.ts";
+import { expect, test } from "bun:test";
 import { instancesProblems, instancesScenario } from "./helpers/instances.ts";
+import { scenarioFile } from "./helpers/suite.ts";
 
-const tmp = tempDir("suppressd-instances-");
-const figures: Figures = emptyFigures();
-afterAll(() => {
-  console.log(summaryLine("instances", figures));
-  tmp.cleanup();
-});
+const { dir, figures } = scenarioFile("instances");
 
 test("two daemons on one database file: every message delivered to both has one effect, and no job is sent twice", async () => {
   const r = await instancesScenario({
-    dir: tmp.dir,
+    dir,
     messages: 3000,
     connections: 32,
     lists: ["list1", "list2"],

@@ -1,17 +1,12 @@
-import { afterAll, expect, test } from "bun:test";
-import { tempDir } from "../helpers/app.ts";
-import { add, emptyFigures, type Figures, summaryLine } from "./helpers/figures.ts";
+import { expect, test } from "bun:test";
+import { add } from "./helpers/figures.ts";
 import { outageProblems, outageScenario } from "./helpers/outage.ts";
+import { scenarioFile } from "./helpers/suite.ts";
 
-const tmp = tempDir("suppressd-outage-");
-const figures: Figures = emptyFigures();
-afterAll(() => {
-  console.log(summaryLine("outage", figures));
-  tmp.cleanup();
-});
+const { dir, figures } = scenarioFile("outage");
 
 test("Mailchimp down (503 pages, hangs past the timeout, a 429 storm, answers after the timeout): webhooks keep getting 200 and everything arrives after it heals", async () => {
-  const r = await outageScenario({ dir: tmp.dir, phaseMs: 1500, perPhase: 60, lists: ["list1", "list2"] });
+  const r = await outageScenario({ dir, phaseMs: 1500, perPhase: 60, lists: ["list1", "list2"] });
   add(figures, r.figures);
 
   expect(outageProblems(r)).toEqual([]);

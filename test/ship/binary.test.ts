@@ -4,8 +4,8 @@ import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { build } from "../../scripts/build.ts";
 import { tempDir } from "../helpers/app.ts";
-import { authHeaders, startDaemon, writeConfig } from "../helpers/daemon.ts";
-import { fixture, signedHeaders } from "../helpers/sign.ts";
+import { startDaemon, writeConfig } from "../helpers/daemon.ts";
+import { expectSignedBounceSuppresses } from "../helpers/smoke.ts";
 import { statusPageOf } from "../helpers/ui.ts";
 
 /**
@@ -53,18 +53,7 @@ test("from an empty directory, the binary turns a signed bounce into a suppressi
     config: writeConfig(dataDir, join(dataDir, "s.db")),
   });
   try {
-    const body = fixture("email.bounced.permanent");
-    const res = await fetch(`${daemon.url}/webhooks/resend`, {
-      method: "POST",
-      body,
-      headers: signedHeaders(body),
-    });
-    expect(res.status).toBe(200);
-    const got = await fetch(`${daemon.url}/v1/suppressions/delivered@example.com`, {
-      headers: authHeaders(),
-    });
-    expect(got.status).toBe(200);
-    expect(((await got.json()) as { reason: string }).reason).toBe("hard_bounce");
+    await expectSignedBounceSuppresses(daemon.url);
     // The status page (Hono JSX) is compiled in: log in and see the suppression counted.
     const ui = await statusPageOf(daemon.url);
     expect(ui.status).toBe(200);

@@ -1,8 +1,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { tempDir } from "../helpers/app.ts";
-import { authHeaders, ROOT, startDaemon, writeConfig } from "../helpers/daemon.ts";
-import { fixture, signedHeaders } from "../helpers/sign.ts";
+import { ROOT, startDaemon, writeConfig } from "../helpers/daemon.ts";
+import { expectSignedBounceSuppresses } from "../helpers/smoke.ts";
 import { statusPageOf } from "../helpers/ui.ts";
 
 /** Deno from the npm registry (a dev dependency), so CI needs nothing else. */
@@ -16,25 +16,7 @@ test("`deno task start` runs the daemon from source: one webhook, one check, cle
     config: writeConfig(tmp.dir, join(tmp.dir, "s.db")),
   });
   try {
-    const body = fixture("email.bounced.permanent");
-    const res = await fetch(`${daemon.url}/webhooks/resend`, {
-      method: "POST",
-      body,
-      headers: signedHeaders(body),
-    });
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "processed" });
-
-    const check = await fetch(`${daemon.url}/v1/suppressions/check`, {
-      method: "POST",
-      headers: authHeaders(),
-      body: JSON.stringify({ emails: ["delivered@example.com", "someone-else@example.com"] }),
-    });
-    expect(check.status).toBe(200);
-    const result = (await check.json()) as { suppressed: { email: string; reason: string }[] };
-    expect(result.suppressed).toEqual([
-      expect.objectContaining({ email: "delivered@example.com", reason: "hard_bounce" }),
-    ]);
+    await expectSignedBounceSuppresses(daemon.url);
     expect(daemon.stdout()).toContain('"msg":"suppressd started"');
     // The status page (Hono JSX) is compiled in: log in and see the suppression counted.
     const ui = await statusPageOf(daemon.url);

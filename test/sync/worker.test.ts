@@ -6,6 +6,7 @@ import { buildSinks } from "../../src/sync/sinks/index.ts";
 import { SyncWorker } from "../../src/sync/worker.ts";
 import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
 import { makeApp, type TestApp } from "../helpers/app.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
 let t: TestApp | undefined;
 let fake: FakeMailchimp | undefined;
@@ -174,8 +175,7 @@ describe("claims and leases", () => {
     // "A" stalls past its lease; "B" takes the jobs over and sends them.
     t.now.value += 60_001;
     expect(await worker(t, [b], { owner: "B" }).runOnce()).toBe(2);
-    const stalled = wa as unknown as { process(jobs: SyncJob[], at: number): Promise<void> };
-    await stalled.process(mine, claimedAt);
+    await wa.process(mine, claimedAt);
     expect(a.sent).toEqual([]);
     expect(b.sent.length).toBe(2);
     expect((await jobs(t)).every((r) => r.status === "done" && r.attempts === 1)).toBe(true);
@@ -195,7 +195,7 @@ describe("claims and leases", () => {
       sinks: ["rec"],
     });
     t.now.value += 45_000;
-    await (wa as unknown as { process(jobs: SyncJob[], at: number): Promise<void> }).process(mine, claimedAt);
+    await wa.process(mine, claimedAt);
     expect(a.sent.length).toBe(1);
     expect((await jobs(t))[0]?.status).toBe("done");
   });
@@ -208,14 +208,32 @@ describe("claims and leases", () => {
     extra.push(db2);
     const a = new RecordingSink();
     const b = new RecordingSink();
-    a.delayMs = 3;
-    b.delayMs = 2;
+    // Neither sink answers its first batch until the other has one too, so both workers take part
+    // however the machine schedules them (one fast worker could otherwise take every job, and the
+    // test would prove nothing about two). If the second never gets a batch, the gate opens after
+    // a while and the assertions below fail.
+    const gate = Promise.withResolvers<void>();
+    const called = new Set<string>();
+    for (const [sink, name] of [
+      [a, "a"],
+      [b, "b"],
+    ] as const) {
+      const send = sink.send.bind(sink);
+      sink.send = async (batch) => {
+        called.add(name);
+        if (called.size === 2) gate.resolve();
+        await Promise.race([gate.promise, Bun.sleep(10_000)]);
+        return send(batch);
+      };
+    }
     const common = { claimLimit: 7, pollMs: 5, maxInFlight: 3 };
     const w1 = new SyncWorker({ db: t.db, sinks: [a], owner: "one", ...common });
     const w2 = new SyncWorker({ db: db2, sinks: [b], owner: "two", ...common });
     w1.start();
     w2.start();
-    for (let i = 0; i < 500 && (await jobs(t)).some((r) => r.status !== "done"); i++) await Bun.sleep(20);
+    await waitUntil("every job is done", async () =>
+      (await jobs(t as TestApp)).every((r) => r.status === "done"),
+    ).catch(() => {}); // the assertions below say what was left
     await Promise.all([w1.stop(), w2.stop()]);
     const sent = [...a.sent, ...b.sent].map((j) => j.id);
     expect(sent.length).toBe(400);
@@ -289,7 +307,9 @@ describe("stopping", () => {
     sink.delayMs = 300;
     const w = worker(t, [sink], { pollMs: 10 });
     w.start();
-    while ((await jobs(t)).every((r) => r.status === "pending")) await Bun.sleep(5);
+    await waitUntil("the worker has claimed the batch", async () =>
+      (await jobs(t as TestApp)).some((r) => r.status !== "pending"),
+    );
     await w.stop();
     expect((await jobs(t)).map((r) => r.status)).toEqual(Array(5).fill("done"));
   });
@@ -298,10 +318,14 @@ describe("stopping", () => {
     t = await makeApp({ sinks: [httpSink("rec")] });
     await suppress(t, "slow@example.com");
     const sink = new RecordingSink();
-    sink.delayMs = 2000;
+    // A send that never answers (not one that merely takes longer than the grace, which a slow
+    // machine could still see finish in time).
+    sink.send = () => new Promise(() => {});
     const w = worker(t, [sink], { pollMs: 10 });
     w.start();
-    while ((await jobs(t)).every((r) => r.status === "pending")) await Bun.sleep(5);
+    await waitUntil("the worker has claimed the job", async () =>
+      (await jobs(t as TestApp)).some((r) => r.status !== "pending"),
+    );
     await w.stop(100);
     const [row] = await jobs(t);
     expect(row?.status).toBe("pending");
@@ -341,12 +365,10 @@ test("a ten-minute Mailchimp outage loses nothing and recovers by itself (virtua
   const w = new SyncWorker({ db: app.db, sinks, clock, sleep, pollMs: 1000 });
   w.start();
   for (const e of emails) await suppress(app, e);
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const rows = await jobs(app);
-    if (rows.every((r) => r.status === "done")) break;
-    await Bun.sleep(20);
-  }
+  await waitUntil("every job is done", async () => (await jobs(app)).every((r) => r.status === "done"), {
+    timeoutMs: 20_000,
+    everyMs: 20,
+  }).catch(() => {}); // the assertions below say what was left
   await w.stop();
   const rows = await jobs(app);
   expect(healedAt).not.toBeNull();

@@ -14,9 +14,10 @@ export function reliabilityConfig(
   dbFile: string,
   fake: FakeMailchimp,
   lists: readonly string[],
-  o: { createMissing: boolean; maxConnections?: number; claimSize?: number },
+  o: { createMissing: boolean; maxConnections?: number; claimSize?: number; lockWaitMs?: number },
 ): string {
   return writeConfig(dir, dbFile, {
+    ...(o.lockWaitMs === undefined ? {} : { database: { url: `file:${dbFile}`, lockWaitMs: o.lockWaitMs } }),
     log: { level: "info", requests: false },
     sinks: [
       {

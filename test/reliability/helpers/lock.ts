@@ -17,6 +17,8 @@ export interface LockOptions {
   log?: (line: string) => void;
   /** The command that runs `suppressd` (default: this tree's source under Bun). */
   daemonCmd?: string[];
+  /** The daemon's `database.lockWaitMs` (default: the config's default, 10 s). */
+  lockWaitMs?: number;
 }
 
 export interface LockResult {
@@ -35,7 +37,7 @@ const HOLDER = join(import.meta.dir, "hold_lock.ts");
 /**
  * Another process takes the database's write lock (BEGIN IMMEDIATE, as a backup tool might) while
  * webhooks arrive over many connections. Deliveries wait for the lock (the writer retries for
- * up to 10 s) or get 503, which Resend retries; none may get 200 without its commit, which the
+ * up to `database.lockWaitMs`) or get 503, which Resend retries; none may get 200 without its commit, which the
  * database shows afterwards: every acknowledged message is there with its effect.
  */
 export async function lockScenario(o: LockOptions): Promise<LockResult> {
@@ -43,7 +45,10 @@ export async function lockScenario(o: LockOptions): Promise<LockResult> {
   // A directory of its own: config.json and the database of one run only.
   const dir = mkdtempSync(join(o.dir, "lock-"));
   const dbFile = join(dir, "locked.db");
-  const config = reliabilityConfig(dir, dbFile, fake, o.lists, { createMissing: true });
+  const config = reliabilityConfig(dir, dbFile, fake, o.lists, {
+    createMissing: true,
+    ...(o.lockWaitMs === undefined ? {} : { lockWaitMs: o.lockWaitMs }),
+  });
   const source = new MessageSource(`lock${Date.now().toString(36)}`);
   let daemon: RunningDaemon | null = null;
   const holders: { held: number; exit: number }[] = [];
