@@ -7,6 +7,7 @@ import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
 import { tempDir } from "../helpers/app.ts";
 import { authHeaders, type RunningDaemon, startDaemon, writeConfig } from "../helpers/daemon.ts";
 import { bounce, signedHeaders } from "../helpers/sign.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
 /**
  * Over real HTTP, on a real libSQL file: a Mailchimp unsubscribe arriving by webhook reaches a
@@ -40,15 +41,6 @@ afterEach(async () => {
   crm = undefined;
 });
 afterAll(() => tmp.cleanup());
-
-/** Polls with a generous deadline that fails with the reason (no timed assertion). */
-async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 test("an unsubscribe from Mailchimp's webhook reaches the other sink, signed, and never goes back to Mailchimp", async () => {
   fake = FakeMailchimp.start({ lists: [LIST] });
