@@ -235,7 +235,7 @@ the service cannot be reached), unless --force.`,
       });
       process.stdout.write(
         `queued ${n(r.queued)} suppress job(s) for sink ${sink} (${n(r.scanned)} suppressed address(es); ` +
-          `${n(r.scanned - r.queued)} already had a job waiting)\n` +
+          `${n(r.scanned - r.queued)} ${config?.reasons ? `already had a job waiting or have none of its reasons (${config.reasons.join(", ")})` : "already had a job waiting"})\n` +
           `the running daemon sends them; follow them with: suppressd jobs list --sink ${sink}\n`,
       );
       return EXIT.ok;
