@@ -28,7 +28,8 @@ async function landed(): Promise<Db> {
     db.close();
     tmp.cleanup();
   });
-  const { "006_reason_sources": _, ...before } = migrations;
+  // The schema as it landed before 006: later migrations (008 needs 006 first) come after it.
+  const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < "006"));
   await db.writer.exclusive(async (client) => {
     const migrator = new Migrator({
       db: new Kysely<unknown>({ dialect: new LibsqlDialect(client) }),
@@ -94,7 +95,7 @@ describe("migration 006: reasons per source", () => {
   test("carries every row over with the same state, and infers its source from the history", async () => {
     const db = await landed();
     await plant(db);
-    expect(await migrate(db)).toEqual(["006_reason_sources"]);
+    expect(await migrate(db)).toEqual(Object.keys(migrations).filter((name) => name >= "006"));
     expect(
       await rows(
         db,
