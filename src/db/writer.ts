@@ -43,7 +43,8 @@ export interface WriteItem {
   test?: boolean;
   /**
    * Sinks that must not hear of this item's changes because they are where it came from (a
-   * Mailchimp webhook is not sent back to the sink of that audience: no echo). Other sinks do.
+   * Mailchimp webhook is not sent back to the sink of that audience: no echo). Their waiting jobs
+   * are left as they are; every other sink gets its job as usual.
    */
   skipSinks?: readonly string[];
 }
@@ -410,7 +411,8 @@ export class Writer implements WriteQueue {
    * sink without a reason filter hears of every change of mailability; a filtered one when its
    * view changes (suppressed while one of its reasons is in force), with the strongest of its
    * reasons. A sink the item came from (`skipSinks`) is not sent its own change back, and its
-   * pending jobs for the address are superseded too: it already holds the newest state.
+   * waiting jobs are left as they are: they carry our earlier changes, which it has not heard of
+   * (a lift removing our tag still applies after the member unsubscribed there).
    */
   private async enqueueJobs(
     exec: Exec,
@@ -449,13 +451,13 @@ export class Writer implements WriteQueue {
           else continue;
           reason = (now_ ?? then) as Reason;
         }
-        supersede.push([sink.name, email]);
         if (touch.skip.includes(sink.name)) continue;
+        supersede.push([sink.name, email]);
         if (action === "lift" && !sink.lifts) continue;
         jobs.push([sink.name, email, action, reason, intent.eventType, intent.occurredAt]);
       }
     }
-    if (supersede.length > 0) await exec(SQL.SUPERSEDE_JOBS, supersede, now);
+    if (supersede.length > 0) await exec(SQL.SUPERSEDE_SINK_JOBS, supersede, now);
     if (jobs.length > 0) await exec(SQL.INSERT_JOBS, jobs, now);
   }
 }

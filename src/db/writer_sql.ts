@@ -53,14 +53,13 @@ SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM jso
 ON CONFLICT (email, reason, source) DO UPDATE SET active = excluded.active,
 suppressed_at = excluded.suppressed_at, lifted_at = excluded.lifted_at`;
 
-/**
- * Pending jobs of these [sink, email] pairs (?1) are replaced by the new ones; ?2 now. The address
- * list goes through the sync_jobs_by_email index (migration 003); the pair test only filters what
- * it finds.
- */
+/** Pending jobs of these addresses (?1) are replaced by the new ones; ?2 now. */
 export const SUPERSEDE_JOBS = `UPDATE sync_jobs SET status = 'superseded', updated_at = ?2
-WHERE status = 'pending' AND email IN (SELECT value->>1 FROM json_each(?1))
-AND EXISTS (SELECT 1 FROM json_each(?1) p WHERE p.value->>0 = sync_jobs.sink AND p.value->>1 = sync_jobs.email)`;
+WHERE status = 'pending' AND email IN ${IN_LIST}`;
+
+/** Pending jobs of these [sink, email] pairs (?1) are replaced by the new ones; ?2 now. */
+export const SUPERSEDE_SINK_JOBS = `UPDATE sync_jobs SET status = 'superseded', updated_at = ?2
+WHERE status = 'pending' AND (sink, email) IN (SELECT value->>0, value->>1 FROM json_each(?1))`;
 
 /** Which of these address hashes (?1) were erased with --keep-suppressed. */
 export const SELECT_ERASED = `SELECT hash FROM erased_suppressions WHERE hash IN ${IN_LIST}`;
