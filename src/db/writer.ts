@@ -292,8 +292,8 @@ export class Writer implements WriteQueue {
 
     // 4. Decide, in arrival order, against state that includes the batch's earlier decisions.
     const history: (HistoryEntry & { svix_id: string | null; actor: string | null })[] = [];
-    const changes = new Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>();
-    const touched = new Map<string, Touch>();
+    const changes = new Map<string, Change>();
+    const touched = new Map<string, Change>();
     const changedPerItem = live.map((item) => {
       let changed = 0;
       for (const intent of item.intents.filter(kept)) {
@@ -301,10 +301,14 @@ export class Writer implements WriteQueue {
         const result = applyIntent(state, intent, this.opts.softBounce, now);
         for (const h of result.history)
           history.push({ ...h, svix_id: item.svixId, actor: item.actor ?? null });
-        if (intent.kind !== "invalid_address")
-          touched.set(intent.email, { intent, test: item.test === true, skip: item.skipSinks ?? [] });
+        const skip = item.skipSinks ?? [];
+        if (intent.kind !== "invalid_address") {
+          // A smoke test's touch counts as a test only if nothing real touched the address too.
+          const test = item.test === true && (touched.get(intent.email)?.test ?? true);
+          touched.set(intent.email, { action: null, intent, test, skip });
+        }
         if (result.change) {
-          changes.set(intentKey(intent), { action: result.change, intent, test: item.test === true });
+          changes.set(intentKey(intent), { action: result.change, intent, test: item.test === true, skip });
           changed++;
         }
       }
@@ -417,8 +421,8 @@ export class Writer implements WriteQueue {
   private async enqueueJobs(
     exec: Exec,
     batch: {
-      changes: Map<string, { action: "suppress" | "lift"; intent: Intent; test: boolean }>;
-      touched: Map<string, Touch>;
+      changes: Map<string, Change>;
+      touched: Map<string, Change>;
       before: Map<string, Reason[]>;
       states: Map<string, AddressState>;
     },
@@ -428,19 +432,18 @@ export class Writer implements WriteQueue {
     const supersede: [string, string][] = [];
     const jobs: unknown[] = [];
     // A test's change neither queues jobs nor supersedes the real ones waiting for its address.
-    for (const [email, touch] of batch.touched) {
-      if (touch.test) continue;
-      const change = batch.changes.get(email);
+    for (const [email, touched] of batch.touched) {
       const after = inForceOf(batch.states.get(email));
       const was = batch.before.get(email) ?? [];
       for (const sink of this.opts.sinks) {
-        let action: "suppress" | "lift" | undefined;
+        // Unfiltered sinks follow the address's last change of mailability, filtered ones their
+        // own view, from the last item that touched the address.
+        const from = sink.reasons == null ? batch.changes.get(email) : touched;
+        if (!from || from.test || from.skip.includes(sink.name)) continue;
+        let action: "suppress" | "lift";
         let reason: Reason;
-        let intent: Intent = touch.intent;
         if (sink.reasons == null) {
-          if (!change) continue;
-          action = change.action;
-          intent = change.intent;
+          action = from.action as "suppress" | "lift";
           reason = batch.states.get(email)?.row?.reason ?? "manual";
         } else {
           const wanted = sink.reasons;
@@ -451,10 +454,9 @@ export class Writer implements WriteQueue {
           else continue;
           reason = (now_ ?? then) as Reason;
         }
-        if (touch.skip.includes(sink.name)) continue;
         supersede.push([sink.name, email]);
         if (action === "lift" && !sink.lifts) continue;
-        jobs.push([sink.name, email, action, reason, intent.eventType, intent.occurredAt]);
+        jobs.push([sink.name, email, action, reason, from.intent.eventType, from.intent.occurredAt]);
       }
     }
     if (supersede.length > 0) await exec(SQL.SUPERSEDE_SINK_JOBS, supersede, now);
@@ -462,9 +464,13 @@ export class Writer implements WriteQueue {
   }
 }
 
-/** The last item of the batch that spoke of an address: where its jobs come from. */
-interface Touch {
-  intent: Exclude<Intent, { kind: "invalid_address" }>;
+/**
+ * What an item did to an address (`action` null: it touched it without changing its
+ * mailability), and where the resulting jobs come from.
+ */
+interface Change {
+  action: "suppress" | "lift" | null;
+  intent: Intent;
   test: boolean;
   skip: readonly string[];
 }

@@ -136,3 +136,32 @@ test("jobs backfill follows the sink's filter, and brings a widened filter in li
   await run(all);
   expect((await jobs(t)).slice(3)).toEqual(["resend-suppressions suppress manual typed@example.com pending"]);
 });
+
+test("in one batch, a smoke test touching an address after a real change does not hold the real jobs back", async () => {
+  const t = await makeApp({ sinks: [RESEND_SUP, MC] });
+  const item = (test: boolean) =>
+    t.writer.submit({
+      claim: "none",
+      svixId: null,
+      type: "email.bounced",
+      status: "processed",
+      occurredAt: 1000,
+      ...(test ? { test: true } : {}),
+      intents: [
+        {
+          kind: "suppress",
+          email: "both@example.com",
+          reason: "hard_bounce",
+          eventType: "email.bounced",
+          occurredAt: 1000,
+        },
+      ],
+    });
+  // Submitted together, they share one commit (the writer batches what is queued).
+  await Promise.all([item(false), item(true)]);
+  expect(await jobs(t)).toEqual([
+    "resend-suppressions suppress hard_bounce both@example.com pending",
+    "mc suppress hard_bounce both@example.com pending",
+  ]);
+  expect(t.writer.stats.batches).toBe(1);
+});
