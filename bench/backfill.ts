@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { openDatabase } from "../src/db/client.ts";
-import { backfill } from "../src/sync/outbox.ts";
+import { backfill } from "../src/db/jobs.ts";
 import { seedSuppressions } from "./lib/seed.ts";
 
 const { values } = parseArgs({
@@ -34,7 +34,7 @@ try {
     const gaps: number[] = [];
     let last = performance.now();
     const started = last;
-    const r = await backfill(db.outbox, "bench", Date.now(), {
+    const r = await backfill(db.write, "bench", Date.now(), {
       chunk: CHUNK,
       onChunk: () => {
         const t = performance.now();

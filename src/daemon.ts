@@ -8,7 +8,7 @@ import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
-import { SinkHealth } from "./sync/health.ts";
+import { SinkHealth } from "./status/sink_health.ts";
 import { type SyncService, startSync } from "./sync/service.ts";
 import { UiStats } from "./ui/stats.ts";
 
@@ -41,16 +41,17 @@ export async function startDaemon(
   checkTlsFiles(config);
   const db = await openDatabase(config.database);
   await migrate(db);
+  const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   const writer = new Writer(db, {
     softBounce: config.policy.softBounce,
     sinks: sinkTargets(config),
     clock,
     hashKey: config.privacy.hashKey,
     lockWaitMs: config.database.lockWaitMs,
+    log,
   });
-  const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
-  const metrics = new Metrics({ db: db.kysely, clock });
+  const metrics = new Metrics({ db: db.read, clock });
   // Filled by the sync worker, read by GET /v1/status and /metrics.
   const sinkHealth = new SinkHealth(
     config.sinks.map((s) => s.name),

@@ -80,3 +80,18 @@ export function logAddress(email: string, hash = true): string {
   if (!hash) return normal;
   return `sha256:${createHash("sha256").update(normal).digest("hex").slice(0, 16)}`;
 }
+
+/**
+ * Error text for the log: services quote the address back ("x@y.com looks fake"), and log lines
+ * carry no addresses (the outbox row keeps the full text for `jobs list`).
+ */
+export function redactAddresses(text: string): string {
+  return text.replace(/[^\s@"<>(),;:]+@[^\s@"<>(),;:]+/g, "<address>");
+}
+
+/** `text` with each of `secrets` (longest first, so no tail of one survives) replaced. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) out = out.replaceAll(s, "[redacted]");
+  return out;
+}

@@ -1,10 +1,9 @@
 import { addressHash, findErased } from "../db/erased.ts";
 import { findSuppression } from "../db/queries.ts";
 import { normalizeAddress } from "../events/address.ts";
+import { iso } from "../util.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
-import { openContext } from "./context.ts";
-
-const iso = (ms: number) => new Date(ms).toISOString();
+import { withContext } from "./context.ts";
 
 export const check: Command = {
   name: "check",
@@ -21,11 +20,10 @@ export const check: Command = {
       if (email === null) throw usageError(`${JSON.stringify(raw)} is not an email address.`);
       return email;
     });
-    const ctx = await openContext(values, { schema: "require" });
-    try {
+    return withContext(values, { schema: "require" }, async (ctx) => {
       let code: number = EXIT.ok;
       for (const email of emails) {
-        const row = await findSuppression(ctx.db.kysely, email);
+        const row = await findSuppression(ctx.db.read, email);
         const suppressed = row !== undefined && row.suppressed === 1;
         if (suppressed) code = EXIT.suppressed;
         // Erased with --keep-suppressed: only its keyed hash is left, and it still answers.
@@ -68,8 +66,6 @@ export const check: Command = {
         }
       }
       return code;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };

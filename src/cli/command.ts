@@ -1,25 +1,7 @@
-import { relative } from "node:path";
 import { parseArgs } from "node:util";
-import { AppError } from "../errors.ts";
+import { EXIT } from "../errors.ts";
 
-/**
- * Exit codes, the same for every command (sysexits.h where one fits):
- * 0 success · 1 `check`: the address is suppressed; `status`: a sink is failing or jobs are dead
- * · 2 usage error · 65 `import`: some rows were not imported (EX_DATAERR) · 69 the daemon or
- * database is unavailable · 70 internal error · 73 an output file cannot be created · 78
- * configuration error.
- */
-export const EXIT = {
-  ok: 0,
-  suppressed: 1,
-  attention: 1,
-  usage: 2,
-  data: 65,
-  unavailable: 69,
-  internal: 70,
-  cantCreate: 73,
-  config: 78,
-} as const;
+export { EXIT, usageError } from "../errors.ts";
 
 export interface Command {
   name: string;
@@ -65,37 +47,5 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
     process.stdout.write(helpText(cmd));
     return EXIT.ok;
   }
-  try {
-    return await cmd.run(
-      parsed as { positionals: string[]; values: Record<string, string | boolean | undefined> },
-    );
-  } catch (e) {
-    // A 503 from the writer (database locked or failing) means "unavailable" on the command line
-    // too, not the usage code AppError defaults to.
-    if (e instanceof AppError && e.status === 503 && e.exitCode === EXIT.usage) {
-      throw new AppError(e.status, e.code, e.message, EXIT.unavailable);
-    }
-    throw e;
-  }
-}
-
-export function usageError(message: string): AppError {
-  return new AppError(400, "usage", message, EXIT.usage);
-}
-
-/**
- * How to run this program again, for the hints it prints: from source that is `npx bun src/main.ts`
- * (a fresh clone has no `suppressd` on its PATH), under Deno `deno run -A src/main.ts` (the Deno
- * from npm by its path: `deno task start` must not send anyone to npx), from the binary `suppressd`.
- */
-export function selfCommand(): string {
-  const script = process.argv[1] ?? "";
-  if (!script.endsWith(".ts")) return "suppressd";
-  const file = relative(process.cwd(), script) || script;
-  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  if (deno) {
-    const exe = deno.execPath();
-    return `${exe.includes("/node_modules/") ? "./node_modules/.bin/deno" : "deno"} run -A ${file}`;
-  }
-  return `npx bun ${file}`;
+  return cmd.run(parsed as { positionals: string[]; values: Record<string, string | boolean | undefined> });
 }

@@ -1,13 +1,11 @@
-import type { Kysely } from "kysely";
-import { Migrator } from "kysely/migration";
 import { type LoadedConfig, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { sinkTargets } from "../daemon.ts";
-import { type Db, migrate, openDatabase } from "../db/client.ts";
+import { type Db, migrate, openDatabase, pendingMigrations } from "../db/client.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { Writer } from "../db/writer.ts";
-import { AppError } from "../errors.ts";
-import { EXIT, selfCommand } from "./command.ts";
+import { AppError, unavailable } from "../errors.ts";
+import { selfCommand } from "../self_command.ts";
 
 /** What a command that works on the database needs: the configuration and an open database. */
 export interface CliContext {
@@ -73,35 +71,33 @@ export async function openContext(
   return ctx;
 }
 
-function unreachable(e: unknown, where: string): AppError {
-  if (e instanceof AppError) return e;
-  return new AppError(
-    503,
-    "unavailable",
-    `Cannot use the database ${where}: ${(e as Error)?.message ?? e}`,
-    EXIT.unavailable,
-  );
+/** Runs `fn` with an open context and closes it afterwards, whatever `fn` did. */
+export async function withContext<T>(
+  values: Record<string, string | boolean | undefined>,
+  opts: { schema: "migrate" | "require" | "as-is" },
+  fn: (ctx: CliContext) => Promise<T>,
+): Promise<T> {
+  const ctx = await openContext(values, opts);
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
 }
 
-/** Migration names not yet applied to the database. */
-export async function pendingMigrations(db: Db): Promise<string[]> {
-  const migrator = new Migrator({
-    db: db.kysely as Kysely<unknown>,
-    provider: { getMigrations: async () => migrations },
-  });
-  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+function unreachable(e: unknown, where: string): AppError {
+  if (e instanceof AppError) return e;
+  return unavailable(`Cannot use the database ${where}: ${(e as Error)?.message ?? e}`);
 }
 
 async function requireSchema(db: Db, where: string) {
   const pending = await pendingMigrations(db);
   if (pending.length === 0) return;
   const fresh = pending.length === Object.keys(migrations).length;
-  throw new AppError(
-    503,
-    "schema_outdated",
+  throw unavailable(
     fresh
       ? `The database ${where} has no tables yet. Run \`${selfCommand()} migrate\` (or start \`${selfCommand()} serve\`, which migrates on start).`
       : `The database ${where} is missing migrations ${pending.join(", ")}. Run \`${selfCommand()} migrate\` first.`,
-    EXIT.unavailable,
+    "schema_outdated",
   );
 }

@@ -1,39 +1,10 @@
+import { type QuarantinedRow, quarantinedPage } from "../db/events.ts";
 import type { WriteItem } from "../db/writer.ts";
 import { parseResendEvent } from "../events/resend.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
-import { type CliContext, openContext } from "./context.ts";
+import { withContext } from "./context.ts";
 
 const PAGE = 200;
-
-interface QuarantinedRow {
-  svix_id: string;
-  received_at: number;
-  reason: string;
-  body: ArrayBuffer | Uint8Array;
-  type: string | null;
-}
-
-/** Quarantined deliveries not yet reprocessed, oldest first, after the keyset position `after`. */
-async function quarantinedPage(
-  ctx: CliContext,
-  after: { at: number; id: string } | null,
-  limit: number,
-): Promise<QuarantinedRow[]> {
-  let q = ctx.db.kysely
-    .selectFrom("quarantine as q")
-    .leftJoin("webhook_events as w", "w.svix_id", "q.svix_id")
-    .select(["q.svix_id", "q.received_at", "q.reason", "q.body", "w.type"])
-    .where("q.reprocessed_at", "is", null);
-  if (after) {
-    q = q.where((eb) =>
-      eb.or([
-        eb("q.received_at", ">", after.at),
-        eb.and([eb("q.received_at", "=", after.at), eb("q.svix_id", ">", after.id)]),
-      ]),
-    );
-  }
-  return (await q.orderBy("q.received_at").orderBy("q.svix_id").limit(limit).execute()) as QuarantinedRow[];
-}
 
 const strict = new TextDecoder("utf-8", { fatal: true });
 
@@ -68,13 +39,12 @@ the others stay quarantined and are listed with the reason.`,
   async run({ positionals, values }) {
     if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const dryRun = values["dry-run"] === true;
-    const ctx = await openContext(values, { schema: dryRun ? "require" : "migrate" });
     const counts = { processed: 0, ignored: 0, skipped: 0 };
     const still = new Map<string, number>();
-    try {
+    return withContext(values, { schema: dryRun ? "require" : "migrate" }, async (ctx) => {
       let after: { at: number; id: string } | null = null;
       for (;;) {
-        const rows = await quarantinedPage(ctx, after, PAGE);
+        const rows = await quarantinedPage(ctx.db.read, after, PAGE);
         if (rows.length === 0) break;
         const last = rows[rows.length - 1] as QuarantinedRow;
         after = { at: last.received_at, id: last.svix_id };
@@ -111,9 +81,7 @@ the others stay quarantined and are listed with the reason.`,
         process.stdout.write(`  ${n} × ${reason}\n`);
       }
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };
 
@@ -126,9 +94,8 @@ export const eventsList: Command = {
     if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const limit = Number(values.limit ?? 100);
     if (!Number.isInteger(limit) || limit < 1) throw usageError("--limit must be a positive whole number.");
-    const ctx = await openContext(values, { schema: "require" });
-    try {
-      const rows = await quarantinedPage(ctx, null, limit + 1);
+    return withContext(values, { schema: "require" }, async (ctx) => {
+      const rows = await quarantinedPage(ctx.db.read, null, limit + 1);
       for (const row of rows.slice(0, limit)) {
         process.stdout.write(
           `${new Date(row.received_at).toISOString()}  ${row.svix_id}  ${row.type ?? "unknown"}  ${row.reason}\n`,
@@ -137,8 +104,6 @@ export const eventsList: Command = {
       if (rows.length > limit) process.stdout.write(`… more than ${limit}; use --limit to see more\n`);
       if (rows.length === 0) process.stdout.write("no quarantined events\n");
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };

@@ -3,9 +3,10 @@ import { closeSync, createWriteStream, openSync, renameSync, rmSync } from "node
 import { dirname, resolve } from "node:path";
 import { finished } from "node:stream/promises";
 import { listSuppressions } from "../db/queries.ts";
-import { REASONS, type Reason, type SuppressionTable } from "../db/schema.ts";
+import type { SuppressionTable } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { csvLine, SUPPRESSION_CSV_HEADER, suppressionCsvRow } from "../http/csv.ts";
+import { REASONS, type Reason } from "../suppression/types.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
 import { openContext } from "./context.ts";
 
@@ -63,7 +64,7 @@ Exit 73 when FILE cannot be created (a missing folder, no permission). A reader 
       let count = 0;
       let after: { updatedAt: number; email: string } | undefined;
       for (;;) {
-        const rows = await listSuppressions(ctx.db.kysely, {
+        const rows = await listSuppressions(ctx.db.read, {
           reason: reason as Reason | undefined,
           after,
           limit: PAGE,
@@ -119,6 +120,6 @@ function openOutput(tmp: string, output: string): number {
           : code === "EACCES" || code === "EPERM" || code === "EROFS"
             ? `this user may not write in ${dir}`
             : `${code ?? (e as Error).message}`;
-    throw new AppError(500, "cannot_create", `Cannot write ${output}: ${why}.`, EXIT.cantCreate);
+    throw new AppError("cannot_create", "cannot_create", `Cannot write ${output}: ${why}.`);
   }
 }

@@ -3,7 +3,7 @@ import { type AddressRows, countAddressRows, forgetAddress, quarantinedMentions 
 import { configError } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
-import { openContext } from "./context.ts";
+import { withContext } from "./context.ts";
 
 const describe = (r: Omit<AddressRows, "erased">) =>
   `${r.suppressions} suppression(s), ${r.reasons} reason row(s), ${r.history} history row(s), ${r.jobs} sync job(s)`;
@@ -54,8 +54,7 @@ erase them there too. Without --yes nothing is erased: it prints what would be.`
     const raw = positionals[0] as string;
     const email = normalizeAddress(raw);
     if (email === null) throw usageError(`${JSON.stringify(raw)} is not an email address.`);
-    const ctx = await openContext(values, { schema: "require" });
-    try {
+    return withContext(values, { schema: "require" }, async (ctx) => {
       const keep = values["keep-suppressed"] === true;
       const key = keep ? hashKeyOf(ctx.config.privacy.hashKey) : ctx.config.privacy.hashKey;
       const hash = key === null ? undefined : addressHash(key, email);
@@ -100,8 +99,6 @@ erase them there too. Without --yes nothing is erased: it prints what would be.`
       }
       process.stdout.write(`${lines.join("\n")}\n`);
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };

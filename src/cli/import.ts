@@ -1,10 +1,9 @@
 import { createReadStream, statSync } from "node:fs";
 import { unzipSync } from "fflate";
-import { type Kysely, sql } from "kysely";
-import { jsonParam } from "../db/json_param.ts";
-import { type Database, REASONS, type Reason } from "../db/schema.ts";
+import { suppressedAmong } from "../db/queries.ts";
+import { REASONS, type Reason } from "../suppression/types.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
-import { openContext } from "./context.ts";
+import { withContext } from "./context.ts";
 import { reasonFromWord } from "./import_reasons.ts";
 import { type ImportDeps, type ImportStats, importStream } from "./import_stream.ts";
 
@@ -56,8 +55,7 @@ suppressions. Importing the same file again changes nothing.`,
       }
       if (!isFile) throw usageError(`${file} is not a file.`);
     }
-    const ctx = await openContext(values, { schema: "migrate" });
-    try {
+    return withContext(values, { schema: "migrate" }, async (ctx) => {
       const deps: ImportDeps = {
         submit: async (intents) => {
           const result = await ctx.writer().submit({
@@ -70,7 +68,8 @@ suppressions. Importing the same file again changes nothing.`,
           });
           return result.changed;
         },
-        suppressed: (emails) => suppressedReasons(ctx.db.kysely, emails),
+        suppressed: async (emails) =>
+          new Map((await suppressedAmong(ctx.db.read, emails)).map((r) => [r.email, r.reason])),
         report: (line) => process.stderr.write(`${line}\n`),
       };
       const input = await openInput(file === "-" ? process.stdin : createReadStream(file));
@@ -104,9 +103,7 @@ suppressions. Importing the same file again changes nothing.`,
         return EXIT.data;
       }
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };
 
@@ -193,18 +190,4 @@ function zipEntries(zip: Uint8Array, file: string): [string, Uint8Array][] {
       `${name}: not imported (only unsubscribed_* and cleaned_* members are suppressed)\n`,
     );
   return names.map((n) => [n, entries[n] as Uint8Array]);
-}
-
-/**
- * The current reason of each of `emails` that is suppressed. Filtering on `suppressed` in SQL would
- * let SQLite pick the listing index and scan every suppressed row; looking up by primary key and
- * filtering here keeps it one index probe per address.
- */
-async function suppressedReasons(db: Kysely<Database>, emails: string[]): Promise<Map<string, Reason>> {
-  const rows = await db
-    .selectFrom("suppressions")
-    .select(["email", "reason", "suppressed"])
-    .where("email", "in", sql<string>`(SELECT value FROM json_each(${jsonParam(emails)}))`)
-    .execute();
-  return new Map(rows.filter((r) => r.suppressed === 1).map((r) => [r.email, r.reason]));
 }

@@ -1,5 +1,5 @@
-import type { Reason } from "../db/schema.ts";
 import { normalizeAddress } from "../events/address.ts";
+import type { Reason } from "../suppression/types.ts";
 import { usageError } from "./command.ts";
 import { KNOWN_REASONS, reasonFromWord } from "./import_reasons.ts";
 

@@ -1,4 +1,4 @@
-import { REASONS, type Reason } from "../db/schema.ts";
+import { REASONS, type Reason } from "../suppression/types.ts";
 
 /**
  * Words found in other tools' exports and in hand-made lists, after lowercasing and turning `_`

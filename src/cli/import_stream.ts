@@ -1,6 +1,6 @@
 import { parse } from "csv-parse";
-import type { Reason } from "../db/schema.ts";
-import type { Intent } from "../events/intents.ts";
+import type { Intent } from "../suppression/intents.ts";
+import type { Reason } from "../suppression/types.ts";
 import { usageError } from "./command.ts";
 import { detectFormat, type Format } from "./import_formats.ts";
 

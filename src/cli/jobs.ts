@@ -1,24 +1,24 @@
 import { createInterface } from "node:readline/promises";
-import type { JobStatus } from "../db/schema.ts";
-import { AppError } from "../errors.ts";
-import { errorClass } from "../sync/health.ts";
 import {
   backfill,
   cancelJobs,
   countJobs,
   existingJobIds,
   hurryPending,
-  LIVE_STATUSES,
   listJobs,
   retryDead,
-} from "../sync/outbox.ts";
+} from "../db/jobs.ts";
+import { JOB_STATUSES, type JobStatus, LIVE_STATUSES } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
+import { selfCommand } from "../self_command.ts";
+import { errorClass } from "../status/sink_health.ts";
 import { buildSinks } from "../sync/sinks/index.ts";
-import { type Command, EXIT, selfCommand, usageError } from "./command.ts";
-import { openContext } from "./context.ts";
+import { iso } from "../util.ts";
+import { type Command, EXIT, usageError } from "./command.ts";
+import { withContext } from "./context.ts";
 
-const STATUSES: readonly JobStatus[] = ["pending", "running", "done", "dead", "superseded", "cancelled"];
+const STATUSES: readonly JobStatus[] = JOB_STATUSES;
 const n = (v: number) => v.toLocaleString("en-US");
-const iso = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
 
 export const jobsList: Command = {
   name: "jobs list",
@@ -41,19 +41,18 @@ export const jobsList: Command = {
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
       throw usageError("--limit must be 1 to 10000");
     const sink = values.sink as string | undefined;
-    const ctx = await openContext(values, { schema: "require" });
-    try {
-      const rows = await listJobs(ctx.db.kysely, { status, sink, limit });
+    return withContext(values, { schema: "require" }, async (ctx) => {
+      const rows = await listJobs(ctx.db.read, { status, sink, limit });
       if (values.json) {
         for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
         return EXIT.ok;
       }
-      const counts = await countJobs(ctx.db.kysely, sink);
+      const counts = await countJobs(ctx.db.read, sink);
       const out = [
         `${sink ? `sink ${sink}: ` : ""}${LIVE_STATUSES.map((s) => `${s} ${counts[s]}`).join(" · ")}`,
       ];
       for (const r of rows) {
-        const next = r.status === "pending" ? ` next ${iso(r.next_attempt_at)}` : "";
+        const next = r.status === "pending" ? ` next ${iso(r.next_attempt_at) ?? "-"}` : "";
         out.push(
           `#${r.id} ${r.status} ${r.sink} ${r.action} ${r.email} (${r.reason}) attempts ${r.attempts}${next}` +
             (r.last_error ? `\n    last error: ${r.last_error}` : ""),
@@ -66,9 +65,7 @@ export const jobsList: Command = {
       }
       process.stdout.write(`${out.join("\n")}\n`);
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };
 
@@ -98,18 +95,17 @@ a stopped sink wait until its config is fixed and the daemon reloaded.`,
     if (forms !== 1) throw usageError("name job ids, or pass --all or --pending (one of them)");
     if (values.sink !== undefined && ids.length > 0) throw usageError("--sink goes with --all or --pending");
     const sink = values.sink as string | undefined;
-    const ctx = await openContext(values, { schema: "require" });
-    try {
+    return withContext(values, { schema: "require" }, async (ctx) => {
       const now = Date.now();
       if (values.pending) {
-        const moved = await hurryPending(ctx.db.outbox, now, sink);
+        const moved = await hurryPending(ctx.db.write, now, sink);
         process.stdout.write(
           `${n(moved)} pending job(s)${sink ? ` of sink ${sink}` : ""} made due now; the running daemon sends them within a second\n`,
         );
         return EXIT.ok;
       }
       if (ids.length > 0) {
-        const known = await existingJobIds(ctx.db.kysely, ids);
+        const known = await existingJobIds(ctx.db.read, ids);
         const unknown = ids.filter((id) => !known.has(id));
         if (unknown.length > 0) {
           throw usageError(
@@ -117,7 +113,7 @@ a stopped sink wait until its config is fixed and the daemon reloaded.`,
           );
         }
       }
-      const r = await retryDead(ctx.db.outbox, now, ids.length > 0 ? { ids } : { all: true, sink });
+      const r = await retryDead(ctx.db.write, now, ids.length > 0 ? { ids } : { all: true, sink });
       const touched = new Set([...r.requeued, ...r.superseded]);
       const notDead = ids.filter((id) => !touched.has(id));
       // Counts, not ids: after an outage --all may requeue tens of thousands.
@@ -127,9 +123,7 @@ a stopped sink wait until its config is fixed and the daemon reloaded.`,
       if (notDead.length) lines.push(`not dead, left alone: ${notDead.join(", ")}`);
       process.stdout.write(`${lines.join("\n")}\n`);
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };
 
@@ -149,9 +143,8 @@ To send a sink everything again later: jobs backfill --sink NAME.`,
     if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const sink = values.sink as string | undefined;
     if (!sink) throw usageError("name the sink: --sink NAME");
-    const ctx = await openContext(values, { schema: "require" });
-    try {
-      const counts = await countJobs(ctx.db.kysely, sink);
+    return withContext(values, { schema: "require" }, async (ctx) => {
+      const counts = await countJobs(ctx.db.read, sink);
       const what = `${n(counts.pending)} pending and ${n(counts.dead)} dead job(s) of sink ${sink}`;
       if (counts.pending + counts.dead === 0) {
         process.stdout.write(`sink ${sink} has no pending or dead jobs; nothing to cancel\n`);
@@ -171,13 +164,11 @@ To send a sink everything again later: jobs backfill --sink NAME.`,
           return EXIT.ok;
         }
       }
-      const cancelled = await cancelJobs(ctx.db.outbox, Date.now(), sink);
+      const cancelled = await cancelJobs(ctx.db.write, Date.now(), sink);
       const running = counts.running > 0 ? `; ${n(counts.running)} being sent now were left to finish` : "";
       process.stdout.write(`cancelled ${n(cancelled)} job(s) of sink ${sink}${running}\n`);
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };
 
@@ -201,8 +192,7 @@ the service cannot be reached), unless --force.`,
     if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const sink = values.sink as string | undefined;
     if (!sink) throw usageError("name the sink: --sink NAME");
-    const ctx = await openContext(values, { schema: "require" });
-    try {
+    return withContext(values, { schema: "require" }, async (ctx) => {
       const names = ctx.config.sinks.map((s) => s.name);
       if (!names.includes(sink)) {
         throw usageError(
@@ -218,16 +208,15 @@ the service cannot be reached), unless --force.`,
         if (problems.length > 0) {
           const unreachable = problems.every((p) => ["network", "timeout"].includes(errorClass(p)));
           throw new AppError(
-            400,
+            unreachable ? "unavailable" : "config",
             "sink_check_failed",
             `nothing queued: the check of sink ${sink} failed:\n  ${problems.join("\n  ")}\n` +
               "Fix the config (see: config check), reload the daemon, and run this again; " +
               "or pass --force to queue the jobs anyway (they wait or fail until the sink works).",
-            unreachable ? EXIT.unavailable : EXIT.config,
           );
         }
       }
-      const r = await backfill(ctx.db.outbox, sink, Date.now(), {
+      const r = await backfill(ctx.db.write, sink, Date.now(), {
         // Only what the sink's reasons filter lets through (config: sinks[].reasons).
         reasons: config?.reasons ?? null,
         onChunk: (p) =>
@@ -239,8 +228,6 @@ the service cannot be reached), unless --force.`,
           `the running daemon sends them; follow them with: suppressd jobs list --sink ${sink}\n`,
       );
       return EXIT.ok;
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };

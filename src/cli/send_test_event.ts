@@ -2,10 +2,12 @@ import { randomBytes } from "node:crypto";
 import { Webhook } from "svix";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { AppError } from "../errors.ts";
+import { unavailable } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { SAMPLE_TYPES, type SampleOptions, sampleEvent, testAddress } from "../events/samples.ts";
-import { type Command, EXIT, selfCommand, usageError } from "./command.ts";
+import { dialableHost } from "../http/serve.ts";
+import { selfCommand } from "../self_command.ts";
+import { type Command, EXIT, usageError } from "./command.ts";
 
 /** Resend (Svix) gives up on an attempt after about 15 s; so do we. */
 const TIMEOUT_MS = 15_000;
@@ -91,12 +93,9 @@ rejects the signature (it is not using this configuration's resend.webhookSecret
       });
     } catch (e) {
       const why = (e as Error)?.name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : e;
-      throw new AppError(
-        503,
-        "unavailable",
+      throw unavailable(
         `Could not reach ${url} (${(e as Error)?.message ?? why}). Is the daemon running? ` +
           `Start it with \`${selfCommand()} serve\` (same --config), or pass --url.`,
-        EXIT.unavailable,
       );
     }
     const text = await res.text();
@@ -122,7 +121,5 @@ export function defaultUrl(config: Config): string {
   if (port === 0) {
     throw usageError("server.port is 0 (a random port): pass the daemon's address with --url.");
   }
-  let name = host === "0.0.0.0" ? "127.0.0.1" : host === "::" || host === "[::]" ? "::1" : host;
-  if (name.includes(":") && !name.startsWith("[")) name = `[${name}]`;
-  return `${tls ? "https" : "http"}://${name}:${port}/webhooks/resend`;
+  return `${tls ? "https" : "http"}://${dialableHost(host)}:${port}/webhooks/resend`;
 }

@@ -3,8 +3,9 @@ import { dirname, join } from "node:path";
 import { loadConfig } from "../config/load.ts";
 import { startDaemon } from "../daemon.ts";
 import { jsonLogger } from "../log.ts";
+import { selfCommand } from "../self_command.ts";
 import { VERSION } from "../version.ts";
-import { type Command, EXIT, selfCommand } from "./command.ts";
+import { type Command, EXIT } from "./command.ts";
 
 /** How long SIGTERM may take before we give up waiting (systemd's default stop timeout is 90 s). */
 const STOP_DEADLINE_MS = 10_000;

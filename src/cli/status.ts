@@ -6,10 +6,11 @@ import {
   outboxByStatus,
   quarantineCounts,
   suppressedByReason,
-} from "../metrics/db_stats.ts";
-import type { SinkStatus } from "../sync/status_report.ts";
+} from "../db/stats.ts";
+import { dialableHost } from "../http/serve.ts";
+import type { SinkStatus } from "../status/report.ts";
 import { type Command, EXIT } from "./command.ts";
-import { openContext } from "./context.ts";
+import { withContext } from "./context.ts";
 
 interface Daemon {
   url: string | null;
@@ -41,13 +42,9 @@ exit 0 all is well · 1 a sink is failing or stopped, jobs are dead, or jobs wai
 config does not name · 69 the daemon does not answer.`,
   options: { json: { type: "boolean", description: "print one JSON object instead of the table" } },
   async run({ values }) {
-    const ctx = await openContext(values, { schema: "require" });
-    let report: Awaited<ReturnType<typeof gather>>;
-    try {
-      report = await gather(ctx.db.kysely, ctx.config, ctx.where, ctx.loaded.source);
-    } finally {
-      await ctx.close();
-    }
+    const report = await withContext(values, { schema: "require" }, (ctx) =>
+      gather(ctx.db.read, ctx.config, ctx.where, ctx.loaded.source),
+    );
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
     if (!report.daemon.up) return EXIT.unavailable;
     return report.problems.length > 0 ? EXIT.attention : EXIT.ok;
@@ -123,8 +120,7 @@ async function probe(config: Config): Promise<{ daemon: Daemon; sync: DaemonStat
       daemon: { url: null, up: false, detail: "server.port is 0 (chosen at start): not checked" },
       sync: null,
     };
-  const local = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
-  const url = `${tls ? "https" : "http"}://${local.includes(":") ? `[${local}]` : local}:${port}`;
+  const url = `${tls ? "https" : "http"}://${dialableHost(host)}:${port}`;
   const init = { signal: AbortSignal.timeout(3000), tls: { rejectUnauthorized: false } } as RequestInit;
   let ready: Response;
   try {

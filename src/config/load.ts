@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { selfCommand, usageError } from "../cli/command.ts";
-import { configError } from "../errors.ts";
+import { configError, usageError } from "../errors.ts";
+import { selfCommand } from "../self_command.ts";
 import { type Config, configSchema } from "./schema.ts";
 
 export interface LoadedConfig {

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { REASONS } from "../db/schema.ts";
-import { ipEntryError } from "../http/ip_rules.ts";
-import { checkTemplate } from "../sync/template.ts";
+import { ipEntryError } from "../net/ip_rules.ts";
+import { REASONS } from "../suppression/types.ts";
+import { checkTemplate } from "./template.ts";
 
 /**
  * The whole configuration, validated once at start. Every key is documented for operators in
@@ -32,7 +32,7 @@ function signingKeyFrom(value: string, ctx: z.RefinementCtx, hint: string) {
   if (problem) ctx.addIssue({ code: "custom", message: `${problem}: ${hint}` });
 }
 
-/** An address, a CIDR range, or a name such as "resend" or "loopback" (see http/ip_rules.ts). */
+/** An address, a CIDR range, or a name such as "resend" or "loopback" (see net/ip_rules.ts). */
 const ipEntry = z.string().superRefine((v, ctx) => {
   const problem = ipEntryError(v);
   if (problem) ctx.addIssue({ code: "custom", message: problem });

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { Kysely } from "kysely";
 import { type MigrationResultSet, Migrator } from "kysely/migration";
-import { AppError } from "../errors.ts";
+import { AppError, configError } from "../errors.ts";
 import { Connection, withBusyRetry } from "./connection.ts";
 import { LibsqlDialect } from "./dialect.ts";
 import { migrations } from "./migrations/index.ts";
@@ -25,10 +25,10 @@ export interface DatabaseOptions {
 export interface Db {
   writer: Connection;
   reader: Connection;
-  /** Typed reads. Compiling a query (the Writer's statements) needs no connection, so it is built here too. */
-  kysely: Kysely<Database>;
-  /** Typed writes beside the Writer's (the outbox), on the write connection. */
-  outbox: Kysely<Database>;
+  /** Typed queries on the read connection. Compiling a query needs no connection, so it is built here too. */
+  read: Kysely<Database>;
+  /** Typed queries on the write connection: writes beside the Writer's group commits (the outbox). */
+  write: Kysely<Database>;
   close(): void;
 }
 
@@ -57,8 +57,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   return {
     writer,
     reader,
-    kysely: new Kysely<Database>({ dialect: new LibsqlDialect(reader) }),
-    outbox: new Kysely<Database>({ dialect: new LibsqlDialect(writer) }),
+    read: new Kysely<Database>({ dialect: new LibsqlDialect(reader) }),
+    write: new Kysely<Database>({ dialect: new LibsqlDialect(writer) }),
     close() {
       writer.close();
       reader.close();
@@ -69,12 +69,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
 /** Creates the data directory (0700) and an empty database file (0600) so no one else can read it. */
 function prepareFile(path: string) {
   if (path === "" || path === ":memory:") {
-    throw new AppError(
-      500,
-      "config_invalid",
-      "database.url must name a file (file:./data/suppressd.db).",
-      78,
-    );
+    throw configError("database.url must name a file (file:./data/suppressd.db).");
   }
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
@@ -82,7 +77,6 @@ function prepareFile(path: string) {
 
 /** Brings the schema up to date; throws with the failing migration's name. */
 export async function migrate(db: Db): Promise<string[]> {
-  // Migrations run in transactions, so they get the write connection to themselves.
   // Migrations run in transactions, so they get the write connection to themselves. The migrator
   // returns its error; throwing it inside lets the connection heal if it was SQLITE_BUSY.
   // A running daemon (or a CLI command beside it) may hold the lock for a moment: wait it out.
@@ -103,11 +97,24 @@ export async function migrate(db: Db): Promise<string[]> {
   const failed = results?.find((r) => r.status === "Error");
   if (error) {
     throw new AppError(
-      500,
+      "internal",
       "migration_failed",
       `Database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message ?? error}`,
-      70,
     );
   }
   return (results ?? []).map((r) => r.migrationName);
+}
+
+/** Throws unless the database answers a read of the schema (GET /readyz). */
+export async function ping(db: Db): Promise<void> {
+  await db.reader.execute("SELECT 1 FROM webhook_events LIMIT 1");
+}
+
+/** Migration names not yet applied to the database. */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const migrator = new Migrator({
+    db: db.read as Kysely<unknown>,
+    provider: { getMigrations: async () => migrations },
+  });
+  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
 }

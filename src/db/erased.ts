@@ -1,8 +1,8 @@
 import { createHmac } from "node:crypto";
+import type { Reason } from "../suppression/types.ts";
 import type { Db } from "./client.ts";
 import { withBusyRetry } from "./connection.ts";
 import { jsonParam } from "./json_param.ts";
-import type { Reason } from "./schema.ts";
 
 /**
  * An erased address's key: HMAC-SHA256 of the normalised address under `privacy.hashKey`, in hex.

@@ -1,3 +1,5 @@
+import { sql } from "kysely";
+
 /**
  * `value` as the JSON text of a `json_each(?)` parameter, with every lone surrogate replaced by
  * U+FFFD. JSON.stringify writes a lone surrogate as an escape (`\ud800`) and SQLite's JSON reader
@@ -15,3 +17,9 @@ export function jsonParam(value: unknown): string {
   // followed by the letters "ud800") stays as it was.
   return text.replace(/\\\\|\\ud[89a-f][0-9a-f]{2}/g, (m) => (m === "\\\\" ? m : "\\ufffd"));
 }
+
+/** `(SELECT value FROM json_each(?))`: an IN list of any length as one parameter, not one per value. */
+export const idList = (list: readonly number[]) =>
+  sql<number>`(SELECT value FROM json_each(${jsonParam(list)}))`;
+export const textList = (list: readonly string[]) =>
+  sql<string>`(SELECT value FROM json_each(${jsonParam(list)}))`;

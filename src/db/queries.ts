@@ -1,6 +1,7 @@
 import { type Kysely, sql } from "kysely";
-import { jsonParam } from "./json_param.ts";
-import type { Database, Decision, Reason, SuppressionEventTable, SuppressionTable } from "./schema.ts";
+import type { Decision, Reason } from "../suppression/types.ts";
+import { textList } from "./json_param.ts";
+import type { Database, SuppressionTable } from "./schema.ts";
 
 /** Read-only queries. They take the Kysely instance first and never write. */
 
@@ -31,19 +32,6 @@ export async function historyOf(db: Kysely<Database>, email: string, limit = 100
     .limit(limit)
     .execute();
 }
-
-export type HistoryRow = Pick<
-  SuppressionEventTable,
-  | "decision"
-  | "reason"
-  | "source"
-  | "event_type"
-  | "svix_id"
-  | "occurred_at"
-  | "recorded_at"
-  | "note"
-  | "actor"
->;
 
 /** The reasons an address is suppressed for now, each with its source, newest first. */
 export async function reasonsInForce(db: Kysely<Database>, email: string) {
@@ -102,7 +90,7 @@ export async function suppressedAmong(db: Kysely<Database>, emails: string[]) {
   const rows = await db
     .selectFrom("suppressions")
     .select(["email", "reason", "suppressed_at", "suppressed"])
-    .where("email", "in", sql<string>`(SELECT value FROM json_each(${jsonParam(emails)}))`)
+    .where("email", "in", textList(emails))
     .execute();
   return rows.filter((r) => r.suppressed === 1).map(({ suppressed: _, ...r }) => r);
 }
@@ -130,13 +118,4 @@ export async function listSuppressions(db: Kysely<Database>, f: ListFilter): Pro
     );
   }
   return q.orderBy("updated_at").orderBy("email").limit(f.limit).execute();
-}
-
-export async function countSuppressed(db: Kysely<Database>): Promise<number> {
-  const row = await db
-    .selectFrom("suppressions")
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where("suppressed", "=", 1)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
 }

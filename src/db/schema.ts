@@ -1,5 +1,6 @@
 import type { Generated } from "kysely";
-import type { Source } from "../events/sources.ts";
+import type { Source } from "../suppression/sources.ts";
+import type { Decision, Reason, Suppression } from "../suppression/types.ts";
 
 /**
  * The tables, as Kysely sees them. Times are integer milliseconds since the epoch (UTC): compact,
@@ -47,34 +48,8 @@ export interface QuarantineTable {
   reprocessed_at: number | null;
 }
 
-export const REASONS = [
-  "hard_bounce",
-  "soft_bounce_limit",
-  "complaint",
-  "provider_suppressed",
-  "unsubscribe",
-  "manual",
-  "imported",
-] as const;
-export type Reason = (typeof REASONS)[number];
-
-/**
- * Current state per address, summarised from its reasons. A lifted address keeps its row with
- * `suppressed = 0`; `reason` is the strongest reason in force (or the last one, once lifted).
- */
-export interface SuppressionTable {
-  email: string;
-  suppressed: 0 | 1;
-  reason: Reason;
-  first_suppressed_at: number;
-  /** Event time at which the current (or last) suppression began. */
-  suppressed_at: number;
-  /** Newest event time applied to this row: an older event never overrides it. */
-  last_event_at: number;
-  /** Wall-clock time of the last change, for `?since=` and the list cursor. */
-  updated_at: number;
-  note: string | null;
-}
+/** The summary row of an address: the policy's `Suppression`, stored as it is. */
+export type SuppressionTable = Suppression;
 
 /**
  * Each kind of suppression of an address from each source, lifted on its own (see policy.ts for
@@ -94,17 +69,6 @@ export interface SuppressionReasonTable {
   lifted_at: number | null;
 }
 
-export type Decision =
-  | "suppressed"
-  | "already_suppressed"
-  | "lifted"
-  | "lift_ignored"
-  | "soft_bounce"
-  | "soft_bounce_reset"
-  | "stale"
-  | "invalid_address"
-  | "noted";
-
 /** Append-only: every decision the policy made, with what caused it. */
 export interface SuppressionEventTable {
   id: Generated<number>;
@@ -123,7 +87,11 @@ export interface SuppressionEventTable {
 }
 
 /** `cancelled`: an operator said never to send it (`jobs cancel`); kept, then pruned like done. */
-export type JobStatus = "pending" | "running" | "done" | "dead" | "superseded" | "cancelled";
+export const JOB_STATUSES = ["pending", "running", "done", "dead", "superseded", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** The statuses worth counting: small by nature, unlike done and superseded, which pile up. */
+export const LIVE_STATUSES = ["pending", "running", "dead"] as const satisfies readonly JobStatus[];
+export type LiveStatus = (typeof LIVE_STATUSES)[number];
 
 /** The outbox: one row per sink per change, written in the same commit as the change. */
 export interface SyncJobTable {

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from "kysely";
-import type { Database, Decision } from "./schema.ts";
+import type { Decision } from "../suppression/types.ts";
+import type { Database } from "./schema.ts";
 
 /**
  * Read-only queries behind the status page (src/ui). Each is bounded: a range of rowids, an index

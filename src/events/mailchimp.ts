@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
-import type { Reason } from "../db/schema.ts";
+import type { Intent } from "../suppression/intents.ts";
+import type { Reason } from "../suppression/types.ts";
 import { normalizeAddress } from "./address.ts";
-import type { Intent } from "./intents.ts";
 
 /**
  * Mailchimp's audience (list) webhooks: a form-encoded POST with `type`, `fired_at` and `data[…]`

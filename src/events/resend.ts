@@ -1,7 +1,7 @@
 import { z } from "zod";
-import type { Reason } from "../db/schema.ts";
+import type { Intent } from "../suppression/intents.ts";
+import type { Reason } from "../suppression/types.ts";
 import { normalizeAddress, recipients } from "./address.ts";
-import type { Intent } from "./intents.ts";
 import { TEST_TAG } from "./samples.ts";
 
 /**

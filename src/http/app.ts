@@ -5,16 +5,16 @@ import type { WriteQueue } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
-import { SinkHealth } from "../sync/health.ts";
+import { clientIpOf, IpSet, ipAllowlist } from "../net/ip_rules.ts";
+import { SinkHealth } from "../status/sink_health.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { UiStats } from "../ui/stats.ts";
 import { bearerAuth } from "./auth.ts";
 import { changeRoutes } from "./change_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
-import { clientIpOf, IpSet, ipAllowlist } from "./ip_rules.ts";
 import { mailchimpWebhookRoutes } from "./mailchimp_webhook_routes.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
-import { logPath, requestLog, WEBHOOK_PATH, WebhookObserver } from "./request_log.ts";
+import { logPath, requestLog, WEBHOOK_PATH } from "./request_log.ts";
 import { statusRoutes } from "./status_routes.ts";
 import { suppressionRoutes } from "./suppression_routes.ts";
 import { syncRoutes } from "./sync_routes.ts";
@@ -44,16 +44,15 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps) {
   const { config } = deps;
-  const metrics = deps.metrics ?? new Metrics({ db: deps.db.kysely });
+  const metrics = deps.metrics ?? new Metrics({ db: deps.db.read });
   const clientIp = clientIpOf(new IpSet(config.server.trustProxy));
-  const webhooks = new WebhookObserver(metrics);
+  const log = deps.log ?? jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   const app = new Hono();
   app.use(
     "*",
     requestLog({
-      log: deps.log ?? jsonLogger(config.log.level, undefined, config.log.hashAddresses),
+      log,
       metrics,
-      webhooks,
       clientIp,
       logRequests: config.log.requests,
       hashAddresses: config.log.hashAddresses,
@@ -66,7 +65,7 @@ export function createApp(deps: AppDeps) {
   const scrapers = config.metrics.tokens.map((token, i) => ({ name: `metrics.tokens[${i}]`, token }));
   app.use("/metrics", bearerAuth([...config.api.named, ...scrapers]));
   app.route("/", healthRoutes(deps));
-  app.route("/", webhookRoutes({ ...deps, writer: webhooks.wrap(deps.writer) }));
+  app.route("/", webhookRoutes(deps));
   app.route("/", mailchimpWebhookRoutes(deps));
   app.route("/", suppressionRoutes(deps));
   app.route("/", changeRoutes(deps));
@@ -85,14 +84,10 @@ export function createApp(deps: AppDeps) {
     if (err instanceof AppError) {
       return c.json({ error: err.code, message: err.message }, err.status as 400);
     }
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "unhandled error",
-        path: logPath(c.req.path, config.log.hashAddresses),
-        error: String(err?.stack ?? err),
-      }),
-    );
+    log.log("error", "unhandled error", {
+      path: logPath(c.req.path, config.log.hashAddresses),
+      error: String(err?.stack ?? err),
+    });
     return c.json({ error: "internal", message: "Internal error; it has been logged." }, 500);
   });
   return app;

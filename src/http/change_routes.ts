@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { listChanges } from "../db/queries.ts";
 import { badRequest } from "../errors.ts";
+import { iso } from "../util.ts";
 import type { AppDeps } from "./app.ts";
 import type { AuthEnv } from "./auth.ts";
 import { parse } from "./json.ts";
@@ -18,7 +19,7 @@ const query = z.object({
  * page, an empty one too, so polling from it never misses or repeats a change.
  */
 export function changeRoutes(deps: AppDeps) {
-  const db = deps.db.kysely;
+  const db = deps.db.read;
   return new Hono<AuthEnv>().get("/v1/changes", async (c) => {
     const q = parse(query, c.req.query());
     const after = q.after === undefined ? 0 : decodeCursor(q.after);
@@ -39,8 +40,6 @@ export function changeRoutes(deps: AppDeps) {
     });
   });
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 // Opaque to clients so its form can change; today a history row id behind a version prefix.
 function encodeCursor(id: number): string {

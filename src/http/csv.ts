@@ -1,4 +1,5 @@
 import type { SuppressionTable } from "../db/schema.ts";
+import { iso } from "../util.ts";
 
 /**
  * One CSV line (RFC 4180). Cells that a spreadsheet would run as a formula (starting with = + - @,
@@ -35,5 +36,3 @@ export function suppressionCsvRow(row: SuppressionTable): string {
     row.note ?? "",
   ]);
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();

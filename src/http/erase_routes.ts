@@ -1,6 +1,6 @@
 import { addressHash, erasedAmong, eraseKeepingSuppressed } from "../db/erased.ts";
-import type { Reason } from "../db/schema.ts";
-import { AppError } from "../errors.ts";
+import { conflict } from "../errors.ts";
+import type { Reason } from "../suppression/types.ts";
 import type { AppDeps } from "./app.ts";
 
 /**
@@ -27,8 +27,7 @@ export async function erasedOf(
 export async function eraseRoute(deps: AppDeps, email: string) {
   const key = deps.config.privacy.hashKey;
   if (key === null)
-    throw new AppError(
-      409,
+    throw conflict(
       "hash_key_missing",
       "erase=keep-suppressed needs privacy.hashKey in the server's configuration (at least 32 characters); nothing was erased.",
     );

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { ping } from "../db/client.ts";
 import { unavailable } from "../errors.ts";
 import type { AppDeps } from "./app.ts";
 
@@ -8,7 +9,7 @@ export function healthRoutes(deps: AppDeps) {
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
       try {
-        await deps.db.reader.execute("SELECT 1 FROM webhook_events LIMIT 1");
+        await ping(deps.db);
       } catch (e) {
         throw unavailable(`The database does not answer: ${(e as Error).message}`);
       }

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { z } from "zod";
-import { AppError, badRequest } from "../errors.ts";
+import { badRequest } from "../errors.ts";
 
 /** The request body as JSON, or a 400 that says what is wrong with it. */
 export async function readJson(c: Context): Promise<unknown> {
@@ -56,8 +56,7 @@ export function illFormedAt(root: unknown): string | null {
  */
 export function cutShort(e: unknown): never {
   if ((e as Error)?.name === "AbortError") {
-    throw new AppError(
-      400,
+    throw badRequest(
       "body_incomplete",
       "The connection closed before the whole body arrived; nothing was stored.",
     );

@@ -42,7 +42,7 @@ export function mailchimpWebhookRoutes(deps: AppDeps) {
         maxSize: limit,
         onError: () => {
           throw new AppError(
-            413,
+            "too_large",
             "payload_too_large",
             `Webhook bodies are limited to ${limit} bytes (server.bodyLimitBytes).`,
           );

@@ -1,6 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import type { WriteItem, WriteQueue, WriteResult } from "../db/writer.ts";
 import { AppError } from "../errors.ts";
 import { type Logger, logAddress } from "../log.ts";
 import type { Metrics, WebhookOutcome } from "../metrics/metrics.ts";
@@ -10,49 +9,15 @@ import { deliveryId } from "./signature.ts";
 export const WEBHOOK_PATH = "/webhooks/resend";
 
 /**
- * Sees every webhook write: counts events by type and outcome, and hands the request log the
- * type and outcome of the delivery it is logging (matched by svix-id). It wraps the writer the
- * webhook route is given, so the route itself knows nothing about metrics.
+ * What the webhook route tells the request log about the delivery it handled, through Hono's
+ * context (`c.set` in the route, `c.get` after `next()`): each request has its own, so two copies
+ * of one delivery in flight at once never mix.
  */
-export class WebhookObserver {
-  /** Per svix-id, because two copies of one delivery can be in flight at once (a retry race). */
-  private readonly inFlight = new Map<string, { type: string; outcome: WebhookOutcome }[]>();
-  constructor(private readonly metrics: Metrics) {}
-
-  wrap(writer: WriteQueue): WriteQueue {
-    const submit = async (item: WriteItem): Promise<WriteResult> => {
-      const result = await writer.submit(item);
-      if (item.claim === "new" && item.svixId !== null) {
-        const outcome = result.status as WebhookOutcome;
-        this.metrics.webhook(item.type, outcome);
-        const list = this.inFlight.get(item.svixId);
-        if (list) list.push({ type: item.type, outcome });
-        else this.inFlight.set(item.svixId, [{ type: item.type, outcome }]);
-      }
-      return result;
-    };
-    return new Proxy(writer, {
-      get: (target, prop) => {
-        if (prop === "submit") return submit;
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-  }
-
-  /** The result recorded for `svixId` by this request, removed so the map only holds in-flight ones. */
-  take(svixId: string): { type: string; outcome: WebhookOutcome } | undefined {
-    const list = this.inFlight.get(svixId);
-    const r = list?.shift();
-    if (list?.length === 0) this.inFlight.delete(svixId);
-    return r;
-  }
-}
+export type WebhookEnv = { Variables: { webhook?: { type: string; outcome: WebhookOutcome } } };
 
 export interface RequestLogOptions {
   log: Logger;
   metrics: Metrics;
-  webhooks: WebhookObserver;
   clientIp: (c: Context) => string | null;
   /** `log.requests`: write one line per request (metrics are kept either way). */
   logRequests: boolean;
@@ -83,7 +48,8 @@ export function requestLog(opts: RequestLogOptions): MiddlewareHandler {
     };
     if (c.req.path === WEBHOOK_PATH) {
       const svixId = deliveryId((name) => c.req.header(name));
-      const result = svixId ? opts.webhooks.take(svixId) : undefined;
+      const result = (c as Context<WebhookEnv>).get("webhook");
+      if (result) opts.metrics.webhook(result.type, result.outcome);
       if (error === "invalid_signature") opts.metrics.signatureFailures.inc();
       if (error === "forbidden_ip") opts.metrics.forbiddenIps.inc();
       // The header is the sender's text until the signature is checked: keep it short.

@@ -24,13 +24,14 @@ export async function listen(fetch: Fetch, opts: ListenOptions): Promise<Listene
     const server = Bun.serve({
       hostname: opts.host,
       port: opts.port,
-      // A little above the webhook limit so the route can answer 413 with a JSON body itself.
+      // 10 MiB above the webhook limit: the webhook route enforces its own limit and answers 413
+      // with a JSON body, and an API call (a check of up to 10,000 addresses) needs the room.
       maxRequestBodySize: opts.maxBodyBytes + 64 * 1024 + 10 * 1024 * 1024,
       ...(opts.tls ? { tls: { cert: Bun.file(opts.tls.cert), key: Bun.file(opts.tls.key) } } : {}),
       fetch: (req, srv) => fetch(req, { remoteAddress: srv.requestIP(req)?.address ?? null }),
     });
     const port = server.port ?? opts.port;
-    return { url: `${scheme}://${hostFor(opts.host)}:${port}`, port, stop: () => server.stop(false) };
+    return { url: `${scheme}://${dialableHost(opts.host)}:${port}`, port, stop: () => server.stop(false) };
   }
   if (deno) {
     const tls = opts.tls
@@ -45,14 +46,19 @@ export async function listen(fetch: Fetch, opts: ListenOptions): Promise<Listene
       (req, info) => fetch(req, { remoteAddress: info?.remoteAddr?.hostname ?? null }),
     );
     const port = await ready;
-    return { url: `${scheme}://${hostFor(opts.host)}:${port}`, port, stop: () => server.shutdown() };
+    return { url: `${scheme}://${dialableHost(opts.host)}:${port}`, port, stop: () => server.shutdown() };
   }
   throw new Error("suppressd runs on Bun or Deno.");
 }
 
-function hostFor(host: string): string {
-  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
-  return host.includes(":") ? `[${host}]` : host;
+/**
+ * The host part of a URL that reaches a daemon bound to `host`: a wildcard bind (0.0.0.0, ::) is
+ * reached over loopback of the same family, an IPv6 address goes in brackets (RFC 3986 §3.2.2).
+ */
+export function dialableHost(host: string): string {
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  const name = bare === "0.0.0.0" ? "127.0.0.1" : bare === "::" ? "::1" : bare;
+  return name.includes(":") ? `[${name}]` : name;
 }
 
 interface DenoLike {

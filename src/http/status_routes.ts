@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { SinkHealth } from "../sync/health.ts";
-import { syncStatus } from "../sync/status_report.ts";
+import { syncStatus } from "../status/report.ts";
+import type { SinkHealth } from "../status/sink_health.ts";
 import { VERSION } from "../version.ts";
 import type { AppDeps } from "./app.ts";
 
@@ -12,7 +12,7 @@ import type { AppDeps } from "./app.ts";
 export function statusRoutes(deps: AppDeps & { metrics: Metrics; sinkHealth: SinkHealth }) {
   const { metrics } = deps;
   return new Hono().get("/v1/status", async (c) => {
-    const sync = await syncStatus(deps.db.kysely, deps.config, deps.sinkHealth, deps.clock());
+    const sync = await syncStatus(deps.db.read, deps.config, deps.sinkHealth, deps.clock());
     c.header("cache-control", "no-store");
     return c.json({
       ok: sync.ok,

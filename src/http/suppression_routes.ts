@@ -8,9 +8,11 @@ import {
   reasonsInForce,
   suppressedAmong,
 } from "../db/queries.ts";
-import { REASONS, type SuppressionTable } from "../db/schema.ts";
-import { AppError, badRequest, notFound } from "../errors.ts";
+import type { SuppressionTable } from "../db/schema.ts";
+import { badRequest, conflict, notFound } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
+import { REASONS } from "../suppression/types.ts";
+import { iso } from "../util.ts";
 import type { AppDeps } from "./app.ts";
 import type { AuthEnv } from "./auth.ts";
 import { csvLine, SUPPRESSION_CSV_HEADER, suppressionCsvRow } from "./csv.ts";
@@ -42,7 +44,7 @@ const listQuery = z.object({
 
 /** /v1/suppressions: the questions a sender asks, and the operator's manual changes. */
 export function suppressionRoutes(deps: AppDeps) {
-  const db = deps.db.kysely;
+  const db = deps.db.read;
   // An operator's change happens when we take it, and two of them never share an instant: the
   // policy keeps a suppression and a lift at the same instant in force whatever their order, so a
   // PUT and a DELETE sent within one millisecond would otherwise cancel the DELETE.
@@ -175,8 +177,7 @@ export function suppressionRoutes(deps: AppDeps) {
       if (query.erase) return c.json(await eraseRoute(deps, email));
       const body = parse(deleteBody, await readJson(c));
       if ((await erasedOf(deps, [email])).has(email))
-        throw new AppError(
-          409,
+        throw conflict(
           "erased_suppression",
           `${email} was erased with keep-suppressed: only a keyed hash of it is kept, and it stays suppressed. To let it be mailed again, erase it entirely: suppressd forget ${email} --yes.`,
         );
@@ -203,8 +204,7 @@ export function suppressionRoutes(deps: AppDeps) {
         // The lift is remembered either way (an older event arriving later finds it lifted).
         const row = await findSuppression(db, email);
         if (row?.suppressed === 1)
-          throw new AppError(
-            409,
+          throw conflict(
             "newer_suppression",
             `${email} stays suppressed (${row.reason}): an event dated after this request suppressed it (newest event ${iso(row.last_event_at)}); lift it again after that time, or check the server's clock.`,
           );
@@ -238,8 +238,6 @@ function present(row: SuppressionTable) {
     note: row.note,
   };
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function encodeCursor(row: SuppressionTable): string {
   return Buffer.from(JSON.stringify([row.updated_at, row.email])).toString("base64url");

@@ -1,14 +1,14 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { countJobs, existingJobIds, type JobRow, listJobs, retryDead } from "../db/jobs.ts";
+import { JOB_STATUSES } from "../db/schema.ts";
 import { badRequest, notFound } from "../errors.ts";
-import { countJobs, existingJobIds, type JobRow, listJobs, retryDead } from "../sync/outbox.ts";
+import { iso } from "../util.ts";
 import type { AppDeps } from "./app.ts";
 import { parse, readJson } from "./json.ts";
 
-const STATUSES = ["pending", "running", "done", "dead", "superseded", "cancelled"] as const;
-
 const listQuery = z.object({
-  status: z.enum(STATUSES).optional(),
+  status: z.enum(JOB_STATUSES).optional(),
   sink: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.coerce.number().int().positive().optional(),
@@ -24,7 +24,7 @@ const retryBody = z.union([
  * next attempt) and a way to give dead jobs another chance once the cause is fixed.
  */
 export function syncRoutes(deps: AppDeps) {
-  const db = deps.db.kysely;
+  const db = deps.db.read;
   return new Hono()
     .get("/v1/sync/jobs", async (c) => {
       const q = parse(listQuery, c.req.query());
@@ -59,7 +59,7 @@ export function syncRoutes(deps: AppDeps) {
           );
       }
       const r = await retryDead(
-        deps.db.outbox,
+        deps.db.write,
         deps.clock(),
         "ids" in body ? { ids: body.ids } : { all: true, sink: body.sink },
       );
@@ -72,8 +72,6 @@ export function syncRoutes(deps: AppDeps) {
       });
     });
 }
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function present(j: JobRow) {
   return {

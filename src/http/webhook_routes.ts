@@ -4,6 +4,7 @@ import { AppError } from "../errors.ts";
 import { parseResendEvent } from "../events/resend.ts";
 import type { AppDeps } from "./app.ts";
 import { cutShort } from "./json.ts";
+import type { WebhookEnv } from "./request_log.ts";
 import { SignatureVerifier, signatureHeaders } from "./signature.ts";
 
 /**
@@ -17,13 +18,13 @@ export function webhookRoutes(deps: AppDeps) {
   const verifier = new SignatureVerifier(deps.config.resend.webhookSecrets);
   const limit = deps.config.server.bodyLimitBytes;
 
-  return new Hono().post(
+  return new Hono<WebhookEnv>().post(
     "/webhooks/resend",
     bodyLimit({
       maxSize: limit,
       onError: () => {
         throw new AppError(
-          413,
+          "too_large",
           "payload_too_large",
           `Webhook bodies are limited to ${limit} bytes (server.bodyLimitBytes).`,
         );
@@ -51,10 +52,11 @@ export function webhookRoutes(deps: AppDeps) {
           parsed.outcome === "act" ? "processed" : parsed.outcome === "ignore" ? "ignored" : "quarantined",
         occurredAt: parsed.occurredAt,
         intents: parsed.outcome === "act" ? parsed.intents : [],
-        // A smoke test is recorded like any event and sent to no sink (db/writer.ts).
+        // A smoke test is recorded like any event and sent to no sink (db/write_enqueue.ts).
         ...(parsed.outcome === "act" && parsed.test ? { test: true, actor: "send-test-event" } : {}),
         ...(parsed.outcome === "quarantine" ? { quarantine: { reason: parsed.reason, body: bytes } } : {}),
       });
+      c.set("webhook", { type: parsed.type, outcome: result.status });
       return c.json({ status: result.status });
     },
   );

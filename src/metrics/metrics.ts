@@ -1,15 +1,14 @@
 import type { Kysely } from "kysely";
-import type { Database, JobStatus } from "../db/schema.ts";
-import { ERROR_CLASSES, type SinkHealth } from "../sync/health.ts";
-import type { Failure } from "../sync/outage_log.ts";
-import { VERSION } from "../version.ts";
+import { type Database, LIVE_STATUSES } from "../db/schema.ts";
 import {
   lastEventReceived,
   oldestPending,
   outboxByStatus,
   quarantineCounts,
   suppressedByReason,
-} from "./db_stats.ts";
+} from "../db/stats.ts";
+import { ERROR_CLASSES, type Failure, type SinkHealth } from "../status/sink_health.ts";
+import { VERSION } from "../version.ts";
 import { Registry } from "./registry.ts";
 
 /** What the sync worker reports after each batch it sent to a sink (one call per batch). */
@@ -33,9 +32,6 @@ export interface SyncBatchReport {
 }
 
 export type WebhookOutcome = "processed" | "ignored" | "quarantined" | "duplicate";
-
-/** Outbox statuses exported as gauges: the backlog and the failures, not the finished history. */
-const LIVE_JOBS: readonly JobStatus[] = ["pending", "running", "dead"];
 
 /** Distinct event types kept as labels; Resend has about twenty, so more means something odd. */
 const MAX_TYPES = 64;
@@ -236,7 +232,7 @@ export class Metrics {
       try {
         // One after the other, not Promise.all: each local query blocks the event loop while it runs.
         const reasons = await suppressedByReason(db);
-        const jobs = await outboxByStatus(db, LIVE_JOBS);
+        const jobs = await outboxByStatus(db, LIVE_STATUSES);
         const quarantine = await quarantineCounts(db);
         const last = await lastEventReceived(db);
         const oldest = await oldestPending(db);
@@ -245,7 +241,7 @@ export class Metrics {
         this.oldestPending.clear();
         // Configured sinks are always there, at zero when nothing waits (no missing series).
         for (const sink of this.health?.names() ?? []) {
-          for (const status of LIVE_JOBS) this.outbox.set({ sink, status }, 0);
+          for (const status of LIVE_STATUSES) this.outbox.set({ sink, status }, 0);
           this.oldestPending.set({ sink }, 0);
         }
         for (const j of jobs) this.outbox.set({ sink: j.sink, status: j.status }, j.n);

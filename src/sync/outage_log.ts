@@ -1,17 +1,5 @@
 import type { Logger } from "../log.ts";
-import type { ErrorClass } from "./health.ts";
-
-/** What became of the failed jobs a line counts. */
-export type FailureOutcome = "dead" | "retry" | "waiting";
-
-/** Failed jobs of one batch with one outcome and error class. */
-export interface Failure {
-  outcome: FailureOutcome;
-  class: ErrorClass;
-  n: number;
-  /** The latest error text of the group, addresses removed. */
-  error: string;
-}
+import type { ErrorClass, FailureOutcome } from "../status/sink_health.ts";
 
 const WORDS: Record<FailureOutcome, string> = {
   dead: "dead",

@@ -2,15 +2,12 @@
 export class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  /** The most holders seen at once (for tests and the bench). */
-  peak = 0;
 
   constructor(readonly capacity: number) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active >= this.capacity) await new Promise<void>((r) => this.waiting.push(r));
     else this.active++;
-    this.peak = Math.max(this.peak, this.active);
     try {
       return await task();
     } finally {

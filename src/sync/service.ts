@@ -1,11 +1,11 @@
 import type { Config } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
+import { jobsWithoutSink } from "../db/jobs.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { reportSyncBatch } from "../metrics/sync_report.ts";
+import { SinkHealth } from "../status/sink_health.ts";
 import { RETRY_DEFAULTS } from "./backoff.ts";
-import { SinkHealth } from "./health.ts";
-import { jobsWithoutSink } from "./outbox.ts";
 import { buildSinks, type SinkDeps } from "./sinks/index.ts";
 import { SyncWorker } from "./worker.ts";
 
@@ -20,8 +20,6 @@ export interface SyncService {
   reloadSinks(config: Config): boolean;
   /** Stops claiming and lets the claims in flight finish (see SyncWorker.stop). */
   stop(): Promise<void>;
-  /** Resolves when the start-up probe of every sink has been logged. */
-  probed: Promise<void>;
 }
 
 /**
@@ -66,12 +64,11 @@ export function startSync(o: {
     set.sinks.map((x) => x.name),
     log,
   );
-  const probed = probeAndLog(set.probe, health, log);
+  probeAndLog(set.probe, health, log);
   let current = config.sinks;
   return {
     worker,
     health,
-    probed,
     stop: () => worker.stop(),
     reloadSinks(next) {
       const names = (list: Config["sinks"]) => JSON.stringify(list.map((x) => x.name));
@@ -114,7 +111,7 @@ function probeAndLog(
 
 /** Jobs of a sink that is no longer configured are never sent: say so at start, and what to do. */
 function warnAboutOrphans(db: Db, configured: string[], log: Logger) {
-  jobsWithoutSink(db.kysely, configured).then(
+  jobsWithoutSink(db.read, configured).then(
     (orphans) => {
       for (const { sink, jobs } of orphans) {
         log.log("warn", "jobs wait for a sink that is not configured: they are not sent", {

@@ -1,10 +1,7 @@
-import type { SyncJobTable } from "../db/schema.ts";
+import type { SyncJob } from "../db/outbox.ts";
 
 /** A claimed outbox row, as a sink sees it. */
-export type SyncJob = Pick<
-  SyncJobTable,
-  "sink" | "email" | "action" | "reason" | "event_type" | "occurred_at" | "attempts" | "created_at"
-> & { id: number };
+export type { SyncJob };
 
 /**
  * What became of one job. `done`: the audience no longer mails the address (or never did).

@@ -2,12 +2,20 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Db } from "../db/client.ts";
 import { withBusyRetry } from "../db/connection.ts";
-import { type Logger, silentLogger } from "../log.ts";
+import {
+  type Completion,
+  claimDue,
+  complete,
+  pruneFinished,
+  reclaimExpired,
+  renewLeases,
+} from "../db/outbox.ts";
+import { type Logger, redactAddresses, silentLogger } from "../log.ts";
 import type { SyncBatchReport } from "../metrics/metrics.ts";
+import type { Failure, FailureOutcome } from "../status/sink_health.ts";
+import { errorClass, SinkHealth } from "../status/sink_health.ts";
 import { backoffMs, RETRY_DEFAULTS, type RetryPolicy } from "./backoff.ts";
-import { errorClass, SinkHealth } from "./health.ts";
-import { type Failure, type FailureOutcome, OutageLog } from "./outage_log.ts";
-import { type Completion, claimDue, complete, pruneFinished, reclaimExpired, renewLeases } from "./outbox.ts";
+import { OutageLog } from "./outage_log.ts";
 import { type Outcome, outcomeOf, type Sink, type SyncJob } from "./sink.ts";
 
 export interface WorkerOptions {
@@ -39,14 +47,6 @@ export interface WorkerOptions {
   logIntervalMs?: number;
 }
 
-export interface WorkerStats {
-  claimed: number;
-  done: number;
-  retried: number;
-  dead: number;
-  superseded: number;
-}
-
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Lets queued I/O (webhooks, the writer's commits) run before the next slice of work. */
 const turn = () => new Promise<void>((r) => setImmediate(r));
@@ -64,7 +64,6 @@ const STATEMENT_ROWS = 500;
  */
 export class SyncWorker {
   readonly owner: string;
-  readonly stats: WorkerStats = { claimed: 0, done: 0, retried: 0, dead: 0, superseded: 0 };
   private readonly clock: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly log: Logger;
@@ -103,11 +102,6 @@ export class SyncWorker {
   start(): void {
     if (this.loop || this.sinks.size === 0) return;
     this.loop = this.run();
-  }
-
-  /** Looks for due jobs now instead of at the next poll. */
-  notify(): void {
-    this.wake();
   }
 
   /**
@@ -190,7 +184,7 @@ export class SyncWorker {
   }
 
   private async claim(): Promise<SyncJob[]> {
-    const db = this.opts.db.outbox;
+    const db = this.opts.db.write;
     const now = this.clock();
     this.outage.flush();
     await withBusyRetry(() => reclaimExpired(db, now), this.sleep);
@@ -225,7 +219,6 @@ export class SyncWorker {
       jobs.push(...slice);
       if (slice.length < limit) break;
     }
-    this.stats.claimed += jobs.length;
     return jobs;
   }
 
@@ -242,7 +235,7 @@ export class SyncWorker {
         await withBusyRetry(
           () =>
             renewLeases(
-              this.opts.db.outbox,
+              this.opts.db.write,
               this.owner,
               claimed.map((j) => j.id),
               this.clock() + this.leaseMs,
@@ -273,7 +266,7 @@ export class SyncWorker {
       () => {
         const ids = [...pending].map((j) => j.id);
         withBusyRetry(
-          () => renewLeases(this.opts.db.outbox, this.owner, ids, this.clock() + this.leaseMs),
+          () => renewLeases(this.opts.db.write, this.owner, ids, this.clock() + this.leaseMs),
           this.sleep,
         ).catch((e) =>
           this.log.log("warn", "could not renew sync leases", { error: String(e?.message ?? e) }),
@@ -290,7 +283,6 @@ export class SyncWorker {
         error: null,
         attempted: false,
       }));
-      this.stats.superseded += stale.length;
       await Promise.all(
         [...bySink].map(async ([name, jobs]) => {
           const sink = this.sinks.get(name);
@@ -316,7 +308,7 @@ export class SyncWorker {
             if (o?.kind === "fail") refusal = o.error;
             outcomes = new Map(o ? jobs.map((j) => [j.id, o]) : []);
           }
-          if (refusal !== undefined) this.stopSink(name, redact(refusal), jobs.length);
+          if (refusal !== undefined) this.stopSink(name, redactAddresses(refusal), jobs.length);
           // The jobs of a refused send wait, due at once: nothing claims them until a reload.
           const results = jobs.map((j) =>
             refusal !== undefined
@@ -365,20 +357,16 @@ export class SyncWorker {
   private completion(job: SyncJob, outcome: Outcome | undefined, now: number): Completion {
     if (outcome === undefined) return handBack(job.id, now);
     if (outcome.kind === "done") {
-      this.stats.done++;
       return { id: job.id, status: "done", next: now, error: null, attempted: true };
     }
     if (outcome.kind === "fail") {
-      this.stats.dead++;
       return { id: job.id, status: "dead", next: now, error: outcome.error, attempted: true };
     }
     if (now - job.created_at >= this.retry.giveUpMs) {
-      this.stats.dead++;
       const days = Math.round(this.retry.giveUpMs / 86_400_000);
       const error = `gave up after ${days} days of failures; last: ${outcome.error}`;
       return { id: job.id, status: "dead", next: now, error, attempted: true };
     }
-    this.stats.retried++;
     const wait = Math.max(backoffMs(job.attempts + 1, this.retry, this.random), outcome.retryAfterMs ?? 0);
     return { id: job.id, status: "pending", next: now + wait, error: outcome.error, attempted: true };
   }
@@ -400,7 +388,7 @@ export class SyncWorker {
       if (i > 0) await turn();
       const slice = items.slice(i, i + STATEMENT_ROWS);
       n += await withBusyRetry(
-        () => complete(this.opts.db.outbox, this.owner, this.clock(), slice),
+        () => complete(this.opts.db.write, this.owner, this.clock(), slice),
         this.sleep,
       );
     }
@@ -412,17 +400,9 @@ export class SyncWorker {
     const now = this.clock();
     if (keep == null || now - this.lastPrune < 3_600_000) return;
     this.lastPrune = now;
-    const n = await withBusyRetry(() => pruneFinished(this.opts.db.outbox, now - keep), this.sleep);
+    const n = await withBusyRetry(() => pruneFinished(this.opts.db.write, now - keep), this.sleep);
     if (n > 0) this.log.log("info", "pruned finished sync jobs", { rows: n });
   }
-}
-
-/**
- * Error text for the log: services quote the address back ("x@y.com looks fake"), and log lines
- * carry no addresses (the outbox row keeps the full text for `jobs list`).
- */
-export function redact(text: string): string {
-  return text.replace(/[^\s@"<>(),;:]+@[^\s@"<>(),;:]+/g, "<address>");
 }
 
 /**
@@ -451,7 +431,7 @@ function failuresOf(results: readonly Completion[], stopped: boolean): Failure[]
     const key = `${outcome}\u0000${cls}`;
     const g = groups.get(key) ?? { outcome, class: cls, n: 0, error: "" };
     g.n++;
-    g.error = redact(r.error);
+    g.error = redactAddresses(r.error);
     groups.set(key, g);
   }
   return [...groups.values()];

@@ -130,7 +130,7 @@ export function uiRoutes(deps: UiDeps) {
       return refused(c, "This lookup did not come from the status page. Use the form on the page.");
     const typed = typeof form.email === "string" ? form.email.slice(0, 1000) : "";
     const email = normalizeAddress(typed);
-    const db = deps.db.kysely;
+    const db = deps.db.read;
     const [row, reasons, history] = email
       ? await Promise.all([findSuppression(db, email), reasonsOf(db, email), historyOf(db, email, 500)])
       : [undefined, [], []];

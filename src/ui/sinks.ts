@@ -1,8 +1,8 @@
 import type { Kysely } from "kysely";
 import type { Config } from "../config/schema.ts";
 import type { Database } from "../db/schema.ts";
-import type { SinkHealth } from "../sync/health.ts";
-import { syncStatus } from "../sync/status_report.ts";
+import { syncStatus } from "../status/report.ts";
+import type { SinkHealth } from "../status/sink_health.ts";
 
 /** One sink as the page shows it. */
 export interface SinkView {

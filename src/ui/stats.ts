@@ -1,10 +1,10 @@
 import type { Config } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
-import type { Reason } from "../db/schema.ts";
+import { lastEventReceived, quarantineCounts, suppressedByReason } from "../db/stats.ts";
 import { recentChanges, recentQuarantine } from "../db/ui_queries.ts";
-import { lastEventReceived, quarantineCounts, suppressedByReason } from "../metrics/db_stats.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { SinkHealth } from "../sync/health.ts";
+import type { SinkHealth } from "../status/sink_health.ts";
+import type { Reason } from "../suppression/types.ts";
 import { quarantinedAddresses } from "./quarantine.ts";
 import { type SinkView, sinkViews } from "./sinks.ts";
 import { DailyChanges, type DayCount, type EventCount, RecentEvents } from "./tallies.ts";
@@ -92,7 +92,7 @@ export class UiStats {
   }
 
   private async compute(): Promise<Snapshot> {
-    const db = this.deps.db.kysely;
+    const db = this.deps.db.read;
     const now = this.deps.clock();
     await this.events.refresh(db, now);
     await this.daily.refresh(db, now);

@@ -40,17 +40,17 @@ afterAll(() => tmp.cleanup());
 async function state() {
   const t = await openTestDb(dbFile);
   try {
-    const events = await t.db.kysely
+    const events = await t.db.read
       .selectFrom("webhook_events")
       .select(["svix_id", "status"])
       .orderBy("svix_id")
       .execute();
-    const quarantine = await t.db.kysely
+    const quarantine = await t.db.read
       .selectFrom("quarantine")
       .select(["svix_id", "reprocessed_at"])
       .orderBy("svix_id")
       .execute();
-    const angry = await t.db.kysely
+    const angry = await t.db.read
       .selectFrom("suppressions")
       .selectAll()
       .where("email", "=", "angry@example.com")

@@ -17,7 +17,7 @@ afterAll(() => tmp.cleanup());
 async function inspect(file: string) {
   const t = await openTestDb(file);
   try {
-    const rows = await t.db.kysely.selectFrom("suppressions").selectAll().orderBy("email").execute();
+    const rows = await t.db.read.selectFrom("suppressions").selectAll().orderBy("email").execute();
     return { rows, counts: await tableCounts(t.db) };
   } finally {
     await t.close();

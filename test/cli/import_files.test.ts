@@ -23,7 +23,7 @@ function fresh() {
 async function suppressions(file: string) {
   const t = await openTestDb(file);
   try {
-    const rows = await t.db.kysely
+    const rows = await t.db.read
       .selectFrom("suppressions")
       .select(["email", "reason", "suppressed_at", "note"])
       .orderBy("email")

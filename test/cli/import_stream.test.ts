@@ -5,8 +5,8 @@ import { parseIsoTime } from "../../src/cli/import.ts";
 import { detectFormat } from "../../src/cli/import_formats.ts";
 import { reasonFromWord } from "../../src/cli/import_reasons.ts";
 import { type ImportStats, importStream } from "../../src/cli/import_stream.ts";
-import type { Reason } from "../../src/db/schema.ts";
-import type { Intent } from "../../src/events/intents.ts";
+import type { Intent } from "../../src/suppression/intents.ts";
+import type { Reason } from "../../src/suppression/types.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures");
 

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { listJobs } from "../../src/sync/outbox.ts";
+import { listJobs } from "../../src/db/jobs.ts";
 import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
 import { tempDir } from "../helpers/app.ts";
 import { writeConfig } from "../helpers/daemon.ts";
@@ -44,7 +44,7 @@ async function outbox(o: { dead?: number; pending?: number; suppressed?: number 
   const rows = async () => {
     const db = await openTestDb(file);
     try {
-      return await listJobs(db.db.kysely, { limit: 10_000 });
+      return await listJobs(db.db.read, { limit: 10_000 });
     } finally {
       await db.close();
     }

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { sinkTargets } from "../../src/daemon.ts";
 import { type Db, migrate, openDatabase } from "../../src/db/client.ts";
 import { Writer } from "../../src/db/writer.ts";
-import type { Intent } from "../../src/events/intents.ts";
+import type { Intent } from "../../src/suppression/intents.ts";
 import { testConfig } from "../helpers/config.ts";
 import { BUN, ROOT } from "../helpers/daemon.ts";
 

@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { sinkTargets } from "../../src/daemon.ts";
 import { migrate, openDatabase } from "../../src/db/client.ts";
+import { reclaimExpired } from "../../src/db/outbox.ts";
 import { pruneBatch } from "../../src/db/retention.ts";
 import { type WriteItem, Writer } from "../../src/db/writer.ts";
-import { reclaimExpired } from "../../src/sync/outbox.ts";
 import { tempDir } from "../helpers/app.ts";
 import { testConfig } from "../helpers/config.ts";
 
@@ -96,9 +96,9 @@ test("the pruner's delete met the lock: the next write commits and leaves no loc
 test("a sync worker's write met the lock: its next write commits and leaves no lock behind", async () => {
   const { db, url, outside } = await setup();
   await whileLocked(url, async () => {
-    await expect(reclaimExpired(db.outbox, Date.now())).rejects.toEqual(busy);
+    await expect(reclaimExpired(db.write, Date.now())).rejects.toEqual(busy);
   });
-  await db.outbox
+  await db.write
     .insertInto("sync_jobs")
     .values({
       sink: "s",
@@ -117,7 +117,7 @@ test("a sync worker's write met the lock: its next write commits and leaves no l
       updated_at: 1,
     })
     .execute();
-  expect(await reclaimExpired(db.outbox, Date.now())).toBe(1);
+  expect(await reclaimExpired(db.write, Date.now())).toBe(1);
   expect(await outsideView(outside, "SELECT count(*) FROM sync_jobs WHERE status = 'pending'")).toEqual({
     lockFree: true,
     value: 1,
@@ -139,12 +139,12 @@ test("a batch refused with 503 after waiting for the lock: the retry commits and
 test("a write met the lock: later reads on its connection see what others commit", async () => {
   const { db, url, outside } = await setup();
   await whileLocked(url, async () => {
-    await expect(reclaimExpired(db.outbox, Date.now())).rejects.toEqual(busy);
+    await expect(reclaimExpired(db.write, Date.now())).rejects.toEqual(busy);
   });
   const count = async () =>
     Number(
       (
-        await db.outbox
+        await db.write
           .selectFrom("sync_jobs")
           .select((e) => e.fn.countAll().as("n"))
           .executeTakeFirstOrThrow()

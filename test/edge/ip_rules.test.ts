@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { clientAddress, IpSet, ipEntryError, parseIp } from "../../src/http/ip_rules.ts";
+import { clientAddress, IpSet, ipEntryError, parseIp } from "../../src/net/ip_rules.ts";
 
 describe("parseIp", () => {
   const same: [string, string][] = [

@@ -3,9 +3,9 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { type Db, migrate, openDatabase } from "../../src/db/client.ts";
 import { findSuppression, reasonsInForce } from "../../src/db/queries.ts";
-import { REASONS, type Reason } from "../../src/db/schema.ts";
 import { type WriteItem, Writer } from "../../src/db/writer.ts";
 import { parseResendEvent } from "../../src/events/resend.ts";
+import { REASONS, type Reason } from "../../src/suppression/types.ts";
 import { tempDir } from "../helpers/app.ts";
 import { testConfig } from "../helpers/config.ts";
 import { event } from "../helpers/sign.ts";
@@ -212,8 +212,8 @@ afterAll(async () => {
 
 /** The state the daemon answers from, plus what the outbox last told the sink. */
 async function observed(email: string) {
-  const row = await findSuppression(db.kysely, email);
-  const reasons = await reasonsInForce(db.kysely, email);
+  const row = await findSuppression(db.read, email);
+  const reasons = await reasonsInForce(db.read, email);
   const jobs = await db.reader.execute({
     sql: "SELECT action FROM sync_jobs WHERE email = ? ORDER BY id DESC LIMIT 1",
     args: [email],

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { Reason } from "../../src/db/schema.ts";
-import type { Intent } from "../../src/events/intents.ts";
 import { ACTIONABLE_TYPES, MAX_RECIPIENTS, parseResendEvent } from "../../src/events/resend.ts";
+import type { Intent } from "../../src/suppression/intents.ts";
+import type { Reason } from "../../src/suppression/types.ts";
 import { event, fixtures } from "../helpers/sign.ts";
 
 const AT = Date.parse("2026-11-22T23:41:12.126Z");

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
+import { backfill } from "../../src/db/jobs.ts";
 import { normalizeAddress } from "../../src/events/address.ts";
 import { parseResendEvent } from "../../src/events/resend.ts";
 import { SAMPLE_TYPES, sampleEvent, testAddress } from "../../src/events/samples.ts";
-import { backfill } from "../../src/sync/outbox.ts";
 import { runCli } from "../cli/run.ts";
 import { appsClosedAfterEach, type TestApp, tempDir } from "../helpers/app.ts";
 import { startDaemon, writeConfig } from "../helpers/daemon.ts";
@@ -92,7 +92,7 @@ describe("the test mark", () => {
     const t = await app({ sinks: [] });
     await deliver(t, sampleEvent("email.bounced", testAddress("email.bounced")) as string);
     await deliver(t, event("email.complained", { to: ["real@example.com"] }));
-    expect(await backfill(t.db.outbox, "crm", t.now.value)).toMatchObject({ queued: 1 });
+    expect(await backfill(t.db.write, "crm", t.now.value)).toMatchObject({ queued: 1 });
     const r = await t.db.reader.execute("SELECT email FROM sync_jobs");
     expect(r.rows.map((row) => row.email)).toEqual(["real@example.com"]);
   });

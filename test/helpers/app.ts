@@ -71,7 +71,14 @@ export async function makeApp(overrides: Record<string, unknown> = {}): Promise<
 
 export async function tableCounts(db: Db): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const t of ["webhook_events", "quarantine", "suppressions", "suppression_events", "sync_jobs"]) {
+  for (const t of [
+    "webhook_events",
+    "quarantine",
+    "suppressions",
+    "suppression_reasons",
+    "suppression_events",
+    "sync_jobs",
+  ]) {
     const r = await db.reader.execute(`SELECT count(*) AS n FROM ${t}`);
     out[t] = Number(r.rows[0]?.n);
   }

@@ -5,7 +5,7 @@ import { type Db, migrate, openDatabase } from "../../src/db/client.ts";
 import { Writer } from "../../src/db/writer.ts";
 import { createApp } from "../../src/http/app.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
-import { SinkHealth } from "../../src/sync/health.ts";
+import { SinkHealth } from "../../src/status/sink_health.ts";
 import { UiStats } from "../../src/ui/stats.ts";
 import { tempDir } from "./app.ts";
 import { TOKEN, testConfig } from "./config.ts";
@@ -48,7 +48,7 @@ export async function uiWorld(overrides: Record<string, unknown> = {}): Promise<
     clock,
   );
   const stats = new UiStats({ db, config, clock, sinkHealth });
-  const metrics = new Metrics({ db: db.kysely });
+  const metrics = new Metrics({ db: db.read });
   const app = createApp({ config, db, writer, clock, metrics, sinkHealth, uiStats: stats });
   return {
     app,

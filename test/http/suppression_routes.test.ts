@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Reason } from "../../src/db/schema.ts";
+import type { Reason } from "../../src/suppression/types.ts";
 import { appsClosedAfterEach, makeApp, type TestApp } from "../helpers/app.ts";
 import { bounce, event, newId, signedHeaders } from "../helpers/sign.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { jsonParam } from "../../src/db/json_param.ts";
+import { claimDue, complete } from "../../src/db/outbox.ts";
 import { MAX_RECIPIENTS } from "../../src/events/resend.ts";
-import { claimDue, complete } from "../../src/sync/outbox.ts";
 import { TOKEN } from "../helpers/config.ts";
 import { event, signedHeaders } from "../helpers/sign.ts";
 import { observedApp } from "../observability/observed.ts";
@@ -101,17 +101,14 @@ describe("signed webhooks keep what they can, with U+FFFD, and never crash a lat
     expect(await deliver(t, raw)).toBe("processed");
     const c = await t.counts();
     expect(c).toMatchObject({ suppressions: 1, suppression_events: 2, sync_jobs: 1 });
-    const history = await t.db.kysely
-      .selectFrom("suppression_events")
-      .select(["email", "decision"])
-      .execute();
+    const history = await t.db.read.selectFrom("suppression_events").select(["email", "decision"]).execute();
     expect(history).toContainEqual({ email: "\ufffdx@example.com", decision: "invalid_address" });
     // Every read the daemon does: the list, the CSV, metrics, a sync claim.
     expect((await t.api("GET", "/v1/suppressions")).status).toBe(200);
     expect((await t.api("GET", "/v1/suppressions?format=csv")).status).toBe(200);
     expect((await t.request("/metrics", { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
     const now = t.now.value;
-    const jobs = await claimDue(t.db.outbox, {
+    const jobs = await claimDue(t.db.write, {
       owner: "t",
       now,
       leaseUntil: now + 60_000,
@@ -125,7 +122,7 @@ describe("signed webhooks keep what they can, with U+FFFD, and never crash a lat
   test("an ignored type with a lone surrogate is recorded with U+FFFD; /metrics still answers", async () => {
     const t = await observedApp();
     expect(await deliver(t, event("email.\ud800opened", { to: ["a@x.com"] }))).toBe("ignored");
-    const row = await t.db.kysely.selectFrom("webhook_events").select("type").executeTakeFirst();
+    const row = await t.db.read.selectFrom("webhook_events").select("type").executeTakeFirst();
     expect(row?.type).toBe("email.\ufffdopened");
     const res = await t.request("/metrics", { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(200);
@@ -139,7 +136,7 @@ describe("signed webhooks keep what they can, with U+FFFD, and never crash a lat
     // Not an address (too long), so its first 320 UTF-16 units are kept: the cut falls inside a pair.
     const long = `a${"😀".repeat(200)}@x.com`;
     expect(await deliver(t, event("email.complained", { to: [long, "ok@example.com"] }))).toBe("processed");
-    const kept = await t.db.kysely
+    const kept = await t.db.read
       .selectFrom("suppression_events")
       .select("email")
       .where("decision", "=", "invalid_address")
@@ -147,7 +144,7 @@ describe("signed webhooks keep what they can, with U+FFFD, and never crash a lat
     expect(kept?.email).toBe(`${long.slice(0, 319)}\ufffd`);
     // A sink's error text is cut at 200 characters too, and goes to the outbox through json_each.
     const now = t.now.value;
-    const [job] = await claimDue(t.db.outbox, {
+    const [job] = await claimDue(t.db.write, {
       owner: "w",
       now,
       leaseUntil: now + 60_000,
@@ -156,7 +153,7 @@ describe("signed webhooks keep what they can, with U+FFFD, and never crash a lat
     });
     const error = `answered 422 ${"😀".repeat(100)}`.slice(0, 200);
     expect(error.isWellFormed()).toBe(false);
-    await complete(t.db.outbox, "w", now, [
+    await complete(t.db.write, "w", now, [
       { id: job?.id as number, status: "dead", next: now, error, attempted: true },
     ]);
     const res = await t.api("GET", "/v1/sync/jobs");

@@ -10,7 +10,7 @@ import { makeApp, type TestApp } from "../helpers/app.ts";
 export async function observedApp(overrides: Record<string, unknown> = {}) {
   const t: TestApp = await makeApp(overrides);
   const lines: string[] = [];
-  const metrics = new Metrics({ db: t.db.kysely, cacheMs: 0 });
+  const metrics = new Metrics({ db: t.db.read, cacheMs: 0 });
   const app = createApp({
     config: t.config,
     db: t.db,

@@ -1,8 +1,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import fc from "fast-check";
-import { REASONS } from "../../src/db/schema.ts";
-import { claimDue } from "../../src/sync/outbox.ts";
+import { claimDue } from "../../src/db/outbox.ts";
+import { REASONS } from "../../src/suppression/types.ts";
 import { runCli } from "../cli/run.ts";
 import { makeApp, type TestApp } from "../helpers/app.ts";
 import { TOKEN } from "../helpers/config.ts";
@@ -144,7 +144,7 @@ async function readBack(t: TestApp, cli: boolean) {
   const metrics = await t.app.request("/metrics", { headers: { authorization: `Bearer ${TOKEN}` } });
   expect(metrics.status).toBe(200);
   const now = Date.now();
-  const claimed = await claimDue(t.db.outbox, {
+  const claimed = await claimDue(t.db.write, {
     owner: "t",
     now,
     leaseUntil: now + 60_000,

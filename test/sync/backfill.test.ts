@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
-import { backfill, listJobs } from "../../src/sync/outbox.ts";
+import { backfill, listJobs } from "../../src/db/jobs.ts";
 import { runCli } from "../cli/run.ts";
 import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
 import { appsClosedAfterEach, tableCounts, tempDir } from "../helpers/app.ts";
@@ -27,21 +27,21 @@ test("queues a suppress job for every address suppressed now, once, chunk by chu
   }
   await t.api("DELETE", "/v1/suppressions/c@example.com");
   const chunks: number[] = [];
-  const r = await backfill(t.db.outbox, "crm", t.now.value, {
+  const r = await backfill(t.db.write, "crm", t.now.value, {
     chunk: 2,
     onChunk: (p) => chunks.push(p.scanned),
   });
   expect(r).toEqual({ scanned: 3, queued: 3 });
   expect(chunks).toEqual([2, 3]);
-  const jobs = await listJobs(t.db.kysely, { limit: 10 });
+  const jobs = await listJobs(t.db.read, { limit: 10 });
   expect(jobs.map((j) => [j.sink, j.email, j.action, j.reason, j.event_type, j.status]).sort()).toEqual([
     ["crm", "a@example.com", "suppress", "manual", "backfill", "pending"],
     ["crm", "b@example.com", "suppress", "manual", "backfill", "pending"],
     ["crm", "d@example.com", "suppress", "manual", "backfill", "pending"],
   ]);
   // Again: everything already has a job waiting.
-  expect(await backfill(t.db.outbox, "crm", t.now.value)).toEqual({ scanned: 3, queued: 0 });
-  expect((await listJobs(t.db.kysely, { limit: 10 })).length).toBe(3);
+  expect(await backfill(t.db.write, "crm", t.now.value)).toEqual({ scanned: 3, queued: 0 });
+  expect((await listJobs(t.db.read, { limit: 10 })).length).toBe(3);
 });
 
 test("the CLI refuses an unknown sink and names the configured ones, changing nothing", async () => {

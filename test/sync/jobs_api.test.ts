@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { listJobs } from "../../src/sync/outbox.ts";
+import { listJobs } from "../../src/db/jobs.ts";
 import type { Sink, SyncJob } from "../../src/sync/sink.ts";
 import { SyncWorker } from "../../src/sync/worker.ts";
 import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
@@ -87,20 +87,20 @@ describe("GET /v1/sync/jobs", () => {
 describe("POST /v1/sync/jobs/retry", () => {
   test("by id: dead jobs go back to pending, with a fresh three-day window; others are named", async () => {
     t = await withDeadJobs(3);
-    const [a, b] = (await listJobs(t.db.kysely, { limit: 10 })).map((r) => r.id);
+    const [a, b] = (await listJobs(t.db.read, { limit: 10 })).map((r) => r.id);
     t.now.value += 5_000;
     // An id that names no job: 404, and nothing changes (not even the known one).
-    const before = await listJobs(t.db.kysely, { limit: 10 });
+    const before = await listJobs(t.db.read, { limit: 10 });
     const unknown = await t.api("POST", "/v1/sync/jobs/retry", { ids: [a, 999] });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({
       error: "job_not_found",
       message: "No sync job with id 999; nothing was changed.",
     });
-    expect(await listJobs(t.db.kysely, { limit: 10 })).toEqual(before);
+    expect(await listJobs(t.db.read, { limit: 10 })).toEqual(before);
     const res = await t.api("POST", "/v1/sync/jobs/retry", { ids: [a] });
     expect(await res.json()).toEqual({ requeued: [a], superseded: [], not_dead: [] });
-    const rows = await listJobs(t.db.kysely, { limit: 10 });
+    const rows = await listJobs(t.db.read, { limit: 10 });
     const row = rows.find((r) => r.id === a);
     expect(row).toMatchObject({
       status: "pending",
@@ -110,7 +110,7 @@ describe("POST /v1/sync/jobs/retry", () => {
     });
     expect(rows.find((r) => r.id === b)?.status).toBe("dead");
     await new SyncWorker({ db: t.db, sinks: [fine], clock: () => (t as TestApp).now.value }).runOnce();
-    expect((await listJobs(t.db.kysely, { limit: 10 })).find((r) => r.id === a)?.status).toBe("done");
+    expect((await listJobs(t.db.read, { limit: 10 })).find((r) => r.id === a)?.status).toBe("done");
   });
 
   test("all: a dead job whose address has a newer job is superseded, not resent", async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { listJobs } from "../../src/sync/outbox.ts";
+import { listJobs } from "../../src/db/jobs.ts";
 import { Semaphore } from "../../src/sync/semaphore.ts";
 import { buildSinks } from "../../src/sync/sinks/index.ts";
 import { MailchimpApi } from "../../src/sync/sinks/mailchimp_api.ts";
@@ -101,10 +101,10 @@ test("a 403 without a body makes no job dead: the worker retries until Mailchimp
   for (const e of emails)
     expect((await app.api("PUT", `/v1/suppressions/${e}`, { reason: "manual" })).status).toBe(200);
   const deadline = Date.now() + 20_000;
-  let rows = await listJobs(app.db.kysely, { limit: 100 });
+  let rows = await listJobs(app.db.read, { limit: 100 });
   while (Date.now() < deadline && !rows.every((r) => r.status === "done")) {
     await Bun.sleep(20);
-    rows = await listJobs(app.db.kysely, { limit: 100 });
+    rows = await listJobs(app.db.read, { limit: 100 });
   }
   await w.stop();
   expect(fake.stats.throttled).toBe(40);

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { startDaemon } from "../../src/daemon.ts";
+import { countJobs } from "../../src/db/jobs.ts";
 import { createApp } from "../../src/http/app.ts";
 import { jsonLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
-import { errorClass } from "../../src/sync/health.ts";
-import { countJobs } from "../../src/sync/outbox.ts";
+import { errorClass } from "../../src/status/sink_health.ts";
 import { type Sink, SinkError, type SyncJob } from "../../src/sync/sink.ts";
 import { buildSinks } from "../../src/sync/sinks/index.ts";
 import { SyncWorker } from "../../src/sync/worker.ts";
@@ -76,7 +76,7 @@ async function queue(app: TestApp, sink: string, n: number) {
 function observe(app: TestApp, sinks: ReturnType<typeof buildSinks>["sinks"]) {
   const lines: string[] = [];
   const log = jsonLogger("debug", (l) => lines.push(l));
-  const metrics = new Metrics({ db: app.db.kysely, cacheMs: 0, clock: () => app.now.value });
+  const metrics = new Metrics({ db: app.db.read, cacheMs: 0, clock: () => app.now.value });
   const worker = new SyncWorker({
     db: app.db,
     sinks,
@@ -153,7 +153,7 @@ describe("a sink-wide refusal stops the sink; its jobs wait", () => {
     // The sink stopped at the first refusals (at most one per connection), not one per job.
     expect(api.seen.requests).toBeLessThanOrEqual(4);
     expect(await o.worker.runOnce()).toBe(0); // nothing more is claimed for a stopped sink
-    expect(await countJobs(t.db.kysely, "crm")).toEqual({ pending: 3000, running: 0, dead: 0 });
+    expect(await countJobs(t.db.read, "crm")).toEqual({ pending: 3000, running: 0, dead: 0 });
 
     const text = await o.scrape();
     expect(sample(text, 'suppressd_sink_up{sink="crm"}')).toBe(0);
@@ -194,7 +194,7 @@ describe("a sink-wide refusal stops the sink; its jobs wait", () => {
     o.worker.setSinks(buildSinks(fixed.sinks).sinks);
     expect(o.logs().some((l) => l.msg === "sink crm: sending again after a reload")).toBe(true);
     while ((await o.worker.runOnce()) > 0) {}
-    expect(await countJobs(t.db.kysely, "crm")).toEqual({ pending: 0, running: 0, dead: 0 });
+    expect(await countJobs(t.db.read, "crm")).toEqual({ pending: 0, running: 0, dead: 0 });
     expect(api.seen.accepted).toBe(3000);
     const after = await o.status();
     expect(after.ok).toBe(true);
@@ -215,7 +215,7 @@ describe("a sink-wide refusal stops the sink; its jobs wait", () => {
       });
     await queue(t, "news", 500);
     await o.worker.runOnce();
-    expect(await countJobs(t.db.kysely, "news")).toEqual({ pending: 500, running: 0, dead: 0 });
+    expect(await countJobs(t.db.read, "news")).toEqual({ pending: 500, running: 0, dead: 0 });
     const status = await o.status();
     expect((status.sinks as Record<string, unknown>[])[0]).toMatchObject({
       state: "stopped",
@@ -226,7 +226,7 @@ describe("a sink-wide refusal stops the sink; its jobs wait", () => {
     const fixed = testConfig(t.config.database.url, { sinks: [{ ...sink, apiKey: FAKE_KEY }] });
     o.worker.setSinks(buildSinks(fixed.sinks).sinks);
     while ((await o.worker.runOnce()) > 0) {}
-    expect(await countJobs(t.db.kysely, "news")).toEqual({ pending: 0, running: 0, dead: 0 });
+    expect(await countJobs(t.db.read, "news")).toEqual({ pending: 0, running: 0, dead: 0 });
     expect(fake.lists.get("list1")?.get(hash("user3@example.com"))?.status).toBe("unsubscribed");
   });
 });
@@ -252,7 +252,7 @@ describe("the sink contract", () => {
     const o = observe(t, [sink]);
     await queue(t, "news", 10);
     await o.worker.runOnce();
-    expect(await countJobs(t.db.kysely, "news")).toEqual({ pending: 10, running: 0, dead: 0 });
+    expect(await countJobs(t.db.read, "news")).toEqual({ pending: 10, running: 0, dead: 0 });
     const s = ((await o.status()).sinks as Record<string, unknown>[])[0];
     expect(s).toMatchObject({
       state: "stopped",
@@ -266,7 +266,7 @@ describe("the sink contract", () => {
     o.worker.setSinks([sink]);
     await o.worker.runOnce();
     expect(sent.length).toBe(10);
-    expect(await countJobs(t.db.kysely, "news")).toEqual({ pending: 0, running: 0, dead: 0 });
+    expect(await countJobs(t.db.read, "news")).toEqual({ pending: 0, running: 0, dead: 0 });
   });
 });
 
@@ -293,7 +293,7 @@ describe("per-job failures", () => {
     await queue(t, "crm", 2500);
     await o.worker.runOnce(); // 2,000 dead: logged at once
     await o.worker.runOnce(); // 500 more within the minute: counted
-    expect(await countJobs(t.db.kysely, "crm")).toEqual({ pending: 0, running: 0, dead: 2500 });
+    expect(await countJobs(t.db.read, "crm")).toEqual({ pending: 0, running: 0, dead: 2500 });
     expect(o.loud().map((l) => l.msg)).toEqual([
       `sink crm: PUT 127.0.0.1:${server?.port} answered 422: {"error":"invalid address"} (add it to doneStatuses if it means "nothing to do") (2,000 jobs dead)`,
     ]);
@@ -325,7 +325,7 @@ describe("per-job failures", () => {
     const o = observe(t, buildSinks(t.config.sinks).sinks);
     await queue(t, "crm", 20);
     await o.worker.runOnce();
-    expect(await countJobs(t.db.kysely, "crm")).toEqual({ pending: 20, running: 0, dead: 0 });
+    expect(await countJobs(t.db.read, "crm")).toEqual({ pending: 20, running: 0, dead: 0 });
     const text = await o.scrape();
     expect(sample(text, 'suppressd_sync_batches_total{sink="crm",result="ok"}')).toBe(0);
     expect(sample(text, 'suppressd_sync_batches_total{sink="crm",result="error"}')).toBe(1);

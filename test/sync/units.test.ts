@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import type { HttpSinkConfig } from "../../src/config/schema.ts";
+import { md5, render, templateVars } from "../../src/config/template.ts";
+import { redactAddresses as redact } from "../../src/log.ts";
 import { backoffMs, RETRY_DEFAULTS } from "../../src/sync/backoff.ts";
 import type { SyncJob } from "../../src/sync/sink.ts";
 import { HttpSink, retryAfter } from "../../src/sync/sinks/http.ts";
 import { baseUrlFor, toMailchimpError } from "../../src/sync/sinks/mailchimp_api.ts";
-import { md5, render, templateVars } from "../../src/sync/template.ts";
-import { redact } from "../../src/sync/worker.ts";
 import { SECRET, TOKEN } from "../helpers/config.ts";
 
 const job = (over: Partial<SyncJob> = {}): SyncJob => ({

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { openDatabase } from "../../src/db/client.ts";
-import { claimDue, listJobs } from "../../src/sync/outbox.ts";
+import { listJobs } from "../../src/db/jobs.ts";
+import { claimDue } from "../../src/db/outbox.ts";
 import type { Outcome, Sink, SyncJob } from "../../src/sync/sink.ts";
 import { buildSinks } from "../../src/sync/sinks/index.ts";
 import { SyncWorker } from "../../src/sync/worker.ts";
@@ -45,7 +46,7 @@ async function suppress(app: TestApp, email: string) {
 async function lift(app: TestApp, email: string) {
   expect((await app.api("DELETE", `/v1/suppressions/${email}`)).status).toBe(200);
 }
-const jobs = (app: TestApp) => listJobs(app.db.kysely, { limit: 10_000 });
+const jobs = (app: TestApp) => listJobs(app.db.read, { limit: 10_000 });
 
 function worker(
   app: TestApp,
@@ -94,7 +95,7 @@ describe("claims and leases", () => {
     t = await makeApp({ sinks: [httpSink("rec", true)] });
     await suppress(t, "a@example.com");
     const now = t.now.value;
-    const first = await claimDue(t.db.kysely, {
+    const first = await claimDue(t.db.read, {
       owner: "w1",
       now,
       leaseUntil: now + 60_000,
@@ -103,7 +104,7 @@ describe("claims and leases", () => {
     });
     expect(first.map((j) => j.action)).toEqual(["suppress"]);
     await lift(t, "a@example.com");
-    const second = await claimDue(t.db.kysely, {
+    const second = await claimDue(t.db.read, {
       owner: "w2",
       now,
       leaseUntil: now + 60_000,
@@ -145,7 +146,7 @@ describe("claims and leases", () => {
     await suppress(t, "a@example.com");
     const now = t.now.value;
     // "w1" claims and dies: no completion is ever recorded.
-    await claimDue(t.db.kysely, { owner: "w1", now, leaseUntil: now + 60_000, limit: 10, sinks: ["rec"] });
+    await claimDue(t.db.read, { owner: "w1", now, leaseUntil: now + 60_000, limit: 10, sinks: ["rec"] });
     const sink = new RecordingSink();
     const w2 = worker(t, [sink]);
     expect(await w2.runOnce()).toBe(0); // still leased
@@ -165,7 +166,7 @@ describe("claims and leases", () => {
     const a = new RecordingSink();
     const b = new RecordingSink();
     const wa = worker(t, [a], { owner: "A" });
-    const mine = await claimDue(t.db.kysely, {
+    const mine = await claimDue(t.db.read, {
       owner: "A",
       now: claimedAt,
       leaseUntil: claimedAt + 60_000,
@@ -187,7 +188,7 @@ describe("claims and leases", () => {
     const claimedAt = t.now.value;
     const a = new RecordingSink();
     const wa = worker(t, [a], { owner: "A" });
-    const mine = await claimDue(t.db.kysely, {
+    const mine = await claimDue(t.db.read, {
       owner: "A",
       now: claimedAt,
       leaseUntil: claimedAt + 60_000,

@@ -11,10 +11,15 @@ import { populate, UI_TOKEN, type UiWorld, uiWorld } from "../helpers/ui.ts";
 /**
  * The status page in a real browser: Debian's chromium (.ci/run installs it) driven by
  * playwright-core, launched once for the file. Each section is checked against the database.
- * Screenshots for the README are written to docs/.
+ * Screenshots go to a temporary folder, or to docs/ for the README with
+ * `UI_SCREENSHOTS=docs ./node_modules/.bin/bun test test/ui/browser.test.ts` (so a plain test run
+ * leaves the work tree clean).
  */
 const CHROMIUM = "/usr/bin/chromium";
-const DOCS = join(import.meta.dir, "../../docs");
+const DOCS =
+  process.env.UI_SCREENSHOTS === "docs"
+    ? join(import.meta.dir, "../../docs")
+    : mkdtempSync(join(tmpdir(), "suppressd-screens-"));
 const DAY = 86_400_000;
 
 let w: UiWorld;
@@ -57,6 +62,7 @@ afterAll(async () => {
   await server?.stop();
   await w?.close();
   if (profile) rmSync(profile, { recursive: true, force: true });
+  if (process.env.UI_SCREENSHOTS !== "docs") rmSync(DOCS, { recursive: true, force: true });
 });
 
 const url = (path = "/ui") => `${server.url}${path}`;

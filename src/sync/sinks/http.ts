@@ -1,8 +1,9 @@
 import { Webhook } from "svix";
 import type { HttpSinkConfig } from "../../config/schema.ts";
+import { render, templateVars } from "../../config/template.ts";
+import { redactSecrets } from "../../log.ts";
 import { Semaphore } from "../semaphore.ts";
 import { type Outcome, type Sink, SinkError, type SyncJob } from "../sink.ts";
-import { render, templateVars } from "../template.ts";
 
 /**
  * Any audience API reachable over HTTP: one request per job from templates (see template.ts for
@@ -121,7 +122,7 @@ export class HttpSink implements Sink {
     const text = await res.text().catch(() => "");
     // An API that echoes the request would put the sink's own credential in last_error (shown by
     // GET /v1/sync/jobs and logged): what it says is kept only with those removed.
-    const said = `${req.method} ${this.host} answered ${res.status}${excerpt(redact(text, this.secrets))}`;
+    const said = `${req.method} ${this.host} answered ${res.status}${excerpt(redactSecrets(text, this.secrets))}`;
     if ((res.status >= 200 && res.status < 300) || this.cfg.doneStatuses.includes(res.status)) {
       return { kind: "done" };
     }
@@ -158,12 +159,6 @@ function credentialsIn(cfg: HttpSinkConfig): string[] {
   }
   const secrets = values.filter((v) => v.length >= 6 && !v.includes("{{"));
   return [...new Set([...secrets, ...secrets.map(encodeURIComponent)])].sort((a, b) => b.length - a.length);
-}
-
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) out = out.replaceAll(s, "[redacted]");
-  return out;
 }
 
 function decodeURIComponentSafe(v: string): string {

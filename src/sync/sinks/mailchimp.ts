@@ -1,7 +1,8 @@
 import type { MailchimpSinkConfig } from "../../config/schema.ts";
+import { md5, render, templateVars } from "../../config/template.ts";
 import { type Logger, silentLogger } from "../../log.ts";
+import { chunk } from "../../util.ts";
 import { type Outcome, type Sink, SinkError, type SyncJob, worse } from "../sink.ts";
-import { md5, render, templateVars } from "../template.ts";
 import { type MailchimpApi, MailchimpError } from "./mailchimp_api.ts";
 import { type BatchOp, type BatchTiming, type OpResult, runBatch } from "./mailchimp_batch.ts";
 import {
@@ -425,10 +426,4 @@ function leftAsIs(status: unknown): Outcome | null {
 
 function jobIdOf(operationId: string): string {
   return operationId.slice(0, operationId.indexOf(":"));
-}
-
-function chunk<T>(list: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
-  return out;
 }

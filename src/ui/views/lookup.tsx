@@ -1,7 +1,10 @@
 /** @jsxImportSource hono/jsx */
-import type { HistoryRow } from "../../db/queries.ts";
+import type { historyOf } from "../../db/queries.ts";
 import type { SuppressionReasonTable, SuppressionTable } from "../../db/schema.ts";
 import { LookupForm } from "./dashboard.tsx";
+
+type HistoryRow = Awaited<ReturnType<typeof historyOf>>[number];
+
 import { utc, who } from "./format.ts";
 
 export interface LookupProps {

@@ -1,6 +1,6 @@
 import { BlockList, isIP } from "node:net";
 import type { Context, MiddlewareHandler } from "hono";
-import { AppError } from "../errors.ts";
+import { forbidden } from "../errors.ts";
 
 /**
  * Source-address rules: the optional allowlist for the webhook route (`resend.allowedIps`) and
@@ -150,8 +150,7 @@ export function ipAllowlist(allowed: IpSet, clientIp: (c: Context) => string | n
   return async (c, next) => {
     const ip = clientIp(c);
     if (ip === null || !allowed.has(ip)) {
-      throw new AppError(
-        403,
+      throw forbidden(
         "forbidden_ip",
         `Webhooks are not accepted from ${ip ?? "an unknown address"} (resend.allowedIps` +
           "; behind a proxy, list the proxy in server.trustProxy).",

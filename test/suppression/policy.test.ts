@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { Decision, Reason } from "../../src/db/schema.ts";
-import type { Intent } from "../../src/events/intents.ts";
+import type { Intent } from "../../src/suppression/intents.ts";
 import {
   type AddressState,
   applyIntent,
@@ -8,7 +7,8 @@ import {
   reasonKey,
   type SoftBounceRule,
   softLimitReachedAt,
-} from "../../src/events/policy.ts";
+} from "../../src/suppression/policy.ts";
+import type { Decision, Reason } from "../../src/suppression/types.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.parse("2026-01-01T00:00:00Z");

@@ -1,4 +1,4 @@
-import type { Reason } from "../db/schema.ts";
+import type { Reason } from "./types.ts";
 
 /**
  * What an event (or an API call, or an import row) asks of the suppression list, before the

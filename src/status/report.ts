@@ -1,9 +1,9 @@
 import type { Kysely } from "kysely";
 import type { Config } from "../config/schema.ts";
-import type { Database } from "../db/schema.ts";
-import { oldestPending, outboxByStatus } from "../metrics/db_stats.ts";
-import type { ErrorClass, SinkHealth, SinkState } from "./health.ts";
-import { LIVE_STATUSES } from "./outbox.ts";
+import { type Database, LIVE_STATUSES } from "../db/schema.ts";
+import { oldestPending, outboxByStatus } from "../db/stats.ts";
+import { iso } from "../util.ts";
+import type { ErrorClass, SinkHealth, SinkState } from "./sink_health.ts";
 
 export interface SinkStatus {
   name: string;
@@ -30,8 +30,6 @@ export interface SyncStatus {
   sinks: SinkStatus[];
   sinks_not_configured: { name: string; pending: number; running: number; dead: number }[];
 }
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** Each sink's state (from the worker's memory) beside its backlog (from the database). */
 export async function syncStatus(

@@ -1,6 +1,6 @@
-import type { Decision, Reason, SuppressionTable } from "../db/schema.ts";
 import type { Intent } from "./intents.ts";
 import { type Source, sourceOf } from "./sources.ts";
+import type { Decision, Reason, Suppression } from "./types.ts";
 
 /**
  * The suppression policy: given what we know of one address and one intent, decide. Pure and
@@ -37,7 +37,7 @@ export interface ReasonState {
 
 export interface AddressState {
   /** The address's summary row; null until it is first suppressed. */
-  row: SuppressionTable | null;
+  row: Suppression | null;
   /** By `reasonKey(reason, source)`. */
   reasons: Map<string, ReasonState>;
   /**

@@ -35,6 +35,18 @@ export function errorClass(text: string): ErrorClass {
   return "other";
 }
 
+/** What became of the failed jobs a line counts. */
+export type FailureOutcome = "dead" | "retry" | "waiting";
+
+/** Failed jobs of one batch with one outcome and error class. */
+export interface Failure {
+  outcome: FailureOutcome;
+  class: ErrorClass;
+  n: number;
+  /** The latest error text of the group, addresses removed. */
+  error: string;
+}
+
 /** Classes that say the sink itself answered and works (it refused one address, not everyone). */
 const ANSWERED: ReadonlySet<ErrorClass> = new Set(["rejected"]);
 

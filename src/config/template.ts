@@ -1,5 +1,9 @@
 import { createHash } from "node:crypto";
-import type { SyncJob } from "./sink.ts";
+
+/**
+ * Sink templates (config `sinks[].url`, `body`, `headers`): checked when the config is
+ * loaded, rendered by the sink for each job.
+ */
 
 /** The values a template may use. */
 export const TEMPLATE_VARS = ["email", "email_md5", "reason", "event_type", "occurred_at"] as const;
@@ -30,7 +34,15 @@ export function checkTemplate(template: string): string[] {
   return problems;
 }
 
-export function templateVars(job: SyncJob): Record<TemplateVar, string> {
+/** What a template is rendered from: a sync job's fields. */
+export interface TemplateJob {
+  email: string;
+  reason: string;
+  event_type: string;
+  occurred_at: number;
+}
+
+export function templateVars(job: TemplateJob): Record<TemplateVar, string> {
   return {
     email: job.email,
     email_md5: md5(job.email),

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from "kysely";
-import { type Database, type JobStatus, REASONS, type Reason } from "../db/schema.ts";
+import { REASONS, type Reason } from "../suppression/types.ts";
+import type { Database, JobStatus } from "./schema.ts";
 
 /**
  * Read-only counts for `/metrics` and `suppressd status`. The ones /metrics uses read indexes or

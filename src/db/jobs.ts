@@ -1,172 +1,21 @@
 import { type Kysely, type Selectable, sql } from "kysely";
-import { withBusyRetry } from "../db/connection.ts";
-import { jsonParam } from "../db/json_param.ts";
-import type { Database, JobStatus, Reason, SyncJobTable } from "../db/schema.ts";
-import type { SyncJob } from "./sink.ts";
+import type { Reason } from "../suppression/types.ts";
+import { withBusyRetry } from "./connection.ts";
+import { idList, textList } from "./json_param.ts";
+import {
+  type Database,
+  type JobStatus,
+  LIVE_STATUSES,
+  type LiveStatus,
+  type SyncJobTable,
+} from "./schema.ts";
 
 /**
- * The outbox queries. Each is one statement, so it is atomic on its own in SQLite and on a libSQL
- * server alike: that, not a transaction, is what keeps two workers from claiming the same row.
- * The writes run on `db.outbox`, the write connection between the Writer's commits, so they never
- * contend with it for SQLite's lock inside the process. Another process's lock (SQLITE_BUSY) is
- * waited out with `withBusyRetry`: by the worker around each call, and inside the functions a
- * command runs on its own (retryDead, backfill).
+ * The operator's queries on the outbox: list, count, retry, cancel, hurry, backfill (GET/POST
+ * /v1/sync/jobs, `suppressd jobs`, the start-up warning about jobs of unconfigured sinks). Writes
+ * run on `db.write`, like the worker's (outbox.ts); the ones a command runs on its own (retryDead,
+ * backfill) wait out another process's lock with `withBusyRetry`.
  */
-
-const ids = (list: readonly number[]) => sql<number>`(SELECT value FROM json_each(${jsonParam(list)}))`;
-const texts = (list: readonly string[]) => sql<string>`(SELECT value FROM json_each(${jsonParam(list)}))`;
-
-/** Leases whose worker died (crash, SIGKILL, lost machine) go back to the queue. */
-export async function reclaimExpired(db: Kysely<Database>, now: number): Promise<number> {
-  const r = await db
-    .updateTable("sync_jobs")
-    .set({ status: "pending", lease_owner: null, lease_until: null, updated_at: now })
-    .where("status", "=", "running")
-    .where("lease_until", "<", now)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows);
-}
-
-/**
- * Claims up to `limit` due jobs of `sinks` for `owner` until `leaseUntil`. A job whose address
- * already has a job running on the same sink waits, so a suppress and the lift that followed it
- * can never race each other to the sink.
- */
-export async function claimDue(
-  db: Kysely<Database>,
-  o: { owner: string; now: number; leaseUntil: number; limit: number; sinks: readonly string[] },
-): Promise<SyncJob[]> {
-  const rows = await db
-    .updateTable("sync_jobs")
-    .set({ status: "running", lease_owner: o.owner, lease_until: o.leaseUntil, updated_at: o.now })
-    .where("id", "in", (eb) =>
-      eb
-        .selectFrom("sync_jobs as j")
-        .select("j.id")
-        .where("j.status", "=", "pending")
-        .where("j.next_attempt_at", "<=", o.now)
-        .where("j.sink", "in", texts(o.sinks))
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom("sync_jobs as r")
-                .select("r.id")
-                .whereRef("r.sink", "=", "j.sink")
-                .whereRef("r.email", "=", "j.email")
-                .where("r.status", "=", "running"),
-            ),
-          ),
-        )
-        .orderBy("j.next_attempt_at")
-        .limit(o.limit),
-    )
-    // No second `status = 'pending'` here: SQLite would then walk every pending row instead of
-    // looking the claimed ids up. The statement is atomic, so the subquery's filter is enough.
-    .returning([
-      "id",
-      "sink",
-      "email",
-      "action",
-      "reason",
-      "event_type",
-      "occurred_at",
-      "attempts",
-      "created_at",
-    ])
-    .execute();
-  // Copy the columns only: a libsql row also carries indexed keys and `length`.
-  return rows.map((r) => ({
-    id: r.id,
-    sink: r.sink,
-    email: r.email,
-    action: r.action,
-    reason: r.reason,
-    event_type: r.event_type,
-    occurred_at: r.occurred_at,
-    attempts: r.attempts,
-    created_at: r.created_at,
-  }));
-}
-
-/**
- * Extends the lease of jobs still being sent (a Mailchimp batch can take minutes). Returns the ids
- * still held: a job whose lease ran out and that another worker took over is not among them.
- */
-export async function renewLeases(
-  db: Kysely<Database>,
-  owner: string,
-  jobIds: readonly number[],
-  leaseUntil: number,
-): Promise<number[]> {
-  if (jobIds.length === 0) return [];
-  const rows = await db
-    .updateTable("sync_jobs")
-    .set({ lease_until: leaseUntil })
-    .where("id", "in", ids(jobIds))
-    // Unary + keeps SQLite on the id lookups rather than walking the status index.
-    .where(sql<string>`+status`, "=", "running")
-    .where(sql<string>`+lease_owner`, "=", owner)
-    .returning("id")
-    .execute();
-  return rows.map((r) => r.id);
-}
-
-export interface Completion {
-  id: number;
-  status: Extract<JobStatus, "done" | "pending" | "dead" | "superseded">;
-  /** When the next attempt may run (pending only). */
-  next: number;
-  error: string | null;
-  /** Whether this counts as an attempt (false when a job is only handed back). */
-  attempted: boolean;
-}
-
-/**
- * Records what became of claimed jobs in one statement. Only rows this owner still holds change:
- * if our lease ran out and another worker took a job over, its result is the one that counts.
- * A job headed back to the queue is superseded instead when a newer one for its address exists.
- */
-export async function complete(
-  db: Kysely<Database>,
-  owner: string,
-  now: number,
-  items: readonly Completion[],
-): Promise<number> {
-  if (items.length === 0) return 0;
-  const payload = jsonParam(
-    items.map((i) => ({ id: i.id, s: i.status, n: i.next, e: i.error, a: i.attempted ? 1 : 0 })),
-  );
-  // The MATERIALIZED list drives the join (one id lookup per item). Left to itself, SQLite picked
-  // the status index as the outer loop and scanned the JSON once per running job: 49 s for 2,000
-  // items beside 50,000 rows, against 15 ms this way.
-  const r = await sql`
-    WITH u(id, s, n, e, a) AS MATERIALIZED (
-      SELECT value ->> 'id', value ->> 's', value ->> 'n', value ->> 'e', value ->> 'a'
-      FROM json_each(${payload})
-    )
-    UPDATE sync_jobs SET
-      -- Back to the queue only if no newer job for the address and sink came meanwhile (it
-      -- arrived while this one was running, so the writer could not supersede it): a retry
-      -- after that newer job would push an older state over a newer one.
-      status = CASE
-        WHEN u.s = 'pending' AND EXISTS (
-          SELECT 1 FROM sync_jobs n
-          WHERE n.sink = sync_jobs.sink AND n.email = sync_jobs.email AND n.id > sync_jobs.id
-        ) THEN 'superseded'
-        ELSE u.s
-      END,
-      next_attempt_at = u.n,
-      last_error = u.e,
-      attempts = attempts + u.a,
-      lease_owner = NULL,
-      lease_until = NULL,
-      updated_at = ${now}
-    FROM u
-    WHERE sync_jobs.id = u.id
-      AND sync_jobs.status = 'running'
-      AND sync_jobs.lease_owner = ${owner}`.execute(db);
-  return Number(r.numAffectedRows ?? 0);
-}
 
 export interface JobFilter {
   status?: JobStatus;
@@ -206,10 +55,6 @@ const JOB_COLUMNS = [
   "updated_at",
 ] as const satisfies readonly (keyof SyncJobTable)[];
 
-/** The statuses worth counting: small by nature, unlike done and superseded, which pile up. */
-export const LIVE_STATUSES = ["pending", "running", "dead"] as const;
-export type LiveStatus = (typeof LIVE_STATUSES)[number];
-
 /**
  * Waiting jobs (pending or running) per sink that is not among `configured`: a sink removed or
  * renamed in the config. No worker claims them; they wait for the sink to come back.
@@ -222,7 +67,7 @@ export async function jobsWithoutSink(
     .selectFrom("sync_jobs")
     .select(["sink", (eb) => eb.fn.countAll<number>().as("jobs")])
     .where("status", "in", ["pending", "running"]);
-  if (configured.length > 0) q = q.where("sink", "not in", texts(configured));
+  if (configured.length > 0) q = q.where("sink", "not in", textList(configured));
   const rows = await q.groupBy("sink").orderBy("sink").execute();
   return rows.map((r) => ({ sink: r.sink, jobs: Number(r.jobs) }));
 }
@@ -244,7 +89,7 @@ export async function countJobs(db: Kysely<Database>, sink?: string): Promise<Re
 /** Which of `jobIds` exist (in any status): an id that names no job is the caller's mistake. */
 export async function existingJobIds(db: Kysely<Database>, jobIds: readonly number[]): Promise<Set<number>> {
   if (jobIds.length === 0) return new Set();
-  const rows = await db.selectFrom("sync_jobs").select("id").where("id", "in", ids(jobIds)).execute();
+  const rows = await db.selectFrom("sync_jobs").select("id").where("id", "in", idList(jobIds)).execute();
   return new Set(rows.map((r) => r.id));
 }
 
@@ -299,7 +144,7 @@ export async function retryDead(
 ): Promise<{ requeued: number[]; superseded: number[] }> {
   const base = () => {
     let q = db.updateTable("sync_jobs").where("status", "=", "dead");
-    if ("ids" in which) q = q.where("id", "in", ids(which.ids));
+    if ("ids" in which) q = q.where("id", "in", idList(which.ids));
     else if (which.sink) q = q.where("sink", "=", which.sink);
     return q;
   };
@@ -359,7 +204,7 @@ export async function backfill(
   } = {},
 ): Promise<{ scanned: number; queued: number }> {
   const chunk = opts.chunk ?? 5000;
-  const filter = opts.reasons ? texts(opts.reasons) : null;
+  const filter = opts.reasons ? textList(opts.reasons) : null;
   let after = "";
   const progress = { scanned: 0, queued: 0 };
   for (;;) {
@@ -468,22 +313,3 @@ export async function backfill(
  * chunk on 1,000,000) instead of walking the primary key from where the last chunk ended.
  */
 const notIndexed = (column: string) => sql<number>`+${sql.ref(column)}`;
-
-/** Deletes finished rows (done, superseded, cancelled) last changed before `cutoff`, a slice at a time. */
-export async function pruneFinished(db: Kysely<Database>, cutoff: number, limit = 5000): Promise<number> {
-  const r = await db
-    .deleteFrom("sync_jobs")
-    .where("id", "in", (eb) =>
-      eb
-        .selectFrom("sync_jobs")
-        .select("id")
-        .where("status", "in", ["done", "superseded", "cancelled"])
-        // Finished rows carry their finishing time in next_attempt_at too (superseded ones an
-        // earlier one): a range of the (status, next_attempt_at) index, not a walk of every row.
-        .where("next_attempt_at", "<", cutoff)
-        .where("updated_at", "<", cutoff)
-        .limit(limit),
-    )
-    .executeTakeFirst();
-  return Number(r.numDeletedRows);
-}
