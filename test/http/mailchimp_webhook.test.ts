@@ -97,13 +97,9 @@ describe("authentication by the path secret", () => {
     const t = await makeApp();
     const res = await post(t, sample("unsubscribe"));
     expect(res.status).toBe(404);
-    expect(await t.counts()).toEqual({
-      webhook_events: 0,
-      quarantine: 0,
-      suppressions: 0,
-      suppression_events: 0,
-      sync_jobs: 0,
-    });
+    const counts = await t.counts();
+    expect(Object.keys(counts)).toContain("webhook_events");
+    expect(Object.entries(counts).filter(([, n]) => n !== 0)).toEqual([]);
   });
 
   test("the secret in the path never reaches a log line", () => {
