@@ -129,8 +129,11 @@ describe("GET /v1/changes", () => {
 
   test("suppressions and lifts in commit order, page by page, and nothing else", async () => {
     const t = await named();
-    await deliver(t, bounce("one@x.com", "Permanent"));
-    await deliver(t, bounce("soft@x.com", "Transient")); // a soft bounce changes nothing
+    // Dated a minute back: a bounce in the same millisecond as the DELETE below would keep the
+    // address suppressed (a tie suppresses), and this test is about commit order, not ties.
+    const before = new Date(Date.now() - 60_000).toISOString();
+    await deliver(t, bounce("one@x.com", "Permanent", before));
+    await deliver(t, bounce("soft@x.com", "Transient", before)); // a soft bounce changes nothing
     await call(t, OPS, "PUT", "/v1/suppressions/two@x.com", "{}");
     await call(t, OPS, "PUT", "/v1/suppressions/two@x.com", "{}"); // already suppressed: no change
     await call(t, CRM, "DELETE", "/v1/suppressions/one@x.com");
