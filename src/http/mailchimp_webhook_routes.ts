@@ -6,6 +6,7 @@ import { AppError, badRequest, notFound } from "../errors.ts";
 import { mailchimpDeliveryKey, parseMailchimpEvent } from "../events/mailchimp.ts";
 import type { AppDeps } from "./app.ts";
 import { cutShort } from "./json.ts";
+import type { WebhookEnv } from "./request_log.ts";
 
 /**
  * GET and POST /webhooks/mailchimp/{secret}: the audience webhooks of a Mailchimp sink that has a
@@ -31,7 +32,7 @@ export function mailchimpWebhookRoutes(deps: AppDeps) {
     return found;
   };
 
-  return new Hono()
+  return new Hono<WebhookEnv>()
     .get("/webhooks/mailchimp/:secret", (c) => {
       sinkFor(c.req.param("secret"), "GET");
       return c.json({ status: "ok" });
@@ -70,6 +71,7 @@ export function mailchimpWebhookRoutes(deps: AppDeps) {
           actor: `mailchimp:${sink.name}`,
           skipSinks,
         });
+        c.set("webhook", { type: `mailchimp.${event.type}`, outcome: result.status });
         return c.json({ status: result.status });
       },
     );

@@ -56,6 +56,12 @@ export function requestLog(opts: RequestLogOptions): MiddlewareHandler {
       if (svixId) fields.svix_id = svixId.slice(0, 100);
       if (result) fields.type = result.type;
       fields.outcome = result?.outcome ?? error;
+    } else if (c.req.path.startsWith("/webhooks/mailchimp/")) {
+      // Mailchimp's deliveries are counted with Resend's, by their type (mailchimp.unsubscribe, …).
+      const result = (c as Context<WebhookEnv>).get("webhook");
+      if (result) opts.metrics.webhook(result.type, result.outcome);
+      if (result) fields.type = result.type;
+      fields.outcome = result?.outcome ?? error;
     } else if (error) {
       fields.outcome = error;
     }

@@ -163,6 +163,14 @@ describe("what each documented event does", () => {
     const key = (await t.db.reader.execute("SELECT svix_id FROM webhook_events")).rows[0]?.svix_id as string;
     expect(key).toBe(mailchimpDeliveryKey(HOOK_SECRET, sample("unsubscribe")));
     expect(key).not.toContain("mailchimp.com");
+    // Counted with Resend's deliveries, by type and outcome.
+    const metrics = await (await t.api("GET", "/metrics")).text();
+    expect(metrics).toContain(
+      'suppressd_webhook_events_total{type="mailchimp.unsubscribe",outcome="processed"} 1',
+    );
+    expect(metrics).toContain(
+      'suppressd_webhook_events_total{type="mailchimp.unsubscribe",outcome="duplicate"} 3',
+    );
     // The same unsubscribe a second later is another event (and changes nothing more).
     const later = await post(t, variant("unsubscribe", { fired_at: "2009-03-26 21:40:58" }));
     expect(await later.json()).toEqual({ status: "processed" });
