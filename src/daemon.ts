@@ -47,6 +47,7 @@ export async function startDaemon(
     softBounce: config.policy.softBounce,
     sinks: sinkTargets(config),
     clock,
+    hashKey: config.privacy.hashKey,
     lockWaitMs: config.database.lockWaitMs,
     log,
   });
@@ -170,6 +171,7 @@ export function sinkTargets(config: Config): SinkTarget[] {
   return config.sinks.map((s) => ({
     name: s.name,
     lifts: s.type === "mailchimp" ? s.tag !== undefined : s.sendLifts,
+    reasons: s.reasons ?? null,
   }));
 }
 

@@ -1,3 +1,4 @@
+import { addressHash, findErased } from "../db/erased.ts";
 import { findSuppression } from "../db/queries.ts";
 import { normalizeAddress } from "../events/address.ts";
 import { iso } from "../util.ts";
@@ -25,6 +26,19 @@ export const check: Command = {
         const row = await findSuppression(ctx.db.read, email);
         const suppressed = row !== undefined && row.suppressed === 1;
         if (suppressed) code = EXIT.suppressed;
+        // Erased with --keep-suppressed: only its keyed hash is left, and it still answers.
+        const key = ctx.config.privacy.hashKey;
+        const erased =
+          !suppressed && key !== null ? await findErased(ctx.db, addressHash(key, email)) : undefined;
+        if (erased) {
+          code = EXIT.suppressed;
+          process.stdout.write(
+            values.json
+              ? `${JSON.stringify({ email, suppressed: true, reason: erased.reason, erased: true })}\n`
+              : `${email}: suppressed, reason ${erased.reason} (erased on ${iso(erased.erased_at)}: only a keyed hash is kept)\n`,
+          );
+          continue;
+        }
         if (values.json) {
           const out =
             row && suppressed

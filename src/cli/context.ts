@@ -50,6 +50,7 @@ export async function openContext(
       writer ??= new Writer(db, {
         softBounce: config.policy.softBounce,
         sinks: sinkTargets(config),
+        hashKey: config.privacy.hashKey,
         lockWaitMs: 60_000,
       });
       return writer;

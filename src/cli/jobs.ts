@@ -217,12 +217,14 @@ the service cannot be reached), unless --force.`,
         }
       }
       const r = await backfill(ctx.db.write, sink, Date.now(), {
+        // Only what the sink's reasons filter lets through (config: sinks[].reasons).
+        reasons: config?.reasons ?? null,
         onChunk: (p) =>
           process.stderr.write(`scanned ${p.scanned} suppressed addresses, queued ${p.queued}\n`),
       });
       process.stdout.write(
         `queued ${n(r.queued)} suppress job(s) for sink ${sink} (${n(r.scanned)} suppressed address(es); ` +
-          `${n(r.scanned - r.queued)} already had a job waiting)\n` +
+          `${n(r.scanned - r.queued)} ${config?.reasons ? `already had a job waiting or have none of its reasons (${config.reasons.join(", ")})` : "already had a job waiting"})\n` +
           `the running daemon sends them; follow them with: suppressd jobs list --sink ${sink}\n`,
       );
       return EXIT.ok;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ipEntryError } from "../net/ip_rules.ts";
+import { REASONS } from "../suppression/types.ts";
 import { checkTemplate } from "./template.ts";
 
 /**
@@ -17,7 +18,10 @@ const tokenName = z.string().regex(/^[a-z0-9_.-]{1,64}$/i, "letters, digits, '.'
  * 24 bytes; `whsec_AA==` (one byte) verified a forged event, and `whsec_` or a non-base64 key made
  * `serve` die with a stack trace inside svix. The message never repeats the secret.
  */
-function signingKey(value: string, ctx: z.RefinementCtx) {
+const signingKey = (value: string, ctx: z.RefinementCtx) =>
+  signingKeyFrom(value, ctx, "copy it again from Resend's webhook page");
+
+function signingKeyFrom(value: string, ctx: z.RefinementCtx, hint: string) {
   const key = value.slice("whsec_".length);
   if (!value.startsWith("whsec_")) return;
   const problem = !/^[A-Za-z0-9+/]+={0,2}$/.test(key)
@@ -25,8 +29,7 @@ function signingKey(value: string, ctx: z.RefinementCtx) {
     : Buffer.from(key, "base64").length < 24
       ? `decodes to ${Buffer.from(key, "base64").length} bytes; a Resend signing secret has at least 24`
       : null;
-  if (problem)
-    ctx.addIssue({ code: "custom", message: `${problem}: copy it again from Resend's webhook page` });
+  if (problem) ctx.addIssue({ code: "custom", message: `${problem}: ${hint}` });
 }
 
 /** An address, a CIDR range, or a name such as "resend" or "loopback" (see net/ip_rules.ts). */
@@ -42,6 +45,24 @@ const softBounce = z
     days: z.number().positive().default(14),
   })
   .strict();
+
+/**
+ * The reasons a sink hears of (default: all). An address reaches the sink while one of these is in
+ * force: an unsubscribe from the newsletter must not put an address on a transactional provider's
+ * suppression list, where it would block password resets.
+ */
+const sinkReasons = z
+  .array(z.enum(REASONS))
+  .min(1, "name at least one reason (leave the key out for all of them)")
+  .optional();
+
+/**
+ * The secret part of a webhook path (/webhooks/mailchimp/SECRET): it is the only credential, since
+ * Mailchimp signs nothing, so it must be long enough not to be guessed.
+ */
+const pathSecret = secret
+  .min(24, "use at least 24 characters (make one: openssl rand -hex 24)")
+  .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only (it is part of a URL path)");
 
 const mailchimpSink = z
   .object({
@@ -60,6 +81,9 @@ const mailchimpSink = z
      * default leaves half to the other integrations.
      */
     maxConnections: z.number().int().min(1).max(10).default(5),
+    reasons: sinkReasons,
+    /** Turns on POST /webhooks/mailchimp/{webhookSecret}: this sink's audiences tell us of changes. */
+    webhookSecret: pathSecret.optional(),
     /**
      * Renamed, not aliased: its old example value (10) took every connection the account has, so
      * keeping it silently would keep starving the customer's other integrations.
@@ -91,6 +115,18 @@ const httpSink = z
     liftMethod: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).optional(),
     liftUrl: z.string().superRefine(templateProblems).optional(),
     liftBody: z.string().superRefine(templateProblems).optional(),
+    reasons: sinkReasons,
+    /**
+     * Signs each request in the Standard Webhooks format (webhook-id, webhook-timestamp,
+     * webhook-signature), as svix does; the receiver verifies with the same whsec_ secret.
+     */
+    signingSecret: secret
+      .startsWith(
+        "whsec_",
+        "a Standard Webhooks secret starts with 'whsec_' (make one: echo whsec_$(openssl rand -base64 32))",
+      )
+      .superRefine((v, ctx) => signingKeyFrom(v, ctx, "make one: echo whsec_$(openssl rand -base64 32)"))
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -268,11 +304,22 @@ export const configSchema = z
       .default([])
       .superRefine((sinks, ctx) => {
         const seen = new Set<string>();
+        const secrets = new Set<string>();
         for (const [i, s] of sinks.entries()) {
           // The name keys the outbox rows: two sinks with one name would take each other's jobs.
           if (seen.has(s.name))
             ctx.addIssue({ code: "custom", path: [i, "name"], message: `'${s.name}' is used twice` });
           seen.add(s.name);
+          // The path secret says which sink a Mailchimp webhook speaks for.
+          if (s.type === "mailchimp" && s.webhookSecret !== undefined) {
+            if (secrets.has(s.webhookSecret))
+              ctx.addIssue({
+                code: "custom",
+                path: [i, "webhookSecret"],
+                message: "another sink uses the same webhookSecret; give each its own",
+              });
+            secrets.add(s.webhookSecret);
+          }
         }
       }),
     sync: sync.prefault({}),
@@ -287,6 +334,20 @@ export const configSchema = z
       .prefault({}),
     retention: z
       .object({ days: z.number().int().min(2).default(30) })
+      .strict()
+      .prefault({}),
+    privacy: z
+      .object({
+        /**
+         * Keys the HMAC-SHA256 that keeps an erased address suppressed (`forget --keep-suppressed`).
+         * A bare hash of an address is reversed by hashing a list of addresses; a keyed one is not,
+         * without this key. Changing it makes every erased address mailable again.
+         */
+        hashKey: secret
+          .min(32, "use at least 32 characters (make one: openssl rand -hex 32)")
+          .nullable()
+          .default(null),
+      })
       .strict()
       .prefault({}),
     ui: ui.prefault({}),

@@ -7,6 +7,8 @@ export interface AddressRows {
   reasons: number;
   history: number;
   jobs: number;
+  /** An erased suppression kept by hash (`forget --keep-suppressed`); 0 without privacy.hashKey. */
+  erased: number;
 }
 
 const TABLES = [
@@ -17,14 +19,21 @@ const TABLES = [
 ] as const satisfies readonly (readonly [keyof AddressRows, string])[];
 
 /** What `forget` would erase (each count an index lookup on the address). */
-export async function countAddressRows(db: Db, email: string): Promise<AddressRows> {
-  const out: AddressRows = { suppressions: 0, reasons: 0, history: 0, jobs: 0 };
+export async function countAddressRows(db: Db, email: string, hash?: string): Promise<AddressRows> {
+  const out: AddressRows = { suppressions: 0, reasons: 0, history: 0, jobs: 0, erased: 0 };
   for (const [key, table] of TABLES) {
     const r = await db.reader.execute({
       sql: `SELECT count(*) AS n FROM ${table} WHERE email = ?`,
       args: [email],
     });
     out[key] = Number(r.rows[0]?.n ?? 0);
+  }
+  if (hash !== undefined) {
+    const r = await db.reader.execute({
+      sql: "SELECT count(*) AS n FROM erased_suppressions WHERE hash = ?",
+      args: [hash],
+    });
+    out.erased = Number(r.rows[0]?.n ?? 0);
   }
   return out;
 }
@@ -34,15 +43,20 @@ export async function countAddressRows(db: Db, email: string): Promise<AddressRo
  * history and sync jobs, in one transaction on the write connection, between two of the Writer's
  * commits. Afterwards the address may be mailed again, until an event suppresses it anew.
  * Quarantined bodies are raw webhooks that may name it among others; they are counted by the
- * caller and left for `events reprocess` and retention.
+ * caller and left for `events reprocess` and retention. With `hash`, an erased suppression kept
+ * by it goes too: the address is then forgotten entirely.
  */
-export function forgetAddress(db: Db, email: string): Promise<AddressRows> {
+export function forgetAddress(db: Db, email: string, hash?: string): Promise<AddressRows> {
   // A running daemon may hold the lock for a commit: wait it out, as the Writer does.
   return withBusyRetry(() =>
     db.writer.exclusive(async (client) => {
       const tx = await client.transaction("write");
       try {
-        const out: AddressRows = { suppressions: 0, reasons: 0, history: 0, jobs: 0 };
+        const out: AddressRows = { suppressions: 0, reasons: 0, history: 0, jobs: 0, erased: 0 };
+        if (hash !== undefined)
+          out.erased = (
+            await tx.execute({ sql: "DELETE FROM erased_suppressions WHERE hash = ?", args: [hash] })
+          ).rowsAffected;
         for (const [key, table] of TABLES) {
           out[key] = (
             await tx.execute({ sql: `DELETE FROM ${table} WHERE email = ?`, args: [email] })

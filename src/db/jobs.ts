@@ -1,4 +1,5 @@
 import { type Kysely, type Selectable, sql } from "kysely";
+import type { Reason } from "../suppression/types.ts";
 import { withBusyRetry } from "./connection.ts";
 import { idList, textList } from "./json_param.ts";
 import {
@@ -187,14 +188,23 @@ export async function retryDead(
  * commits run in between; running it again while those jobs wait adds none (once they are done, it
  * sends them again, which is how a newly listed audience gets them). The jobs carry the address's
  * current reason and `event_type` "backfill". A suppression begun by `send-test-event` is left out.
+ * With the sink's `reasons` filter, only addresses with one of those reasons in force are queued,
+ * each with its strongest reason if that one is in the filter (else the first of the filter's, by
+ * name): widening a filter and running this again sends what the sink now should hold. Narrowing
+ * one takes nothing back (a sink never resubscribes anyone).
  */
 export async function backfill(
   db: Kysely<Database>,
   sink: string,
   now: number,
-  opts: { chunk?: number; onChunk?: (progress: { scanned: number; queued: number }) => void } = {},
+  opts: {
+    chunk?: number;
+    onChunk?: (progress: { scanned: number; queued: number }) => void;
+    reasons?: readonly Reason[] | null;
+  } = {},
 ): Promise<{ scanned: number; queued: number }> {
   const chunk = opts.chunk ?? 5000;
+  const filter = opts.reasons ? textList(opts.reasons) : null;
   let after = "";
   const progress = { scanned: 0, queued: 0 };
   for (;;) {
@@ -235,7 +245,12 @@ export async function backfill(
               eb.val(sink).as("sink"),
               "s.email",
               eb.val("suppress").as("action"),
-              "s.reason",
+              filter
+                ? sql<Reason>`coalesce(CASE WHEN s.reason IN ${filter} THEN s.reason END, (SELECT min(r.reason)
+                    FROM suppression_reasons r WHERE r.email = s.email AND r.active = 1 AND r.reason IN ${filter}))`.as(
+                    "reason",
+                  )
+                : "s.reason",
               eb.val("backfill").as("event_type"),
               "s.suppressed_at",
               eb.val("pending").as("status"),
@@ -247,6 +262,17 @@ export async function backfill(
             .where(notIndexed("s.suppressed"), "=", 1)
             .where("s.email", ">", after)
             .where("s.email", "<=", last)
+            .$if(filter !== null, (q) =>
+              q.where(({ exists, selectFrom }) =>
+                exists(
+                  selectFrom("suppression_reasons as r")
+                    .select("r.email")
+                    .whereRef("r.email", "=", "s.email")
+                    .where("r.active", "=", 1)
+                    .where("r.reason", "in", filter as never),
+                ),
+              ),
+            )
             .where(({ not, exists, selectFrom }) =>
               not(
                 exists(

@@ -14,6 +14,17 @@ export interface Database {
   suppression_reasons: SuppressionReasonTable;
   suppression_events: SuppressionEventTable;
   sync_jobs: SyncJobTable;
+  erased_suppressions: ErasedSuppressionTable;
+}
+
+/**
+ * Addresses erased with `forget --keep-suppressed`: only a keyed hash (HMAC-SHA256 under
+ * privacy.hashKey, hex) remains, and it keeps the address suppressed. See db/erased.ts.
+ */
+export interface ErasedSuppressionTable {
+  hash: string;
+  reason: Reason;
+  erased_at: number;
 }
 
 export type EventStatus = "processed" | "ignored" | "quarantined";

@@ -1,6 +1,7 @@
 import type { CompiledQuery, Kysely } from "kysely";
 import type { Intent } from "../suppression/intents.ts";
 import type { SoftBounceRule } from "../suppression/policy.ts";
+import type { Reason } from "../suppression/types.ts";
 import type { Database, EventStatus } from "./schema.ts";
 
 /** One unit of work: a webhook delivery, an API change, or a batch of imported rows. */
@@ -24,10 +25,9 @@ export interface WriteItem {
    */
   test?: boolean;
   /**
-   * Sinks that must not hear of this item's changes: the ones its data came from (an import from
-   * a Mailchimp audience, a Mailchimp webhook, Resend's own lists), so a change is never sent back
-   * to the service that told us (no echo loop). Their pending jobs for these addresses are left as
-   * they are; every other sink gets its job as usual.
+   * Sinks that must not hear of this item's changes because they are where it came from (a
+   * Mailchimp webhook is not sent back to the sink of that audience: no echo). Their waiting jobs
+   * are left as they are; every other sink gets its job as usual.
    */
   skipSinks?: readonly string[];
 }
@@ -44,12 +44,19 @@ export interface SinkTarget {
   name: string;
   /** Whether the sink wants to hear about lifted suppressions (Mailchimp removes its tag). */
   lifts: boolean;
+  /**
+   * The reasons the sink hears of; null for all. With a filter, the sink's view of an address is
+   * "suppressed while one of these is in force", and a job is queued when that view changes.
+   */
+  reasons?: readonly Reason[] | null;
 }
 
 /** What the policy and the outbox need to know while a batch is applied. */
 export interface BatchRules {
   softBounce: SoftBounceRule;
   sinks: readonly SinkTarget[];
+  /** `privacy.hashKey`, to recognise addresses erased with --keep-suppressed (see write_erased.ts). */
+  hashKey?: string | null;
 }
 
 type Rows = Promise<{ rows: Record<string, unknown>[] }>;

@@ -20,6 +20,11 @@ export interface WriterOptions {
   lockWaitMs?: number;
   /** Where a failed commit is logged; defaults to error lines on stderr (the CLI's writer). */
   log?: Logger;
+  /**
+   * `privacy.hashKey`: with it, events about an address erased with `--keep-suppressed` are
+   * dropped (acknowledged, nothing stored): it stays suppressed by its hash alone.
+   */
+  hashKey?: string | null;
 }
 
 /** What the HTTP layer writes through: all it needs of the Writer. */

@@ -61,6 +61,9 @@ WHERE status = 'pending' AND email IN ${IN_LIST}`;
 export const SUPERSEDE_SINK_JOBS = `UPDATE sync_jobs SET status = 'superseded', updated_at = ?2
 WHERE status = 'pending' AND (sink, email) IN (SELECT value->>0, value->>1 FROM json_each(?1))`;
 
+/** Which of these address hashes (?1) were erased with --keep-suppressed. */
+export const SELECT_ERASED = `SELECT hash FROM erased_suppressions WHERE hash IN ${IN_LIST}`;
+
 /** [sink, email, action, reason, event_type, occurred_at]; ?2 now (due at once). */
 export const INSERT_JOBS = `INSERT INTO sync_jobs
 (sink, email, action, reason, event_type, occurred_at, status, attempts, next_attempt_at, created_at, updated_at)

@@ -13,6 +13,7 @@ import { UiStats } from "../ui/stats.ts";
 import { bearerAuth } from "./auth.ts";
 import { changeRoutes } from "./change_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
+import { mailchimpWebhookRoutes } from "./mailchimp_webhook_routes.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
 import { logPath, requestLog, WEBHOOK_PATH } from "./request_log.ts";
 import { statusRoutes } from "./status_routes.ts";
@@ -40,9 +41,9 @@ export interface AppDeps {
 
 /**
  * Every route group, in one place. `/v1/*` requires a bearer token; `/metrics` an API token or a
- * scrape-only `metrics.tokens` one; the webhook route is authenticated by its signature (and,
- * optionally, its source address); health checks are open; the status page (`ui.path`) has its
- * own login. Every request is logged and measured.
+ * scrape-only `metrics.tokens` one; the Resend webhook route is authenticated by its signature (and,
+ * optionally, its source address), Mailchimp's by the secret in its path; health checks are open;
+ * the status page (`ui.path`) has its own login. Every request is logged and measured.
  */
 export function createApp(deps: AppDeps) {
   const { config } = deps;
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps) {
   app.use("/metrics", bearerAuth([...config.api.named, ...scrapers]));
   app.route("/", healthRoutes(deps));
   app.route("/", webhookRoutes(deps));
+  app.route("/", mailchimpWebhookRoutes(deps));
   app.route("/", suppressionRoutes(deps));
   app.route("/", changeRoutes(deps));
   app.route("/", syncRoutes(deps));

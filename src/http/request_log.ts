@@ -56,6 +56,12 @@ export function requestLog(opts: RequestLogOptions): MiddlewareHandler {
       if (svixId) fields.svix_id = svixId.slice(0, 100);
       if (result) fields.type = result.type;
       fields.outcome = result?.outcome ?? error;
+    } else if (c.req.path.startsWith("/webhooks/mailchimp/")) {
+      // Mailchimp's deliveries are counted with Resend's, by their type (mailchimp.unsubscribe, …).
+      const result = (c as Context<WebhookEnv>).get("webhook");
+      if (result) opts.metrics.webhook(result.type, result.outcome);
+      if (result) fields.type = result.type;
+      fields.outcome = result?.outcome ?? error;
     } else if (error) {
       fields.outcome = error;
     }
@@ -77,6 +83,8 @@ const ADDRESS_PATH = /^\/v1\/suppressions\/([^/]+)$/;
 
 /** `/v1/suppressions/{email}` with the address hashed (or decoded, when hashing is off). */
 export function logPath(path: string, hash: boolean): string {
+  // The path of a Mailchimp webhook is its credential: never written to a log.
+  if (path.startsWith("/webhooks/mailchimp/")) return "/webhooks/mailchimp/[secret]";
   const m = ADDRESS_PATH.exec(path);
   if (!m?.[1] || m[1] === "check") return path;
   let address = m[1];

@@ -16,6 +16,7 @@ import { iso } from "../util.ts";
 import type { AppDeps } from "./app.ts";
 import type { AuthEnv } from "./auth.ts";
 import { csvLine, SUPPRESSION_CSV_HEADER, suppressionCsvRow } from "./csv.ts";
+import { erasedOf, eraseRoute } from "./erase_routes.ts";
 import { parse, readJson } from "./json.ts";
 
 const MAX_CHECK = 10_000;
@@ -32,6 +33,7 @@ const note = z
 const putBody = z.object({ reason: z.enum(REASONS).default("manual"), note }).strict();
 /** Why an address may be mailed again, kept in its history. */
 const deleteBody = z.object({ note }).strict();
+const deleteQuery = z.object({ erase: z.literal("keep-suppressed").optional() }).strict();
 const listQuery = z.object({
   reason: z.enum(REASONS).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
@@ -62,7 +64,20 @@ export function suppressionRoutes(deps: AppDeps) {
         recorded_at: iso(h.recorded_at),
       }));
       // 404 still means "may be mailed"; the history says why (a lift, by whom, with what note).
-      if (!row || row.suppressed === 0) return c.json({ email, suppressed: false, history }, 404);
+      if (!row || row.suppressed === 0) {
+        // Erased with keep-suppressed: only its keyed hash is left, and that is the answer.
+        const erased = await erasedOf(deps, [email]);
+        const hit = erased.get(email);
+        if (hit)
+          return c.json({
+            email,
+            suppressed: true,
+            reason: hit.reason,
+            erased: true,
+            erased_at: iso(hit.erased_at),
+          });
+        return c.json({ email, suppressed: false, history }, 404);
+      }
       const reasons = await reasonsInForce(db, email);
       return c.json({
         ...present(row),
@@ -80,14 +95,29 @@ export function suppressionRoutes(deps: AppDeps) {
         if (email === null) invalid.push(raw);
         else emails.push(email);
       }
-      const hits = await suppressedAmong(db, [...new Set(emails)]);
+      const unique = [...new Set(emails)];
+      const hits = await suppressedAmong(db, unique);
+      const found = new Set(hits.map((h) => h.email));
+      const erased = await erasedOf(
+        deps,
+        unique.filter((e) => !found.has(e)),
+      );
       return c.json({
         checked: body.emails.length,
-        suppressed: hits.map((h) => ({
-          email: h.email,
-          reason: h.reason,
-          suppressed_at: iso(h.suppressed_at),
-        })),
+        suppressed: [
+          ...hits.map((h) => ({
+            email: h.email,
+            reason: h.reason,
+            suppressed_at: iso(h.suppressed_at),
+          })),
+          // Only a keyed hash is left of these: no time, and the address is the caller's own.
+          ...[...erased].map(([email, e]) => ({
+            email,
+            reason: e.reason,
+            suppressed_at: null,
+            erased: true,
+          })),
+        ],
         invalid,
       });
     })
@@ -143,7 +173,14 @@ export function suppressionRoutes(deps: AppDeps) {
     })
     .delete("/v1/suppressions/:email", async (c) => {
       const email = addressParam(c.req.param("email"));
+      const query = parse(deleteQuery, c.req.query());
+      if (query.erase) return c.json(await eraseRoute(deps, email));
       const body = parse(deleteBody, await readJson(c));
+      if ((await erasedOf(deps, [email])).has(email))
+        throw conflict(
+          "erased_suppression",
+          `${email} was erased with keep-suppressed: only a keyed hash of it is kept, and it stays suppressed. To let it be mailed again, erase it entirely: suppressd forget ${email} --yes.`,
+        );
       const at = changeTime();
       const result = await deps.writer.submit({
         claim: "none",

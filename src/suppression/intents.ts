@@ -17,6 +17,8 @@ export type Intent =
     }
   | { kind: "soft_bounce"; email: string; eventType: string; occurredAt: number; note?: string }
   | { kind: "delivered"; email: string; eventType: string; occurredAt: number }
+  /** Something worth keeping in the address's history that changes nothing (Mailchimp's upemail). */
+  | { kind: "note"; email: string; eventType: string; occurredAt: number; note: string }
   | { kind: "invalid_address"; raw: string; eventType: string; occurredAt: number };
 
 /** The address an intent is about (the raw value, for an invalid one). */

@@ -130,6 +130,8 @@ export function applyIntent(
       return softBounce(state, intent, rule, now);
     case "delivered":
       return delivered(state, intent, rule, now);
+    case "note":
+      return { history: [entry(intent.email, "noted", null, intent, intent.note)], change: null };
   }
 }
 

@@ -24,7 +24,8 @@ export type Decision =
   | "soft_bounce"
   | "soft_bounce_reset"
   | "stale"
-  | "invalid_address";
+  | "invalid_address"
+  | "noted";
 
 /**
  * Current state per address, summarised from its reasons. A lifted address keeps its row with

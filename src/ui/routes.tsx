@@ -3,6 +3,7 @@ import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Config } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
+import { addressHash, findErased } from "../db/erased.ts";
 import { findSuppression, historyOf } from "../db/queries.ts";
 import { reasonsOf } from "../db/ui_queries.ts";
 import { normalizeAddress } from "../events/address.ts";
@@ -134,6 +135,10 @@ export function uiRoutes(deps: UiDeps) {
     const [row, reasons, history] = email
       ? await Promise.all([findSuppression(db, email), reasonsOf(db, email), historyOf(db, email, 500)])
       : [undefined, [], []];
+    // Erased with --keep-suppressed: no row, only its keyed hash, which still suppresses it.
+    const key = deps.config.privacy.hashKey;
+    const erased =
+      email && key && row?.suppressed !== 1 ? await findErased(deps.db, addressHash(key, email)) : undefined;
     return c.html(
       <Layout title="suppressd: look up" header={<TopBar base={base} csrf={session.csrf} />}>
         <Lookup
@@ -144,6 +149,7 @@ export function uiRoutes(deps: UiDeps) {
           row={row}
           reasons={reasons}
           history={history}
+          erased={erased}
         />
       </Layout>,
       email ? 200 : 400,

@@ -28,7 +28,7 @@ async function landed(): Promise<Db> {
     db.close();
     tmp.cleanup();
   });
-  // The landed schema: every migration before 006 (later ones, such as 007, come after it).
+  // The schema as it landed before 006: later migrations (008 needs 006 first) come after it.
   const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < "006"));
   await db.writer.exclusive(async (client) => {
     const migrator = new Migrator({

@@ -37,7 +37,12 @@ export async function makeApp(overrides: Record<string, unknown> = {}): Promise<
   await migrate(db);
   const now = { value: Date.now() };
   const clock = () => now.value;
-  const writer = new Writer(db, { softBounce: config.policy.softBounce, sinks: sinkTargets(config), clock });
+  const writer = new Writer(db, {
+    softBounce: config.policy.softBounce,
+    sinks: sinkTargets(config),
+    clock,
+    hashKey: config.privacy.hashKey,
+  });
   const app = createApp({ config, db, writer, clock });
   return {
     app,

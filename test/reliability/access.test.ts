@@ -27,7 +27,14 @@ afterAll(() => {
 
 const SCRAPE = "scrape-only-token-0123456789abcdef";
 /** Routes anyone may call: a new one must be added here on purpose, or the test fails. */
-const PUBLIC = new Set(["GET /healthz", "GET /readyz", "POST /webhooks/resend"]);
+const PUBLIC = new Set([
+  "GET /healthz",
+  "GET /readyz",
+  "POST /webhooks/resend",
+  // Authenticated by the secret in the path (404 otherwise: test/http/mailchimp_webhook.test.ts).
+  "GET /webhooks/mailchimp/:secret",
+  "POST /webhooks/mailchimp/:secret",
+]);
 /** The status page: its own login (test/ui/auth.test.ts); without a session, the login form only. */
 const UI = new Set(["GET /ui", "POST /ui/login", "POST /ui/logout", "POST /ui/lookup"]);
 

@@ -6,6 +6,7 @@ import * as m004 from "./004_repair_lone_surrogates.ts";
 import * as m005 from "./005_history_actor.ts";
 import * as m006 from "./006_reason_sources.ts";
 import * as m007 from "./007_import_cursors.ts";
+import * as m008 from "./008_erased_suppressions.ts";
 
 /**
  * Every migration, by name, in order. Listed in code because a compiled binary has no migrations
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   "005_history_actor": m005,
   "006_reason_sources": m006,
   "007_import_cursors": m007,
+  "008_erased_suppressions": m008,
 };

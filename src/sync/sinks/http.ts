@@ -1,3 +1,4 @@
+import { Webhook } from "svix";
 import type { HttpSinkConfig } from "../../config/schema.ts";
 import { render, templateVars } from "../../config/template.ts";
 import { redactSecrets } from "../../log.ts";
@@ -19,6 +20,7 @@ export class HttpSink implements Sink {
   private readonly host: string;
   /** Credentials in the config (header values, URL query values and user info), never repeated. */
   private readonly secrets: string[];
+  private readonly signer: Webhook | null;
 
   constructor(
     private readonly cfg: HttpSinkConfig,
@@ -28,6 +30,23 @@ export class HttpSink implements Sink {
     this.limit = new Semaphore(cfg.concurrency);
     this.host = hostOf(cfg.url);
     this.secrets = credentialsIn(cfg);
+    this.signer = cfg.signingSecret ? new Webhook(cfg.signingSecret) : null;
+  }
+
+  /**
+   * Standard Webhooks headers (https://www.standardwebhooks.com/), made by svix's own signer so any
+   * Standard Webhooks or svix library verifies them: HMAC-SHA256 over `${id}.${timestamp}.${body}`.
+   * The id is the job's, the same on every retry (a receiver dedupes by it); the timestamp is the
+   * attempt's, so a retry is not refused as a replay after the receiver's tolerance (5 minutes).
+   */
+  signatureHeaders(job: SyncJob, body: string, at: Date): Record<string, string> {
+    if (!this.signer) return {};
+    const id = `msg_${job.id}_${job.created_at}`;
+    return {
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+      "webhook-signature": this.signer.sign(id, at, body),
+    };
   }
 
   async send(jobs: readonly SyncJob[], signal: AbortSignal): Promise<Map<number, Outcome>> {
@@ -81,11 +100,12 @@ export class HttpSink implements Sink {
         error: `header ${bad} would carry characters an HTTP header cannot (only ASCII): use the address in the URL or body, or {{email_md5}}`,
       };
     }
+    const headers = { ...req.headers, ...this.signatureHeaders(job, req.body ?? "", new Date()) };
     let res: Response;
     try {
       res = await this.fetcher(req.url, {
         method: req.method,
-        headers: req.headers,
+        headers,
         body: req.body,
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.cfg.timeoutMs)]),
         redirect: "manual",

@@ -16,6 +16,8 @@ export interface LookupProps {
   row: SuppressionTable | undefined;
   reasons: SuppressionReasonTable[];
   history: HistoryRow[];
+  /** Set when the address was erased with --keep-suppressed: only its keyed hash is left. */
+  erased?: { reason: string; erased_at: number } | undefined;
 }
 
 /** One address: its state, each reason in force or lifted, and its whole history. */
@@ -42,6 +44,20 @@ export function Lookup(p: LookupProps) {
 
 function Result(p: LookupProps & { email: string }) {
   const { row } = p;
+  if (p.erased) {
+    return (
+      <>
+        <h3>
+          <code>{p.email}</code>
+        </h3>
+        <p id="state">
+          State: <strong class="bad">suppressed</strong> for <strong>{p.erased.reason}</strong>: erased on{" "}
+          {utc(p.erased.erased_at)} with keep-suppressed, so only a keyed hash of the address is kept (no
+          history).
+        </p>
+      </>
+    );
+  }
   const state = !row ? "never seen" : row.suppressed === 1 ? "suppressed" : "not suppressed (lifted)";
   return (
     <>
