@@ -4,7 +4,7 @@ import { ResendReader, type ResendSuppression } from "../backfill/resend_api.ts"
 import { type BackfillRow, emptyStats, unknownRows, writeRows } from "../backfill/rows.ts";
 import type { Config, MailchimpSinkConfig } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
-import { queueSuppressJobs, suppressedAddresses } from "../db/reconcile.ts";
+import { activeReasons, queueSuppressJobs, suppressedAddresses } from "../db/reconcile.ts";
 import type { WriteQueue } from "../db/writer.ts";
 import { configError } from "../errors.ts";
 import { normalizeAddress } from "../events/address.ts";
@@ -102,9 +102,13 @@ async function audience(
     for (const m of await allMembers(api, sink.name, listId, status, deps.sleep))
       gone.push({ email: m.email, reason: MAILCHIMP_REASON[status], at: m.lastChanged });
   }
+  // With a `reasons` filter, the sink should hold only addresses with one of those in force.
+  const wanted = sink.reasons ? await activeReasons(deps.db) : null;
+  const held = (e: string) =>
+    ours.has(e) && (wanted === null || (wanted.get(e) ?? []).some((r) => sink.reasons?.includes(r)));
   const here = subscribed
     .map((m) => normalizeAddress(m.email))
-    .filter((e): e is string => e !== null && ours.has(e));
+    .filter((e): e is string => e !== null && held(e));
   // Not drift: an address an operator lifted here after it changed there (the lift wins).
   const there = await unknownRows(
     deps.db,
@@ -134,7 +138,11 @@ async function audience(
         there.slice(i, i + 1000),
         stats,
       );
-    const queued = await queueSuppressJobs(deps.db, sink.name, here, "reconcile", now);
+    const queued = await queueSuppressJobs(deps.db, sink.name, here, {
+      eventType: "reconcile",
+      now,
+      reasons: sink.reasons ?? null,
+    });
     report.fixed = { imported: stats.written, queued };
   }
   return report;
@@ -198,7 +206,10 @@ async function resendList(
         stats,
       );
     let queued = 0;
-    for (const sink of sinks) queued += await queueSuppressJobs(deps.db, sink, here, "reconcile", now);
+    for (const sink of sinks) {
+      const reasons = deps.config.sinks.find((s) => s.name === sink)?.reasons ?? null;
+      queued += await queueSuppressJobs(deps.db, sink, here, { eventType: "reconcile", now, reasons });
+    }
     report.fixed = {
       imported: stats.written,
       queued,
