@@ -124,6 +124,26 @@ export class FakeResend {
     this.server?.stop(true);
   }
 
+  /**
+   * POST /suppressions `{"email"}` (the `resend-suppressions` preset): answers `{"object":
+   * "suppression", "id"}` (resend.com/docs/api-reference/suppressions/create-suppression). Adding
+   * an address already on the list succeeds with the existing entry, and the API lowercases and
+   * trims it (resend-ruby lib/resend/suppressions.rb, `add`). Origin `manual`.
+   */
+  private addSuppression(body: string): Response {
+    let email: unknown;
+    try {
+      email = (JSON.parse(body) as { email?: unknown }).email;
+    } catch {
+      return error("validation_error");
+    }
+    if (typeof email !== "string" || email.trim() === "") return error("missing_required_field");
+    const key = email.trim().toLowerCase();
+    const existing = this.suppressions.find((x) => x.email === key);
+    const entry = existing ?? this.suppress(key, "manual");
+    return json(200, { object: "suppression", id: entry.id });
+  }
+
   private listing(url: URL): Response {
     const now = Math.floor(Date.now() / 1000);
     if (this.window.second !== now) this.window = { second: now, used: 0 };
@@ -158,6 +178,7 @@ export class FakeResend {
     if (auth !== `Bearer ${this.apiKey}`) return error("invalid_api_key");
     if (req.method === "GET" && (url.pathname === "/suppressions" || url.pathname === "/contacts"))
       return this.listing(url);
+    if (req.method === "POST" && url.pathname === "/suppressions") return this.addSuppression(body);
     const m = /^\/contacts\/([^/]+)$/.exec(url.pathname);
     if (!m) return error("not_found");
     if (req.method !== "PATCH") return error("method_not_allowed");
