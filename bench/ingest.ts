@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { summarizeProfile } from "./lib/cpuprofile.ts";
 import { checkDatabase, type DbCheck, type IngestRun, startIngest } from "./lib/ingest_run.ts";
+import { BENCH_SECRET, MIXES, type Mix } from "./lib/payloads.ts";
 import { environment, flags, int, median, ms, num, OUT, table, writeResult } from "./lib/report.ts";
 import {
   type ProbeResult,
@@ -36,6 +37,12 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each a
                     e.g. a prototype of a hot-path change); overrides --rev
   --daemon-config J JSON merged over the daemon's bench config, top-level sections replaced,
                     e.g. '{"log":{"requests":false}}' (default {})
+  --mix NAME        bench (35% delivered, 25% opened, 40% bounces and complaints) or real (a real
+                    account's stream: 38% sent, 36% delivered, 18% opened, 5% clicked, 3% bounces
+                    and complaints; bench/lib/payloads.ts) (default bench)
+  --record-ignored no  the daemon runs with resend.recordIgnored false: ignored types (sent, opened,
+                    clicked) are answered without a write, and the database check expects them
+                    absent (default yes)
   --keep yes        keep the databases under bench/out/ingest-*/ (default no)`;
 
 const f = flags(
@@ -52,6 +59,8 @@ const f = flags(
     root: "",
     probe: "no",
     keep: "no",
+    mix: "bench",
+    "record-ignored": "yes",
   },
   HELP,
 );
@@ -61,8 +70,18 @@ const connections = num(f.connections, "connections");
 const threads = num(f.threads, "threads");
 const rounds = num(f.rounds, "rounds");
 const targets = f.targets.split(",").filter(Boolean);
+if (!Object.hasOwn(MIXES, f.mix)) throw new Error(`--mix must be one of ${Object.keys(MIXES).join(", ")}`);
+const mix = f.mix as Mix;
 const profiled = f.profile.split(",").filter(Boolean);
 const daemonConfig = JSON.parse(f["daemon-config"]) as Record<string, unknown>;
+if (!["yes", "no"].includes(f["record-ignored"])) throw new Error("--record-ignored is yes or no");
+const recordIgnored = f["record-ignored"] === "yes";
+if (!recordIgnored)
+  daemonConfig.resend = {
+    webhookSecrets: [BENCH_SECRET],
+    ...(daemonConfig.resend ?? {}),
+    recordIgnored: false,
+  };
 const daemonRoot = f.root ? resolve(f.root) : sourceRoot(f.rev);
 const source = f.root ? { ...sourceInfo(""), measured: resolve(f.root) } : sourceInfo(f.rev);
 for (const t of targets) {
@@ -118,7 +137,7 @@ async function measure(target: string, round: number): Promise<TargetRun> {
     target === "suppressd"
       ? await startDaemon(dir, db, profileDir, daemonConfig, daemonRoot, f.probe === "yes")
       : await startReference(dir, db, target === "echo" ? "echo" : "server", profileDir);
-  const load = { wrk, url: server.url, dir, connections, threads };
+  const load = { wrk, url: server.url, dir, connections, threads, mix };
   let warm: IngestRun;
   let main: IngestRun;
   let serverExit: number | null;
@@ -140,7 +159,7 @@ async function measure(target: string, round: number): Promise<TargetRun> {
   } finally {
     serverExit = await server.stop();
   }
-  const check = target === "echo" ? null : await checkDatabase(db, [warm, main]);
+  const check = target === "echo" ? null : await checkDatabase(db, [warm, main], recordIgnored);
   let profile: ReturnType<typeof summarizeProfile> | undefined;
   if (profileDir) {
     const file = readdirSync(profileDir).find((p) => p.endsWith(".cpuprofile"));

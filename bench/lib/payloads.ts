@@ -8,17 +8,33 @@ export const BENCH_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 export const BENCH_TOKEN = "bench-token-0123456789abcdef";
 
 /**
- * The traffic mix of one Resend account: mostly deliveries and opens, with the events that change
- * the list (hard and soft bounces, complaints) frequent enough that most commits write suppressions.
+ * "bench" (the default, issue 2): mostly deliveries and opens, with the events that change the
+ * list (hard and soft bounces, complaints) frequent enough that most commits write suppressions.
+ * "real" (issue 14): the stream of a real sending account, where each email gives one
+ * `email.sent`, nearly always one `email.delivered`, an open for about half of those, a click for
+ * a few, and bounces and complaints are a few percent together.
  */
-const MIX: [kind: Kind, weight: number][] = [
-  ["delivered", 35],
-  ["opened", 25],
-  ["hard_bounce", 15],
-  ["soft_bounce", 15],
-  ["complaint", 10],
-];
-type Kind = "delivered" | "opened" | "hard_bounce" | "soft_bounce" | "complaint";
+export const MIXES = {
+  bench: [
+    ["delivered", 35],
+    ["opened", 25],
+    ["hard_bounce", 15],
+    ["soft_bounce", 15],
+    ["complaint", 10],
+  ],
+  real: [
+    ["sent", 380],
+    ["delivered", 360],
+    ["opened", 180],
+    ["clicked", 50],
+    ["hard_bounce", 15],
+    ["soft_bounce", 10],
+    ["complaint", 5],
+  ],
+} as const satisfies Record<string, readonly (readonly [Kind, number])[]>;
+export type Mix = keyof typeof MIXES;
+const IGNORED: ReadonlySet<Kind> = new Set(["sent", "opened", "clicked"]);
+type Kind = "sent" | "delivered" | "opened" | "clicked" | "hard_bounce" | "soft_bounce" | "complaint";
 
 /** Recipients are drawn from a population this size, so soft bounces accumulate and repeat. */
 const POPULATION = 200_000;
@@ -54,8 +70,17 @@ export function resendBody(kind: Kind, n: number, now: Date): string {
     data.bounce = SOFT[n % SOFT.length];
   } else if (kind === "opened") {
     data.open = { ipAddress: "198.51.100.7", userAgent: "Mozilla/5.0", timestamp: now.toISOString() };
+  } else if (kind === "clicked") {
+    data.click = {
+      ipAddress: "198.51.100.7",
+      link: `https://acme.example/offer/${n % 13}`,
+      timestamp: now.toISOString(),
+      userAgent: "Mozilla/5.0",
+    };
   }
   const type = {
+    sent: "email.sent",
+    clicked: "email.clicked",
     delivered: "email.delivered",
     opened: "email.opened",
     hard_bounce: "email.bounced",
@@ -65,7 +90,8 @@ export function resendBody(kind: Kind, n: number, now: Date): string {
   return JSON.stringify({ type, created_at: now.toISOString(), data });
 }
 
-function kindOf(n: number): Kind {
+function kindOf(n: number, mix: Mix): Kind {
+  const MIX = MIXES[mix];
   const total = MIX.reduce((s, [, w]) => s + w, 0);
   // A multiplicative hash spreads the kinds evenly but not periodically over the pool.
   let r = Math.imul(n + 1, 2654435761) >>> 0;
@@ -82,6 +108,8 @@ export interface Pool {
   prefix: string;
   /** The svix-ids of each thread's file, in the order its lines will be sent. */
   ids: string[][];
+  /** The ids of types suppressd does not act on (sent, opened, clicked): unstored with resend.recordIgnored false. */
+  ignored: Set<string>;
   count: number;
   signMs: number;
 }
@@ -91,7 +119,13 @@ export interface Pool {
  * `svix-id \t svix-timestamp \t svix-signature \t body` (JSON.stringify never emits a raw tab or
  * newline), read by bench/lua/ingest.lua. Signed now, so use them within Svix's 5-minute tolerance.
  */
-export function writePool(dir: string, label: string, count: number, threads: number): Pool {
+export function writePool(
+  dir: string,
+  label: string,
+  count: number,
+  threads: number,
+  mix: Mix = "bench",
+): Pool {
   mkdirSync(dir, { recursive: true });
   const started = performance.now();
   const hook = new Webhook(BENCH_SECRET);
@@ -100,9 +134,12 @@ export function writePool(dir: string, label: string, count: number, threads: nu
   const run = `${label}_${now.getTime().toString(36)}`;
   const lines: string[][] = Array.from({ length: threads }, () => []);
   const ids: string[][] = Array.from({ length: threads }, () => []);
+  const ignored = new Set<string>();
   for (let n = 0; n < count; n++) {
     const id = `msg_bench_${run}_${n}`;
-    const body = resendBody(kindOf(n), n, now);
+    const kind = kindOf(n, mix);
+    if (IGNORED.has(kind)) ignored.add(id);
+    const body = resendBody(kind, n, now);
     const signature = hook.sign(id, now, body);
     const t = n % threads;
     lines[t]?.push(`${id}\t${stamp}\t${signature}\t${body}`);
@@ -110,5 +147,5 @@ export function writePool(dir: string, label: string, count: number, threads: nu
   }
   const prefix = join(dir, `pool-${run}`);
   for (let t = 0; t < threads; t++) writeFileSync(`${prefix}-${t}.tsv`, `${(lines[t] ?? []).join("\n")}\n`);
-  return { prefix, ids, count, signMs: performance.now() - started };
+  return { prefix, ids, ignored, count, signMs: performance.now() - started };
 }

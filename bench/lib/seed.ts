@@ -74,6 +74,8 @@ export async function seedSuppressions(
   count: number,
   root = resolve(import.meta.dir, "../.."),
   chunk = 200_000,
+  /** The first index to seed: bench/scale.ts grows one database step by step. */
+  start = 0,
 ): Promise<number> {
   const started = performance.now();
   const { migrate, openDatabase }: DbModule = await import(join(root, "src/db/client.ts"));
@@ -104,7 +106,7 @@ export async function seedSuppressions(
       }
       inserts.push(`INSERT INTO ${table} (${names.join(", ")}) SELECT ${values.join(", ")} FROM n`);
     }
-    for (let from = 0; from < count; from += chunk) {
+    for (let from = start; from < count; from += chunk) {
       const to = Math.min(count, from + chunk) - 1;
       const rows = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${to})`;
       await db.writer.exclusive((c) =>

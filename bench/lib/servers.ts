@@ -24,7 +24,9 @@ export function sourceRoot(rev: string): string {
   const dir = join(ROOT, "bench/out", `rev-${sha.slice(0, 12)}`);
   if (!existsSync(join(dir, "src/main.ts"))) {
     mkdirSync(dir, { recursive: true });
-    const archive = Bun.spawnSync(["git", "archive", sha, "src", "package.json"], { cwd: ROOT });
+    const archive = Bun.spawnSync(["git", "archive", sha, "src", "package.json", "config.example.json"], {
+      cwd: ROOT,
+    });
     if (archive.exitCode !== 0) throw new Error(`git archive ${sha} failed: ${archive.stderr}`);
     const tar = Bun.spawnSync(["tar", "-x", "-C", dir], { stdin: archive.stdout });
     if (tar.exitCode !== 0) throw new Error(`tar failed: ${tar.stderr}`);

@@ -256,6 +256,9 @@ export const configSchema = z
           .union([z.literal("resend"), z.array(ipEntry).min(1)])
           .nullable()
           .default(null),
+        // false: an event of a type nothing acts on (email.sent, email.opened, …) is answered
+        // and counted without a durable write (issue 14; see webhook_routes.ts).
+        recordIgnored: z.boolean().default(true),
       })
       .strict(),
     api: z

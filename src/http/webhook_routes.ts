@@ -17,6 +17,7 @@ import { SignatureVerifier, signatureHeaders } from "./signature.ts";
 export function webhookRoutes(deps: AppDeps) {
   const verifier = new SignatureVerifier(deps.config.resend.webhookSecrets);
   const limit = deps.config.server.bodyLimitBytes;
+  const recordIgnored = deps.config.resend.recordIgnored;
 
   return new Hono<WebhookEnv>().post(
     "/webhooks/resend",
@@ -43,6 +44,12 @@ export function webhookRoutes(deps: AppDeps) {
           occurredAt: parsed.occurredAt,
           reason: "body is not valid UTF-8",
         };
+      }
+      if (parsed.outcome === "ignore" && valid && !recordIgnored) {
+        // Nothing acts on this type, so a lost or repeated copy changes nothing: no durable write
+        // is owed before the 200 (resend.recordIgnored). The metric still counts it.
+        c.set("webhook", { type: parsed.type, outcome: "ignored" });
+        return c.json({ status: "ignored" });
       }
       const result = await deps.writer.submit({
         claim: "new",

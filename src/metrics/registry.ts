@@ -180,7 +180,10 @@ function formatLabels<K extends string>(names: readonly K[], labels: Labels<K> |
 }
 
 /** Label values escape backslash, double quote and line feed; HELP text escapes the other two. */
-const escapeLabel = (v: string) => v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+// Most values need no escaping: one scan for them, not three replaceAll copies a request.
+const NEEDS_ESCAPE = /[\\"\n]/;
+const escapeLabel = (v: string) =>
+  NEEDS_ESCAPE.test(v) ? v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n") : v;
 const escapeHelp = (v: string) => v.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
 
 function num(v: number): string {
