@@ -199,7 +199,7 @@ function render(r: Awaited<ReturnType<typeof gather>>): string {
   const reasons = Object.entries(r.suppressed.by_reason).map(([k, v]) => `${k} ${n(v)}`);
   rows.push([
     "suppressed",
-    `${n(r.suppressed.total)} addresses${reasons.length ? `: ${reasons.join(" · ")}` : ""}`,
+    `${n(r.suppressed.total)} ${r.suppressed.total === 1 ? "address" : "addresses"}${reasons.length ? `: ${reasons.join(" · ")}` : ""}`,
   ]);
   rows.push([
     "last event",
