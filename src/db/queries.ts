@@ -52,6 +52,26 @@ export async function reasonsInForce(db: Kysely<Database>, email: string) {
 }
 
 /**
+ * The history rows that changed an address's mailability, written exactly as migration 005's
+ * partial index is, so SQLite walks only the changes.
+ */
+export const CHANGES = sql<Decision>`('suppressed', 'lifted')`;
+
+/** What a change shows, to pollers (`/v1/changes`) and on the status page. */
+export const CHANGE_COLUMNS = [
+  "id",
+  "email",
+  "decision",
+  "reason",
+  "source",
+  "event_type",
+  "occurred_at",
+  "recorded_at",
+  "note",
+  "actor",
+] as const;
+
+/**
  * Suppressions and lifts after history row `afterId`, in id order, which is commit order: SQLite
  * lets one writer at a time insert, so a row with a higher id never commits before a lower one.
  * The condition on `decision` is written exactly as the partial index's (migration 005), so
@@ -62,18 +82,8 @@ export async function reasonsInForce(db: Kysely<Database>, email: string) {
 export async function listChanges(db: Kysely<Database>, afterId: number, limit: number) {
   return db
     .selectFrom("suppression_events")
-    .select([
-      "id",
-      "email",
-      "decision",
-      "reason",
-      "event_type",
-      "occurred_at",
-      "recorded_at",
-      "note",
-      "actor",
-    ])
-    .where("decision", "in", sql<Decision>`('suppressed', 'lifted')`)
+    .select(CHANGE_COLUMNS)
+    .where("decision", "in", CHANGES)
     .where("id", ">", afterId)
     .orderBy("id")
     .limit(limit)

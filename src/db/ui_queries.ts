@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import type { Decision } from "../suppression/types.ts";
+import { CHANGE_COLUMNS, CHANGES } from "./queries.ts";
 import type { Database } from "./schema.ts";
 
 /**
@@ -83,8 +83,6 @@ export async function historyIdBefore(db: Kysely<Database>, since: number): Prom
   return lo;
 }
 
-const CHANGES = sql<Decision>`('suppressed', 'lifted')`;
-
 /**
  * Suppressions and lifts among history rows with id in (`after`, `upTo`], per UTC day recorded.
  * The divisors are literals: a bound JS number arrives as a REAL and the division would not round.
@@ -113,18 +111,7 @@ export async function changeCounts(db: Kysely<Database>, after: number, upTo: nu
 export async function recentChanges(db: Kysely<Database>, limit: number) {
   return db
     .selectFrom("suppression_events")
-    .select([
-      "id",
-      "email",
-      "decision",
-      "reason",
-      "event_type",
-      "occurred_at",
-      "recorded_at",
-      "note",
-      "actor",
-      "source",
-    ])
+    .select(CHANGE_COLUMNS)
     .where("decision", "in", CHANGES)
     .orderBy("id", "desc")
     .limit(limit)
