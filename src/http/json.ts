@@ -1,6 +1,7 @@
 import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { badRequest } from "../errors.ts";
+import { AppError, badRequest } from "../errors.ts";
 
 /** The request body as JSON, or a 400 that says what is wrong with it. */
 export async function readJson(c: Context): Promise<unknown> {
@@ -72,4 +73,18 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown): T {
     throw badRequest("invalid_request", detail);
   }
   return result.data;
+}
+
+/** A webhook body over `server.bodyLimitBytes` is 413, counted before it is read whole. */
+export function webhookBodyLimit(limit: number) {
+  return bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw new AppError(
+        "too_large",
+        "payload_too_large",
+        `Webhook bodies are limited to ${limit} bytes (server.bodyLimitBytes).`,
+      );
+    },
+  });
 }

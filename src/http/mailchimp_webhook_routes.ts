@@ -1,11 +1,10 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { MailchimpSinkConfig } from "../config/schema.ts";
-import { AppError, badRequest, notFound } from "../errors.ts";
+import { badRequest, notFound } from "../errors.ts";
 import { mailchimpDeliveryKey, parseMailchimpEvent } from "../events/mailchimp.ts";
 import type { AppDeps } from "./app.ts";
-import { cutShort } from "./json.ts";
+import { cutShort, webhookBodyLimit } from "./json.ts";
 import type { WebhookEnv } from "./request_log.ts";
 
 /**
@@ -37,44 +36,31 @@ export function mailchimpWebhookRoutes(deps: AppDeps) {
       sinkFor(c.req.param("secret"), "GET");
       return c.json({ status: "ok" });
     })
-    .post(
-      "/webhooks/mailchimp/:secret",
-      bodyLimit({
-        maxSize: limit,
-        onError: () => {
-          throw new AppError(
-            "too_large",
-            "payload_too_large",
-            `Webhook bodies are limited to ${limit} bytes (server.bodyLimitBytes).`,
-          );
-        },
-      }),
-      async (c) => {
-        const sink = sinkFor(c.req.param("secret"), "POST");
-        const body = await c.req.text().catch(cutShort);
-        const event = parseMailchimpEvent(body);
-        if (event.outcome === "reject")
-          throw badRequest("invalid_payload", `Not a Mailchimp audience webhook: ${event.reason}.`);
-        // Every Mailchimp sink whose audiences are all the one this came from already holds the
-        // change. A sink that also has other audiences still gets it (they need it; in this one
-        // the member is read first and found unsubscribed, so nothing is written there).
-        const skipSinks = deps.config.sinks
-          .filter((s) => s.type === "mailchimp" && s.listIds.every((id) => id === event.listId))
-          .map((s) => s.name);
-        const result = await deps.writer.submit({
-          claim: "new",
-          svixId: mailchimpDeliveryKey(sink.webhookSecret, body),
-          type: `mailchimp.${event.type}`,
-          status: event.outcome === "act" ? "processed" : "ignored",
-          occurredAt: event.occurredAt,
-          intents: event.intents,
-          actor: `mailchimp:${sink.name}`,
-          skipSinks,
-        });
-        c.set("webhook", { type: `mailchimp.${event.type}`, outcome: result.status });
-        return c.json({ status: result.status });
-      },
-    );
+    .post("/webhooks/mailchimp/:secret", webhookBodyLimit(limit), async (c) => {
+      const sink = sinkFor(c.req.param("secret"), "POST");
+      const body = await c.req.text().catch(cutShort);
+      const event = parseMailchimpEvent(body);
+      if (event.outcome === "reject")
+        throw badRequest("invalid_payload", `Not a Mailchimp audience webhook: ${event.reason}.`);
+      // Every Mailchimp sink whose audiences are all the one this came from already holds the
+      // change. A sink that also has other audiences still gets it (they need it; in this one
+      // the member is read first and found unsubscribed, so nothing is written there).
+      const skipSinks = deps.config.sinks
+        .filter((s) => s.type === "mailchimp" && s.listIds.every((id) => id === event.listId))
+        .map((s) => s.name);
+      const result = await deps.writer.submit({
+        claim: "new",
+        svixId: mailchimpDeliveryKey(sink.webhookSecret, body),
+        type: `mailchimp.${event.type}`,
+        status: event.outcome === "act" ? "processed" : "ignored",
+        occurredAt: event.occurredAt,
+        intents: event.intents,
+        actor: `mailchimp:${sink.name}`,
+        skipSinks,
+      });
+      c.set("webhook", { type: `mailchimp.${event.type}`, outcome: result.status });
+      return c.json({ status: result.status });
+    });
 }
 
 /** Equal-length inputs for timingSafeEqual, whatever the length of what was sent. */
