@@ -198,6 +198,9 @@ test(
   async () => {
     const t = await makeApp({ sinks: [{ type: "http", name: "crm", url: "http://127.0.0.1:9/{{email}}" }] });
     let n = 0;
+    // Printed first, so a run that takes the process down can still be replayed (FC_SEED=…).
+    const seed = Number(process.env.FC_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`hostile_unicode seed ${seed}`);
     try {
       await fc.assert(
         fc.asyncProperty(
@@ -241,7 +244,7 @@ test(
             }
           },
         ),
-        { numRuns: runs(600) },
+        { numRuns: runs(600), seed },
       );
       const back = await readBack(t, true);
       figures.extra.rows_read_back = back.listed;
