@@ -13,7 +13,7 @@
  *   a stray file there could change the daemon (preload code, environment). Both are turned off.
  */
 import { existsSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { BunPlugin } from "bun";
 
@@ -71,7 +71,8 @@ export async function build(opts: { outfile: string; target?: string }): Promise
   const target = opts.target ?? hostTarget();
   const outfile = resolve(opts.outfile);
   const result = await Bun.build({
-    entrypoints: [join(ROOT, "src/main.ts")],
+    // The writer's thread is a second entry point: Bun bundles a Worker's module only when told.
+    entrypoints: [join(ROOT, "src/main.ts"), join(ROOT, "src/db/writer_worker.ts")],
     compile: {
       target: target as Bun.Build.CompileTarget,
       outfile,
@@ -87,9 +88,11 @@ export async function build(opts: { outfile: string; target?: string }): Promise
   if (!result.success) {
     throw new Error(`build failed:\n${result.logs.map((l) => String(l)).join("\n")}`);
   }
-  // The source map is embedded (stack traces name src/ files and lines); Bun also writes a copy
-  // beside the binary, which nothing reads: remove it so the build is exactly one file.
+  // The source maps are embedded (stack traces name src/ files and lines); Bun also writes copies
+  // beside the binary (one per entry point), which nothing reads: remove them so the build is
+  // exactly one file.
   rmSync(`${outfile}.map`, { force: true });
+  rmSync(join(dirname(outfile), "writer_worker.js.map"), { force: true });
   return outfile;
 }
 

@@ -3,6 +3,7 @@ import type { Config } from "./config/schema.ts";
 import { type Db, migrate, openDatabase } from "./db/client.ts";
 import { Retention } from "./db/retention.ts";
 import { type SinkTarget, type WriteQueue, Writer } from "./db/writer.ts";
+import { ThreadedWriter } from "./db/writer_thread.ts";
 import { type AppError, configError } from "./errors.ts";
 import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
@@ -43,14 +44,19 @@ export async function startDaemon(
   const db = await openDatabase(config.database);
   await migrate(db);
   const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
-  const writer = new Writer(db, {
+  const writerOptions = {
     softBounce: config.policy.softBounce,
     sinks: sinkTargets(config),
-    clock,
     hashKey: config.privacy.hashKey,
     lockWaitMs: config.database.lockWaitMs,
-    log,
-  });
+  };
+  // A local file's commits run on a thread of their own (db/writer_thread.ts). A test clock cannot
+  // cross to a thread, so a daemon given one commits on the main thread; so does a remote
+  // database, whose commits wait on the network without holding the loop.
+  const writer: WriteQueue =
+    config.database.url.startsWith("file:") && clock === Date.now
+      ? await ThreadedWriter.start(config.database, writerOptions, log)
+      : new Writer(db, { ...writerOptions, clock, log });
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
   const metrics = new Metrics({ db: db.read, clock });
   // Filled by the sync worker, read by GET /v1/status and /metrics.

@@ -90,7 +90,7 @@ export function resendBody(kind: Kind, n: number, now: Date): string {
   return JSON.stringify({ type, created_at: now.toISOString(), data });
 }
 
-function kindOf(n: number, mix: Mix): Kind {
+export function kindOf(n: number, mix: Mix): Kind {
   const MIX = MIXES[mix];
   const total = MIX.reduce((s, [, w]) => s + w, 0);
   // A multiplicative hash spreads the kinds evenly but not periodically over the pool.

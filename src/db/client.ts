@@ -34,7 +34,7 @@ export interface Db {
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   const local = opts.url.startsWith("file:");
-  if (local) prepareFile(opts.url.slice("file:".length).split("?")[0] ?? "");
+  if (local) prepareFile(databasePath(opts.url));
   const open = (concurrency: number) =>
     createClient({
       url: opts.url,
@@ -64,6 +64,11 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
       reader.close();
     },
   };
+}
+
+/** The file of a `file:` URL (`file:./data/suppressd.db?mode=…` → `./data/suppressd.db`). */
+export function databasePath(url: string): string {
+  return url.slice("file:".length).split("?")[0] ?? "";
 }
 
 /** Creates the data directory (0700) and an empty database file (0600) so no one else can read it. */

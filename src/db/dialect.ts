@@ -5,7 +5,8 @@ import {
   type DatabaseIntrospector,
   type Dialect,
   type Driver,
-  type Kysely,
+  DummyDriver,
+  Kysely,
   type QueryResult,
   SqliteAdapter,
   SqliteIntrospector,
@@ -101,4 +102,16 @@ class LibsqlConnection implements DatabaseConnection {
 /** A compiled Kysely query in the shape `@libsql/client` executes. */
 export function toStatement(query: CompiledQuery): InStatement {
   return { sql: query.sql, args: query.parameters as InValue[] };
+}
+
+/** A Kysely that only compiles queries (for a connection that is not @libsql/client's). */
+export function compileOnly<DB>(): Kysely<DB> {
+  return new Kysely<DB>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new SqliteIntrospector(db),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
 }

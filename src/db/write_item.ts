@@ -61,6 +61,21 @@ export interface BatchRules {
 
 type Rows = Promise<{ rows: Record<string, unknown>[] }>;
 
+/** The statements of one open write transaction, on whichever connection runs it. */
+export interface TxStatements {
+  exec(text: string, args: unknown[]): Rows;
+  run(query: CompiledQuery): Rows;
+}
+
+/**
+ * Runs one write transaction (BEGIN IMMEDIATE, `fn`, COMMIT), rolled back if `fn` throws: the
+ * Writer's connection. From a `Db` it is @libsql/client on the write connection
+ * (writer.ts); on the Writer's thread the native binding with cached statements (native_tx.ts).
+ */
+export interface TxRunner {
+  transaction<T>(fn: (tx: TxStatements) => Promise<T>): Promise<T>;
+}
+
 /** One open write transaction, as the steps of a batch use it. */
 export interface Tx {
   /** A fixed statement of writer_sql.ts with its rows as one JSON parameter (and `arg` as ?2). */

@@ -1,3 +1,5 @@
+import type { InArgs } from "@libsql/client";
+import type { Kysely } from "kysely";
 import { AppError, unavailable } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import type { SoftBounceRule } from "../suppression/policy.ts";
@@ -5,10 +7,31 @@ import type { Db } from "./client.ts";
 import { isBusy, withBusyRetry } from "./connection.ts";
 import { toStatement } from "./dialect.ts";
 import { jsonParam } from "./json_param.ts";
+import type { Database } from "./schema.ts";
 import { applyBatch } from "./write_batch.ts";
-import type { SinkTarget, Tx, WriteItem, WriteResult } from "./write_item.ts";
+import type { SinkTarget, Tx, TxRunner, WriteItem, WriteResult } from "./write_item.ts";
 
 export type { SinkTarget, WriteItem, WriteResult, WriteStatus } from "./write_item.ts";
+
+/** @libsql/client's interactive transaction on the Db's write connection (see Connection). */
+function clientConnection(db: Db): TxRunner {
+  return {
+    transaction: (fn) =>
+      db.writer.exclusive(async (client) => {
+        const t = await client.transaction("write");
+        try {
+          const result = await fn({
+            exec: (sql, args) => t.execute({ sql, args: args as InArgs }),
+            run: (q) => t.execute(toStatement(q)),
+          });
+          await t.commit();
+          return result;
+        } finally {
+          t.close();
+        }
+      }),
+  };
+}
 
 export interface WriterOptions {
   softBounce: SoftBounceRule;
@@ -59,10 +82,16 @@ export class Writer implements WriteQueue {
   private readonly log: Logger;
   readonly stats = { batches: 0, items: 0 };
 
+  private readonly connection: TxRunner;
+  private readonly build: Kysely<Database>;
+
+  /** On a `Db`'s write connection, or on a connection of its own (the Writer's thread). */
   constructor(
-    private readonly db: Db,
+    db: Db | { connection: TxRunner; build: Kysely<Database> },
     private readonly opts: WriterOptions,
   ) {
+    this.connection = "connection" in db ? db.connection : clientConnection(db);
+    this.build = "connection" in db ? db.build : db.read;
     this.clock = opts.clock ?? Date.now;
     this.log = opts.log ?? jsonLogger("error", (line) => process.stderr.write(line));
   }
@@ -126,24 +155,18 @@ export class Writer implements WriteQueue {
    */
   private commit(items: WriteItem[]): Promise<WriteResult[]> {
     const attempt = () =>
-      this.db.writer.exclusive(async (client) => {
-        const t = await client.transaction("write");
-        try {
-          const tx: Tx = {
-            exec: (text, rows, arg) =>
-              t.execute({ sql: text, args: arg === undefined ? [jsonParam(rows)] : [jsonParam(rows), arg] }),
-            run: (q) => t.execute(toStatement(q)),
-            build: this.db.read, // only to compile: the statements run on `t`
-            now: this.clock(),
-          };
-          const results = await applyBatch(tx, items, this.opts);
-          await t.commit();
-          this.stats.batches++;
-          this.stats.items += items.length;
-          return results;
-        } finally {
-          t.close();
-        }
+      this.connection.transaction(async (statements) => {
+        const tx: Tx = {
+          exec: (text, rows, arg) =>
+            statements.exec(text, arg === undefined ? [jsonParam(rows)] : [jsonParam(rows), arg]),
+          run: statements.run,
+          build: this.build, // only to compile: the statements run on the transaction
+          now: this.clock(),
+        };
+        const results = await applyBatch(tx, items, this.opts);
+        this.stats.batches++;
+        this.stats.items += items.length;
+        return results;
       });
     return withBusyRetry(attempt, undefined, this.opts.lockWaitMs ?? 10_000);
   }

@@ -1,0 +1,96 @@
+import { AppError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { type DatabaseOptions, databasePath } from "./client.ts";
+import { compileOnly } from "./dialect.ts";
+import { NativeWriteConnection } from "./native_tx.ts";
+import type { Database } from "./schema.ts";
+import { type WriteResult, Writer } from "./writer.ts";
+import {
+  fromWire,
+  type LogMessage,
+  post,
+  type SerializedError,
+  type ThreadOptions,
+  type WireItem,
+} from "./writer_thread.ts";
+
+/**
+ * The writer's thread (see writer_thread.ts). It owns its own connection and runs the same Writer
+ * as the CLI; the main thread only sends items and receives results, one message per turn of the
+ * event loop each way.
+ */
+export type ToWorker =
+  | { type: "init"; database: DatabaseOptions; options: ThreadOptions }
+  | { type: "submit"; items: { id: number; item: WireItem }[] }
+  | { type: "close" };
+
+type Outcome = { id: number; result: WriteResult } | { id: number; error: SerializedError };
+
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "failed"; message: string }
+  | { type: "results"; results: Outcome[] }
+  | LogMessage
+  | { type: "closed" };
+
+const port = globalThis as unknown as {
+  postMessage(text: string): void;
+  onmessage: ((e: MessageEvent<string>) => void) | null;
+};
+
+// The Writer's log lines go to the main thread's logger (its level and address hashing).
+const log: Logger = { log: (level, msg, fields) => post(port, { type: "log", level, msg, fields }) };
+
+let writer: Writer | null = null;
+let closeDb: (() => void) | null = null;
+let outbox: Outcome[] = [];
+
+function send(outcome: Outcome) {
+  if (outbox.length === 0) {
+    setImmediate(() => {
+      const results = outbox;
+      outbox = [];
+      post(port, { type: "results", results });
+    });
+  }
+  outbox.push(outcome);
+}
+
+port.onmessage = async (e) => {
+  const msg = JSON.parse(e.data) as ToWorker;
+  if (msg.type === "init") {
+    try {
+      const connection = new NativeWriteConnection(
+        databasePath(msg.database.url),
+        msg.database.busyTimeoutMs ?? 10,
+      );
+      writer = new Writer({ connection, build: compileOnly<Database>() }, { ...msg.options, log });
+      closeDb = () => connection.close();
+      post(port, { type: "ready" });
+    } catch (err) {
+      post(port, { type: "failed", message: String((err as Error)?.message ?? err) });
+    }
+  } else if (msg.type === "submit") {
+    const w = writer as Writer;
+    for (const { id, item } of msg.items) {
+      w.submit(fromWire(item)).then(
+        (result) => send({ id, result }),
+        (err) => send({ id, error: serialize(err) }),
+      );
+    }
+  } else if (msg.type === "close") {
+    await writer?.close();
+    closeDb?.();
+    // After the last results: they were queued for this turn's end.
+    setImmediate(() => post(port, { type: "closed" }));
+  }
+};
+
+function serialize(err: unknown): SerializedError {
+  if (err instanceof AppError) return { kind: err.kind, code: err.code, message: err.message };
+  return {
+    kind: "unavailable",
+    code: "unavailable",
+    message: "the database could not commit; nothing was stored, retry later.",
+  };
+}
