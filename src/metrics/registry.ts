@@ -77,10 +77,10 @@ abstract class Metric<K extends string> implements Family {
   ) {}
 
   protected entry(labels?: Labels<K>) {
-    const key = formatLabels(this.labelNames, labels);
+    const key = seriesKey(this.labelNames, labels);
     let e = this.series.get(key);
     if (!e) {
-      e = { labels: key, value: 0 };
+      e = { labels: formatLabels(this.labelNames, labels), value: 0 };
       this.series.set(key, e);
     }
     return e;
@@ -88,7 +88,7 @@ abstract class Metric<K extends string> implements Family {
 
   /** The current value of one series (0 if never touched); for tests and `status`. */
   get(labels?: Labels<K>): number {
-    return this.series.get(formatLabels(this.labelNames, labels))?.value ?? 0;
+    return this.series.get(seriesKey(this.labelNames, labels))?.value ?? 0;
   }
 
   render(): string[] {
@@ -137,7 +137,7 @@ export class Histogram<K extends string> implements Family {
   }
 
   observe(labels: Labels<K> | undefined, value: number): void {
-    const key = formatLabels(this.labelNames, labels);
+    const key = seriesKey(this.labelNames, labels);
     let s = this.series.get(key);
     if (!s) {
       s = { labels, counts: new Array(this.bounds.length + 1).fill(0), sum: 0 };
@@ -151,7 +151,7 @@ export class Histogram<K extends string> implements Family {
 
   /** How many observations one series holds; for tests. */
   count(labels?: Labels<K>): number {
-    const s = this.series.get(formatLabels(this.labelNames, labels));
+    const s = this.series.get(seriesKey(this.labelNames, labels));
     return s ? s.counts.reduce((a, b) => a + b, 0) : 0;
   }
 
@@ -171,6 +171,20 @@ export class Histogram<K extends string> implements Family {
     }
     return lines;
   }
+}
+
+/**
+ * A series' map key: each value with its length, so no two label sets share one. Formatting
+ * (escaping, quoting) happens once, when a series is created: it was ~5% of the daemon's CPU
+ * under ingest when done for every observation.
+ */
+function seriesKey<K extends string>(names: readonly K[], labels: Labels<K> | undefined): string {
+  let key = "";
+  for (const n of names) {
+    const v = String(labels?.[n] ?? "");
+    key += `${v.length}:${v}`;
+  }
+  return key;
 }
 
 function formatLabels<K extends string>(names: readonly K[], labels: Labels<K> | undefined): string {
