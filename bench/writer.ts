@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { migrate, openDatabase } from "../src/db/client.ts";
 import { compileOnly } from "../src/db/dialect.ts";
-import { NativeWriteConnection } from "../src/db/native_tx.ts";
+import { NativeConnection } from "../src/db/native.ts";
+import { NativeTxRunner } from "../src/db/native_tx.ts";
 import type { Database } from "../src/db/schema.ts";
 import { type WriteItem, Writer } from "../src/db/writer.ts";
 import { parseResendEvent } from "../src/events/resend.ts";
@@ -38,10 +39,13 @@ await migrate(db);
 const rules = { softBounce: { count: 3, days: 7 }, sinks: [] };
 // --connection client: @libsql/client on the Db's write connection (the CLI's Writer);
 // native: the Writer thread's connection with cached statements (src/db/native_tx.ts).
-const native = new NativeWriteConnection(file, 5000, synchronous);
+const native = new NativeConnection(file, {
+  busyTimeoutMs: 5000,
+  setup: `PRAGMA synchronous=${synchronous}`,
+});
 const writer =
   values.connection === "native"
-    ? new Writer({ connection: native, build: compileOnly<Database>() }, rules)
+    ? new Writer({ connection: new NativeTxRunner(native), build: compileOnly<Database>() }, rules)
     : new Writer(db, rules);
 await db.writer.execute(`PRAGMA synchronous=${synchronous}`);
 

@@ -2,12 +2,12 @@ import { accessSync, constants } from "node:fs";
 import type { Config } from "./config/schema.ts";
 import { type Db, migrate, openDatabase } from "./db/client.ts";
 import { Retention } from "./db/retention.ts";
-import { type SinkTarget, type WriteQueue, Writer } from "./db/writer.ts";
+import { type SinkTarget, type WriteQueue, Writer, type WriterOptions } from "./db/writer.ts";
 import { ThreadedWriter } from "./db/writer_thread.ts";
 import { type AppError, configError } from "./errors.ts";
 import { createApp } from "./http/app.ts";
 import { type Listener, listen } from "./http/serve.ts";
-import { jsonLogger } from "./log.ts";
+import { jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { ReconcileSchedule } from "./reconcile/schedule.ts";
 import { SinkHealth } from "./status/sink_health.ts";
@@ -41,7 +41,7 @@ export async function startDaemon(
   listenSettings = { host: "server.host", port: "server.port" },
 ): Promise<Daemon> {
   checkTlsFiles(config);
-  const db = await openDatabase(config.database);
+  const db = await openDatabase(config.database, { nativeReads: true });
   await migrate(db);
   const log = jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   const writerOptions = {
@@ -50,13 +50,7 @@ export async function startDaemon(
     hashKey: config.privacy.hashKey,
     lockWaitMs: config.database.lockWaitMs,
   };
-  // A local file's commits run on a thread of their own (db/writer_thread.ts). A test clock cannot
-  // cross to a thread, so a daemon given one commits on the main thread; so does a remote
-  // database, whose commits wait on the network without holding the loop.
-  const writer: WriteQueue =
-    config.database.url.startsWith("file:") && clock === Date.now
-      ? await ThreadedWriter.start(config.database, writerOptions, log)
-      : new Writer(db, { ...writerOptions, clock, log });
+  const writer: WriteQueue = await startWriter(config, db, writerOptions, clock, log);
   // One registry for the daemon's lifetime: the app (rebuilt on reload), retention and sync share it.
   const metrics = new Metrics({ db: db.read, clock });
   // Filled by the sync worker, read by GET /v1/status and /metrics.
@@ -108,9 +102,10 @@ export async function startDaemon(
         await uiStats.stop();
         await retention.stop();
         await reconcile.stop();
-        await writer.close();
       };
       await Promise.all([http(), sync.stop()]);
+      // Last: the sync worker's final statements run on the writer's thread too.
+      await writer.close();
       db.close();
     },
     reload(next) {
@@ -171,6 +166,26 @@ function flatten(config: Config): Map<string, string> {
     for (const [path, v] of entries) out.set(path, JSON.stringify(v));
   }
   return out;
+}
+
+/**
+ * A local file's commits run on a thread of their own (db/writer_thread.ts), and so do the other
+ * writes (the outbox, retention): one connection writes, so none of this process's waits for
+ * another's lock on the event loop. A test clock cannot cross to a thread, so a daemon given one
+ * commits on the main thread; so does a remote database, whose commits wait on the network
+ * without holding the loop.
+ */
+async function startWriter(
+  config: Config,
+  db: Db,
+  options: Omit<WriterOptions, "clock" | "log">,
+  clock: () => number,
+  log: Logger,
+): Promise<WriteQueue> {
+  if (!config.database.url.startsWith("file:") || clock !== Date.now) {
+    return new Writer(db, { ...options, clock, log });
+  }
+  return ThreadedWriter.start(config.database, options, log, db);
 }
 
 export function sinkTargets(config: Config): SinkTarget[] {

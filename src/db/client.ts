@@ -7,6 +7,7 @@ import { AppError, configError } from "../errors.ts";
 import { Connection, withBusyRetry } from "./connection.ts";
 import { LibsqlDialect } from "./dialect.ts";
 import { migrations } from "./migrations/index.ts";
+import { NativeReader } from "./native_read.ts";
 import type { Database } from "./schema.ts";
 
 export interface DatabaseOptions {
@@ -32,7 +33,11 @@ export interface Db {
   close(): void;
 }
 
-export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
+export async function openDatabase(
+  opts: DatabaseOptions,
+  /** Kysely's reads on the native binding with cached statements (the daemon; native_read.ts). */
+  { nativeReads = false }: { nativeReads?: boolean } = {},
+): Promise<Db> {
   const local = opts.url.startsWith("file:");
   if (local) prepareFile(databasePath(opts.url));
   const open = (concurrency: number) =>
@@ -54,14 +59,17 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   await durable(writeClient);
   const writer = new Connection(writeClient, { setup: durable });
   const reader = local ? new Connection(open(1)) : new Connection(open(4), { shared: true });
+  const native =
+    local && nativeReads ? new NativeReader(databasePath(opts.url), opts.busyTimeoutMs ?? 5000) : null;
   return {
     writer,
     reader,
-    read: new Kysely<Database>({ dialect: new LibsqlDialect(reader) }),
+    read: new Kysely<Database>({ dialect: new LibsqlDialect(native ?? reader) }),
     write: new Kysely<Database>({ dialect: new LibsqlDialect(writer) }),
     close() {
       writer.close();
       reader.close();
+      native?.close();
     },
   };
 }

@@ -41,7 +41,19 @@ export class Connection {
   }
 
   execute(stmt: InStatement, args?: InArgs): Promise<ResultSet> {
+    if (this.route) return this.route(stmt, args);
     return this.exclusive((c) => (args === undefined ? c.execute(stmt) : c.execute(stmt as string, args)));
+  }
+
+  private route: ((stmt: InStatement, args?: InArgs) => Promise<ResultSet>) | null = null;
+
+  /**
+   * Sends single statements (and so Kysely's queries on this connection) to `to` instead: the
+   * daemon runs them on its Writer thread (writer_thread.ts). Rows arrive as plain objects, read
+   * by column name. `exclusive` (migrations, erasure's transactions) stays on this connection.
+   */
+  routeStatements(to: (stmt: InStatement, args?: InArgs) => Promise<ResultSet>): void {
+    this.route = to;
   }
 
   close(): void {

@@ -2,7 +2,8 @@ import { AppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type DatabaseOptions, databasePath } from "./client.ts";
 import { compileOnly } from "./dialect.ts";
-import { NativeWriteConnection } from "./native_tx.ts";
+import { NativeConnection } from "./native.ts";
+import { NativeTxRunner, toSql } from "./native_tx.ts";
 import type { Database } from "./schema.ts";
 import { type WriteResult, Writer } from "./writer.ts";
 import {
@@ -12,19 +13,25 @@ import {
   type SerializedError,
   type ThreadOptions,
   type WireItem,
+  type WireResult,
 } from "./writer_thread.ts";
 
 /**
- * The writer's thread (see writer_thread.ts). It owns its own connection and runs the same Writer
- * as the CLI; the main thread only sends items and receives results, one message per turn of the
+ * The writer's thread (see writer_thread.ts). It owns the daemon's write connection and runs the
+ * same Writer as the CLI, plus the main thread's single statements (the outbox, retention) between
+ * its commits; the main thread only sends work and receives answers, one message per turn of the
  * event loop each way.
  */
 export type ToWorker =
   | { type: "init"; database: DatabaseOptions; options: ThreadOptions }
   | { type: "submit"; items: { id: number; item: WireItem }[] }
+  | { type: "exec"; id: number; sql: string; args: unknown[] }
   | { type: "close" };
 
-type Outcome = { id: number; result: WriteResult } | { id: number; error: SerializedError };
+type Outcome =
+  | { id: number; result: WriteResult }
+  | { id: number; rows: WireResult }
+  | { id: number; error: SerializedError };
 
 export type FromWorker =
   | { type: "ready" }
@@ -42,7 +49,7 @@ const port = globalThis as unknown as {
 const log: Logger = { log: (level, msg, fields) => post(port, { type: "log", level, msg, fields }) };
 
 let writer: Writer | null = null;
-let closeDb: (() => void) | null = null;
+let connection: NativeConnection | null = null;
 let outbox: Outcome[] = [];
 
 function send(outcome: Outcome) {
@@ -60,12 +67,13 @@ port.onmessage = async (e) => {
   const msg = JSON.parse(e.data) as ToWorker;
   if (msg.type === "init") {
     try {
-      const connection = new NativeWriteConnection(
-        databasePath(msg.database.url),
-        msg.database.busyTimeoutMs ?? 10,
-      );
-      writer = new Writer({ connection, build: compileOnly<Database>() }, { ...msg.options, log });
-      closeDb = () => connection.close();
+      connection = new NativeConnection(databasePath(msg.database.url), {
+        busyTimeoutMs: msg.database.busyTimeoutMs ?? 10,
+        // Every acknowledged commit survives a power loss, as on the main connections (client.ts).
+        setup: "PRAGMA synchronous=FULL",
+      });
+      const runner = new NativeTxRunner(connection);
+      writer = new Writer({ connection: runner, build: compileOnly<Database>() }, { ...msg.options, log });
       post(port, { type: "ready" });
     } catch (err) {
       post(port, { type: "failed", message: String((err as Error)?.message ?? err) });
@@ -78,9 +86,18 @@ port.onmessage = async (e) => {
         (err) => send({ id, error: serialize(err) }),
       );
     }
+  } else if (msg.type === "exec") {
+    // Runs between two of the Writer's transactions: message handlers never interleave with one.
+    try {
+      const r = (connection as NativeConnection).execute(msg.sql, msg.args.map(toSql));
+      const rowid = r.lastInsertRowid === undefined ? null : Number(r.lastInsertRowid);
+      send({ id: msg.id, rows: { rows: r.rows, rowsAffected: r.rowsAffected, lastInsertRowid: rowid } });
+    } catch (err) {
+      send({ id: msg.id, error: serialize(err) });
+    }
   } else if (msg.type === "close") {
     await writer?.close();
-    closeDb?.();
+    connection?.close();
     // After the last results: they were queued for this turn's end.
     setImmediate(() => post(port, { type: "closed" }));
   }
@@ -88,6 +105,9 @@ port.onmessage = async (e) => {
 
 function serialize(err: unknown): SerializedError {
   if (err instanceof AppError) return { kind: err.kind, code: err.code, message: err.message };
+  const e = err as { code?: unknown; message?: unknown };
+  // A statement's error keeps SQLite's code, so the caller's isBusy() and retries still work.
+  if (typeof e?.code === "string") return { kind: "sqlite", code: e.code, message: String(e.message) };
   return {
     kind: "unavailable",
     code: "unavailable",
