@@ -16,10 +16,14 @@ export interface ExecResult {
  * converts every integer from a BigInt: about 30% of a group commit's CPU (bench/writer.ts) and
  * most of a lookup's.
  *
- * Why a statement cache was dropped before, and why this one is safe: a statement that fails
- * (SQLITE_BUSY above all) is left un-reset by libsql and keeps its transaction, and with it the
- * write lock or an old snapshot, alive. Here any error closes the whole connection, which rolls
- * back what was open and releases every statement; the next call opens a fresh one.
+ * Why a statement cache was dropped before, and why this one is safe: libsql's API cannot reset
+ * a statement, and one that failed with SQLITE_BUSY stays "running": the next statement on its
+ * connection joins its implicit transaction and never commits, holding the write lock for good
+ * (test/db/native.test.ts shows it). `close()` does not help while statements still refer to the
+ * connection. So after any error the transaction is rolled back (which releases the lock) and the
+ * connection is abandoned with all its statements, to be finalized by the garbage collector; the
+ * next call opens a fresh one. What an abandoned connection still holds is at most a read
+ * snapshot, which blocks no writer.
  */
 export class NativeConnection {
   private db: Database.Database | null = null;
@@ -50,16 +54,27 @@ export class NativeConnection {
       const info = stmt.run(args);
       return { rows: [], rowsAffected: info.changes, lastInsertRowid: BigInt(info.lastInsertRowid) };
     } catch (e) {
-      this.close();
+      this.discard();
       throw e;
     }
   }
 
-  close(): void {
+  /** Rolls back what is open and abandons the connection (see above); also the way to close it. */
+  discard(): void {
     const db = this.db;
     this.db = null;
     this.statements = new Map();
-    db?.close();
+    if (db === null) return;
+    try {
+      if (db.inTransaction) db.exec("ROLLBACK");
+    } catch {
+      // Nothing was open after all, or the connection is unusable: it is abandoned either way.
+    }
+    db.close();
+  }
+
+  close(): void {
+    this.discard();
   }
 
   private prepared(sql: string): Statement {

@@ -4,7 +4,8 @@ import type { TxRunner, TxStatements } from "./write_item.ts";
 
 /**
  * The Writer thread's transactions on a native connection (native.ts): BEGIN IMMEDIATE, the
- * batch's statements, COMMIT. If anything throws, the connection closes, which rolls back.
+ * batch's statements, COMMIT. If anything throws, the transaction is rolled back and the
+ * connection abandoned (native.ts).
  */
 export class NativeTxRunner implements TxRunner {
   constructor(private readonly connection: NativeConnection) {}
@@ -19,7 +20,7 @@ export class NativeTxRunner implements TxRunner {
       this.connection.execute("COMMIT", []);
       return result;
     } catch (e) {
-      this.connection.close();
+      this.connection.discard();
       throw e;
     }
   }

@@ -42,6 +42,10 @@ export class ThreadedWriter implements WriteQueue {
       e.preventDefault?.();
       this.fail(`the writer thread stopped: ${e.message}`);
     };
+    // Bun reports a thread that ended without an error (terminated, exited) only as "close".
+    worker.addEventListener("close", () => {
+      if (!this.closed) this.fail("the writer thread ended");
+    });
   }
 
   /**
@@ -157,6 +161,7 @@ export class ThreadedWriter implements WriteQueue {
 
   /** The thread died: nothing it had not answered is known to be stored, so all of it gets 503. */
   private fail(reason: string) {
+    if (this.dead !== null) return;
     this.dead = reason;
     this.log.log("error", "writer thread failed", { error: reason });
     for (const p of this.pending.values())

@@ -68,12 +68,19 @@ port.onmessage = async (e) => {
   if (msg.type === "init") {
     try {
       connection = new NativeConnection(databasePath(msg.database.url), {
-        busyTimeoutMs: msg.database.busyTimeoutMs ?? 10,
+        // Another process's lock is waited out in SQLite's busy handler for the whole of
+        // database.lockWaitMs: blocking this thread holds up no request but the ones that must
+        // wait anyway, and a BUSY costs the connection (native.ts), so it should come only when
+        // the wait is over and the callers get 503.
+        busyTimeoutMs: msg.options.lockWaitMs ?? 10_000,
         // Every acknowledged commit survives a power loss, as on the main connections (client.ts).
         setup: "PRAGMA synchronous=FULL",
       });
       const runner = new NativeTxRunner(connection);
-      writer = new Writer({ connection: runner, build: compileOnly<Database>() }, { ...msg.options, log });
+      writer = new Writer(
+        { connection: runner, build: compileOnly<Database>() },
+        { ...msg.options, lockWaitMs: 0, log },
+      );
       post(port, { type: "ready" });
     } catch (err) {
       post(port, { type: "failed", message: String((err as Error)?.message ?? err) });
