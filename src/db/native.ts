@@ -28,6 +28,7 @@ export interface ExecResult {
 export class NativeConnection {
   private db: Database.Database | null = null;
   private statements = new Map<string, Statement>();
+  private busyTimeoutMs: number;
 
   constructor(
     private readonly path: string,
@@ -38,7 +39,20 @@ export class NativeConnection {
       /** Statement texts kept prepared; queries with IN lists of many lengths make many texts. */
       capacity?: number;
     },
-  ) {}
+  ) {
+    this.busyTimeoutMs = opts.busyTimeoutMs;
+  }
+
+  /**
+   * How long the next statements wait in SQLite's busy handler for another connection's lock
+   * (`PRAGMA busy_timeout`), blocking the calling thread.
+   */
+  waitForLocks(ms: number): void {
+    const wanted = Math.round(ms);
+    if (wanted === this.busyTimeoutMs && this.db !== null) return;
+    this.busyTimeoutMs = wanted;
+    this.db?.exec(`PRAGMA busy_timeout = ${wanted}`);
+  }
 
   /** Runs one statement; an error closes the connection before it goes on. */
   execute(sql: string, args: readonly unknown[]): ExecResult {
@@ -86,7 +100,7 @@ export class NativeConnection {
       return stmt;
     }
     if (this.db === null) {
-      this.db = new Database(this.path, { timeout: this.opts.busyTimeoutMs });
+      this.db = new Database(this.path, { timeout: this.busyTimeoutMs });
       if (this.opts.setup) this.db.exec(this.opts.setup);
     }
     stmt = this.db.prepare(sql);

@@ -8,9 +8,13 @@ import type { TxRunner, TxStatements } from "./write_item.ts";
  * connection abandoned (native.ts).
  */
 export class NativeTxRunner implements TxRunner {
+  readonly waitsForLocks = true;
+
   constructor(private readonly connection: NativeConnection) {}
 
-  async transaction<T>(fn: (tx: TxStatements) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: TxStatements) => Promise<T>, opts: { lockWaitMs: number }): Promise<T> {
+    // Blocking this thread holds up nothing that need not wait for the lock anyway.
+    this.connection.waitForLocks(opts.lockWaitMs);
     this.connection.execute("BEGIN IMMEDIATE", []);
     try {
       const result = await fn({

@@ -73,7 +73,12 @@ export interface TxStatements {
  * (writer.ts); on the Writer's thread the native binding with cached statements (native_tx.ts).
  */
 export interface TxRunner {
-  transaction<T>(fn: (tx: TxStatements) => Promise<T>): Promise<T>;
+  /**
+   * Whether `transaction` itself waits up to `lockWaitMs` for another process's lock (SQLite's
+   * busy handler on a thread of its own); if not, the Writer retries a BUSY asynchronously.
+   */
+  readonly waitsForLocks: boolean;
+  transaction<T>(fn: (tx: TxStatements) => Promise<T>, opts: { lockWaitMs: number }): Promise<T>;
 }
 
 /** One open write transaction, as the steps of a batch use it. */

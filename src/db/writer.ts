@@ -16,6 +16,7 @@ export type { SinkTarget, WriteItem, WriteResult, WriteStatus } from "./write_it
 /** @libsql/client's interactive transaction on the Db's write connection (see Connection). */
 function clientConnection(db: Db): TxRunner {
   return {
+    waitsForLocks: false,
     transaction: (fn) =>
       db.writer.exclusive(async (client) => {
         const t = await client.transaction("write");
@@ -59,6 +60,8 @@ export interface WriteQueue {
 
 interface Pending {
   item: WriteItem;
+  /** performance.now() when it was submitted: its wait for a lock counts from here. */
+  queuedAt: number;
   resolve: (r: WriteResult) => void;
   reject: (e: unknown) => void;
 }
@@ -99,7 +102,7 @@ export class Writer implements WriteQueue {
   submit(item: WriteItem): Promise<WriteResult> {
     if (this.closed) return Promise.reject(unavailable("suppressd is shutting down; retry shortly."));
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, queuedAt: performance.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -130,13 +133,16 @@ export class Writer implements WriteQueue {
   private async flush() {
     const batch = this.queue.splice(0, this.opts.maxBatch ?? 1000);
     try {
-      const results = await this.commit(batch.map((p) => p.item));
+      const results = await this.commit(
+        batch.map((p) => p.item),
+        batch[0]?.queuedAt ?? performance.now(),
+      );
       for (const [i, p] of batch.entries()) p.resolve(results[i] as WriteResult);
     } catch (e) {
       if (batch.length > 1 && !isBusy(e)) {
         // One bad item must not fail its neighbours: commit each alone so only it fails.
         for (const p of batch) {
-          await this.commit([p.item]).then(
+          await this.commit([p.item], p.queuedAt).then(
             (r) => p.resolve(r[0] as WriteResult),
             (e) => p.reject(this.asUnavailable(e)),
           );
@@ -153,22 +159,33 @@ export class Writer implements WriteQueue {
    * for up to `lockWaitMs` without blocking the loop; the connection has already replaced itself
    * (see Connection).
    */
-  private commit(items: WriteItem[]): Promise<WriteResult[]> {
+  /**
+   * One transaction for `items`. SQLITE_BUSY (another process holds the write lock) is waited out
+   * until `lockWaitMs` after the oldest item was submitted: by SQLite's busy handler on a
+   * connection of its own (the Writer's thread), else with short asynchronous sleeps, so the
+   * event loop keeps serving webhooks meanwhile (the connection has already replaced itself,
+   * see Connection).
+   */
+  private commit(items: WriteItem[], queuedAt: number): Promise<WriteResult[]> {
+    const waitMs = this.opts.lockWaitMs ?? 10_000;
     const attempt = () =>
-      this.connection.transaction(async (statements) => {
-        const tx: Tx = {
-          exec: (text, rows, arg) =>
-            statements.exec(text, arg === undefined ? [jsonParam(rows)] : [jsonParam(rows), arg]),
-          run: statements.run,
-          build: this.build, // only to compile: the statements run on the transaction
-          now: this.clock(),
-        };
-        const results = await applyBatch(tx, items, this.opts);
-        this.stats.batches++;
-        this.stats.items += items.length;
-        return results;
-      });
-    return withBusyRetry(attempt, undefined, this.opts.lockWaitMs ?? 10_000);
+      this.connection.transaction(
+        async (statements) => {
+          const tx: Tx = {
+            exec: (text, rows, arg) =>
+              statements.exec(text, arg === undefined ? [jsonParam(rows)] : [jsonParam(rows), arg]),
+            run: statements.run,
+            build: this.build, // only to compile: the statements run on the transaction
+            now: this.clock(),
+          };
+          const results = await applyBatch(tx, items, this.opts);
+          this.stats.batches++;
+          this.stats.items += items.length;
+          return results;
+        },
+        { lockWaitMs: Math.max(0, queuedAt + waitMs - performance.now()) },
+      );
+    return this.connection.waitsForLocks ? attempt() : withBusyRetry(attempt, undefined, waitMs);
   }
 
   private asUnavailable(e: unknown): AppError {

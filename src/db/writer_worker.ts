@@ -50,6 +50,7 @@ const log: Logger = { log: (level, msg, fields) => post(port, { type: "log", lev
 
 let writer: Writer | null = null;
 let connection: NativeConnection | null = null;
+let busyTimeoutMs = 10;
 let outbox: Outcome[] = [];
 
 function send(outcome: Outcome) {
@@ -67,20 +68,16 @@ port.onmessage = async (e) => {
   const msg = JSON.parse(e.data) as ToWorker;
   if (msg.type === "init") {
     try {
+      busyTimeoutMs = msg.database.busyTimeoutMs ?? 10;
       connection = new NativeConnection(databasePath(msg.database.url), {
-        // Another process's lock is waited out in SQLite's busy handler for the whole of
-        // database.lockWaitMs: blocking this thread holds up no request but the ones that must
-        // wait anyway, and a BUSY costs the connection (native.ts), so it should come only when
-        // the wait is over and the callers get 503.
-        busyTimeoutMs: msg.options.lockWaitMs ?? 10_000,
+        busyTimeoutMs,
         // Every acknowledged commit survives a power loss, as on the main connections (client.ts).
         setup: "PRAGMA synchronous=FULL",
       });
+      // The Writer's transactions wait for another process's lock in SQLite's busy handler, up to
+      // database.lockWaitMs after their oldest item arrived (native_tx.ts).
       const runner = new NativeTxRunner(connection);
-      writer = new Writer(
-        { connection: runner, build: compileOnly<Database>() },
-        { ...msg.options, lockWaitMs: 0, log },
-      );
+      writer = new Writer({ connection: runner, build: compileOnly<Database>() }, { ...msg.options, log });
       post(port, { type: "ready" });
     } catch (err) {
       post(port, { type: "failed", message: String((err as Error)?.message ?? err) });
@@ -96,7 +93,11 @@ port.onmessage = async (e) => {
   } else if (msg.type === "exec") {
     // Runs between two of the Writer's transactions: message handlers never interleave with one.
     try {
-      const r = (connection as NativeConnection).execute(msg.sql, msg.args.map(toSql));
+      const c = connection as NativeConnection;
+      // A single statement waits database.busyTimeoutMs, as on a connection of the main thread;
+      // its caller retries a BUSY asynchronously (withBusyRetry).
+      c.waitForLocks(busyTimeoutMs);
+      const r = c.execute(msg.sql, msg.args.map(toSql));
       const rowid = r.lastInsertRowid === undefined ? null : Number(r.lastInsertRowid);
       send({ id: msg.id, rows: { rows: r.rows, rowsAffected: r.rowsAffected, lastInsertRowid: rowid } });
     } catch (err) {
