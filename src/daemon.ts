@@ -59,7 +59,7 @@ export async function startDaemon(
     clock,
   );
   // The status page's figures outlive a reload's new app, and are refreshed in the background.
-  const uiStats = new UiStats({ db, config, clock, sinkHealth });
+  const uiStats = new UiStats({ db, config, clock, sinkHealth, metrics });
   if (config.ui.enabled) uiStats.start();
   // reconcile.everyHours: compares with Mailchimp and Resend on a timer, reports only.
   const reconcile = new ReconcileSchedule({ config, db, writer, log, registry: metrics.registry });

@@ -21,10 +21,26 @@ export function jsonLogger(
   return {
     log(level, msg, fields) {
       if (ORDER[level] < ORDER[min]) return;
-      const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+      // The same text as JSON.stringify({ time, level, msg, ...fields }) without copying the
+      // fields into a new object: one line a request under ingest.
+      const head = `{"time":"${isoNow()}","level":"${level}","msg":${JSON.stringify(msg)}`;
+      const rest = fields === undefined ? "{}" : JSON.stringify(fields);
+      const line = rest === "{}" ? `${head}}` : `${head},${rest.slice(1)}`;
       write(`${hashAddresses ? hashAddressesIn(line) : line}\n`);
     },
   };
+}
+
+let lastMs = 0;
+let lastIso = "";
+/** The time as ISO 8601, formatted once a millisecond however many lines share it. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }
 
 // An address as a sink may quote it back: plain, or percent-encoded from a URL (`jane%40x.com`).

@@ -31,6 +31,7 @@ interface DaemonStatus {
   since_start: NonNullable<Daemon["since_start"]>;
   sinks: SinkStatus[];
   reconcile?: ReconcileStatus | null;
+  last_webhook?: { type: string; received_at: string } | null;
 }
 
 export const status: Command = {
@@ -96,7 +97,10 @@ async function gather(
           .map((r) => [r.reason, r.n]),
       ),
     },
-    last_event: last ? { type: last.type, received_at: new Date(last.receivedAt).toISOString() } : null,
+    last_event: newerEvent(
+      last ? { type: last.type, received_at: new Date(last.receivedAt).toISOString() } : null,
+      sync?.last_webhook ?? null,
+    ),
     events_kept: {
       n: kept.n,
       oldest: kept.oldest === null ? null : new Date(kept.oldest).toISOString(),
@@ -261,4 +265,17 @@ function render(r: Awaited<ReturnType<typeof gather>>): string {
     r.problems.length === 0 ? (d.up ? "ok" : "daemon down") : r.problems.join(`\n${" ".repeat(13)}`),
   ]);
   return `suppressd status (${r.config})\n\n${rows.map(([k, v]) => `${k.padEnd(13)}${v}`).join("\n")}\n`;
+}
+
+type EventSeen = { type: string; received_at: string } | null;
+
+/**
+ * The newest delivery: stored in the database, or only answered by the daemon (sends, opens and
+ * clicks are not stored by default: resend.recordIgnored).
+ */
+function newerEvent(stored: EventSeen, answered: EventSeen): EventSeen {
+  if (answered === null) return stored;
+  return stored === null || Date.parse(answered.received_at) > Date.parse(stored.received_at)
+    ? answered
+    : stored;
 }

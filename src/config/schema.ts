@@ -257,8 +257,9 @@ export const configSchema = z
           .nullable()
           .default(null),
         // false: an event of a type nothing acts on (email.sent, email.opened, …) is answered
-        // and counted without a durable write (issue 14; see webhook_routes.ts).
-        recordIgnored: z.boolean().default(true),
+        // and counted without a durable write (issue 14; see webhook_routes.ts). The default since
+        // issue 14: most of a real account's stream, and nothing reads its rows back.
+        recordIgnored: z.boolean().default(false),
       })
       .strict(),
     api: z

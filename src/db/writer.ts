@@ -60,7 +60,7 @@ export interface WriteQueue {
 
 interface Pending {
   item: WriteItem;
-  /** performance.now() when it was submitted: its wait for a lock counts from here. */
+  /** When it was submitted (epoch ms): its wait for a lock counts from here. */
   queuedAt: number;
   resolve: (r: WriteResult) => void;
   reject: (e: unknown) => void;
@@ -99,10 +99,11 @@ export class Writer implements WriteQueue {
     this.log = opts.log ?? jsonLogger("error", (line) => process.stderr.write(line));
   }
 
-  submit(item: WriteItem): Promise<WriteResult> {
+  /** `queuedAt`: when the caller received it (the thread's callers pass the main thread's time). */
+  submit(item: WriteItem, queuedAt = Date.now()): Promise<WriteResult> {
     if (this.closed) return Promise.reject(unavailable("suppressd is shutting down; retry shortly."));
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, queuedAt: performance.now(), resolve, reject });
+      this.queue.push({ item, queuedAt, resolve, reject });
       this.schedule();
     });
   }
@@ -135,7 +136,7 @@ export class Writer implements WriteQueue {
     try {
       const results = await this.commit(
         batch.map((p) => p.item),
-        batch[0]?.queuedAt ?? performance.now(),
+        batch[0]?.queuedAt ?? Date.now(), // the oldest: the queue is in arrival order
       );
       for (const [i, p] of batch.entries()) p.resolve(results[i] as WriteResult);
     } catch (e) {
@@ -183,7 +184,7 @@ export class Writer implements WriteQueue {
           this.stats.items += items.length;
           return results;
         },
-        { lockWaitMs: Math.max(0, queuedAt + waitMs - performance.now()) },
+        { lockWaitMs: Math.max(0, queuedAt + waitMs - Date.now()) },
       );
     return this.connection.waitsForLocks ? attempt() : withBusyRetry(attempt, undefined, waitMs);
   }

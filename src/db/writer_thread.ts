@@ -138,7 +138,13 @@ export class ThreadedWriter implements WriteQueue {
     if (this.queue.length === 0) return;
     const items = this.queue;
     this.queue = [];
-    post(this.worker, { type: "submit", items: items.map(({ id, item }) => ({ id, item: toWire(item) })) });
+    // Sent with the time it left: a request's wait for a lock counts from here, not from when the
+    // thread, perhaps itself waiting for the lock, reads the message.
+    post(this.worker, {
+      type: "submit",
+      at: Date.now(),
+      items: items.map(({ id, item }) => ({ id, item: toWire(item) })),
+    });
   }
 
   private receive(msg: FromWorker) {

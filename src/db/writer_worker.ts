@@ -24,7 +24,7 @@ import {
  */
 export type ToWorker =
   | { type: "init"; database: DatabaseOptions; options: ThreadOptions }
-  | { type: "submit"; items: { id: number; item: WireItem }[] }
+  | { type: "submit"; at: number; items: { id: number; item: WireItem }[] }
   | { type: "exec"; id: number; sql: string; args: unknown[] }
   | { type: "close" };
 
@@ -85,7 +85,7 @@ port.onmessage = async (e) => {
   } else if (msg.type === "submit") {
     const w = writer as Writer;
     for (const { id, item } of msg.items) {
-      w.submit(fromWire(item)).then(
+      w.submit(fromWire(item), msg.at).then(
         (result) => send({ id, result }),
         (err) => send({ id, error: serialize(err) }),
       );

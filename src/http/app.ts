@@ -47,7 +47,7 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps) {
   const { config } = deps;
-  const metrics = deps.metrics ?? new Metrics({ db: deps.db.read });
+  const metrics = deps.metrics ?? new Metrics({ db: deps.db.read, clock: deps.clock });
   const clientIp = clientIpOf(new IpSet(config.server.trustProxy));
   const log = deps.log ?? jsonLogger(config.log.level, undefined, config.log.hashAddresses);
   const app = new Hono();
@@ -77,7 +77,8 @@ export function createApp(deps: AppDeps) {
   app.route("/", statusRoutes({ ...deps, metrics, sinkHealth }));
   app.route("/", metricsRoutes(metrics));
   if (config.ui.enabled) {
-    const stats = deps.uiStats ?? new UiStats({ db: deps.db, config, clock: deps.clock, sinkHealth });
+    const stats =
+      deps.uiStats ?? new UiStats({ db: deps.db, config, clock: deps.clock, sinkHealth, metrics });
     app.route(config.ui.path, uiRoutes({ config, db: deps.db, clock: deps.clock, metrics, stats }));
   }
   app.notFound((c) =>

@@ -9,6 +9,11 @@ import type { AppDeps } from "./app.ts";
  * GET /v1/status: the daemon's health as JSON, for `suppressd status` and monitoring. `ok` is
  * false, with `problems` in words, when a sink is failing or stopped or jobs are dead.
  */
+function lastWebhook(metrics: Metrics) {
+  const last = metrics.lastEventAlso(null);
+  return last ? { type: last.type, received_at: new Date(last.receivedAt).toISOString() } : null;
+}
+
 export function statusRoutes(deps: AppDeps & { metrics: Metrics; sinkHealth: SinkHealth }) {
   const { metrics } = deps;
   return new Hono().get("/v1/status", async (c) => {
@@ -25,6 +30,9 @@ export function statusRoutes(deps: AppDeps & { metrics: Metrics; sinkHealth: Sin
         forbidden_ips: metrics.forbiddenIps.get(),
         duplicates: metrics.duplicates.get(),
       },
+      // The newest delivery this process answered, stored or not (resend.recordIgnored false
+      // stores no send, open or click): null before the first.
+      last_webhook: lastWebhook(metrics),
       sinks: sync.sinks,
       sinks_not_configured: sync.sinks_not_configured,
       // The last scheduled comparison with Mailchimp and Resend (null: none yet, or not scheduled).

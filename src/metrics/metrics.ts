@@ -88,7 +88,7 @@ export class Metrics {
   );
   readonly lastEvent = this.registry.gauge(
     "suppressd_last_event_received_timestamp_seconds",
-    "When the newest webhook delivery was stored (unix seconds); 0 before the first.",
+    "When the newest webhook delivery arrived, stored or only answered (unix seconds); 0 before the first.",
   );
   readonly syncDuration = this.registry.histogram(
     "suppressd_sync_batch_duration_seconds",
@@ -177,6 +177,20 @@ export class Metrics {
   webhook(type: string, outcome: WebhookOutcome): void {
     this.webhookEvents.inc({ type: this.typeLabel(type), outcome });
     if (outcome === "duplicate") this.duplicates.inc();
+    this.lastWebhook = { type, receivedAt: (this.opts.clock ?? Date.now)() };
+  }
+
+  /**
+   * The newest delivery this process answered, stored or not: with resend.recordIgnored false
+   * (the default) sends, opens and clicks reach no table, yet they show that webhooks arrive.
+   */
+  private lastWebhook: { type: string; receivedAt: number } | null = null;
+
+  /** The newer of `stored` (the database's newest delivery) and the newest this process answered. */
+  lastEventAlso(stored: { type: string; receivedAt: number } | null) {
+    const mine = this.lastWebhook;
+    if (mine === null) return stored;
+    return stored === null || mine.receivedAt > stored.receivedAt ? mine : stored;
   }
 
   request(method: string, route: string, status: number, seconds: number): void {
@@ -234,7 +248,7 @@ export class Metrics {
         const reasons = await suppressedByReason(db);
         const jobs = await outboxByStatus(db, LIVE_STATUSES);
         const quarantine = await quarantineCounts(db);
-        const last = await lastEventReceived(db);
+        const last = this.lastEventAlso(await lastEventReceived(db));
         const oldest = await oldestPending(db);
         for (const r of reasons) this.suppressions.set({ reason: r.reason }, r.n);
         this.outbox.clear();

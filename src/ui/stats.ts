@@ -40,6 +40,8 @@ export interface UiStatsDeps {
   clock: () => number;
   /** The sync worker's view of each sink: state, last error, last success. */
   sinkHealth: SinkHealth;
+  /** The newest delivery answered, stored or not (resend.recordIgnored). */
+  metrics?: Metrics;
 }
 
 /**
@@ -101,7 +103,7 @@ export class UiStats {
       at: now,
       byReason: await suppressedByReason(db),
       events24h: this.events.counts(),
-      lastEvent: await lastEventReceived(db),
+      lastEvent: this.lastEvent(await lastEventReceived(db)),
       daily: this.daily.series(now),
       sinks: await sinkViews(db, this.deps.config, this.deps.sinkHealth, now),
       changes: await recentChanges(db, LISTED),
@@ -116,6 +118,10 @@ export class UiStats {
     };
     this.current = snapshot;
     return snapshot;
+  }
+
+  private lastEvent(stored: Snapshot["lastEvent"]): Snapshot["lastEvent"] {
+    return this.deps.metrics ? this.deps.metrics.lastEventAlso(stored) : stored;
   }
 }
 

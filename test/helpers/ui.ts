@@ -47,8 +47,9 @@ export async function uiWorld(overrides: Record<string, unknown> = {}): Promise<
     config.sinks.map((s) => s.name),
     clock,
   );
-  const stats = new UiStats({ db, config, clock, sinkHealth });
-  const metrics = new Metrics({ db: db.read });
+  // As the daemon wires them: the status page also sees deliveries that were not stored.
+  const metrics = new Metrics({ db: db.read, clock });
+  const stats = new UiStats({ db, config, clock, sinkHealth, metrics });
   const app = createApp({ config, db, writer, clock, metrics, sinkHealth, uiStats: stats });
   return {
     app,

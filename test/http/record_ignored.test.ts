@@ -4,8 +4,8 @@ import { event, newId, signedHeaders } from "../helpers/sign.ts";
 import { observedApp, sample } from "../observability/observed.ts";
 
 /**
- * resend.recordIgnored false (issue 14): a delivery of a type nothing acts on is answered and
- * counted without a durable write; everything that can change the list is stored as before.
+ * resend.recordIgnored false, the default since issue 14: a delivery of a type nothing acts on is
+ * answered and counted without a durable write; everything that can change the list is stored.
  */
 let t: Awaited<ReturnType<typeof observedApp>> | undefined;
 afterEach(async () => {
@@ -13,7 +13,8 @@ afterEach(async () => {
   t = undefined;
 });
 
-const unrecorded = () => observedApp({ resend: { recordIgnored: false } });
+// The default, unset: what a config without the key gets.
+const unrecorded = () => observedApp();
 
 async function post(body: string, headers: Record<string, string> = signedHeaders(body)) {
   const res = (await t?.request("/webhooks/resend", { method: "POST", body, headers })) as Response;
@@ -27,13 +28,32 @@ async function ignoredCount(type: string): Promise<number | undefined> {
 
 const opened = event("email.opened", { to: ["reader@x.com"], open: { ipAddress: "198.51.100.7" } });
 
-describe("resend.recordIgnored false", () => {
+describe("resend.recordIgnored false (the default)", () => {
   test("an ignored type is acknowledged and counted, and the database is unchanged", async () => {
     t = await unrecorded();
     const before = await t.counts();
     expect(await post(opened)).toEqual({ status: 200, body: { status: "ignored" } });
     expect(await t.counts()).toEqual(before);
     expect(await ignoredCount("email.opened")).toBe(1);
+  });
+
+  test("an unstored delivery still shows that webhooks arrive: /v1/status and the last-event gauge", async () => {
+    t = await unrecorded();
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const before = (await (await t.request("/v1/status", { headers: auth })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(before.last_webhook).toBeNull();
+    expect((await post(opened)).body).toEqual({ status: "ignored" });
+    const after = (await (await t.request("/v1/status", { headers: auth })).json()) as {
+      last_webhook: { type: string; received_at: string };
+    };
+    expect(after.last_webhook.type).toBe("email.opened");
+    expect(Date.parse(after.last_webhook.received_at)).not.toBeNaN();
+    const metrics = await (await t.request("/metrics", { headers: auth })).text();
+    expect(sample(metrics, "suppressd_last_event_received_timestamp_seconds")).toBeGreaterThan(0);
+    expect((await t.counts()).webhook_events).toBe(0);
   });
 
   test("a redelivery is harmless: acknowledged again, counted again, still nothing stored", async () => {
@@ -81,8 +101,8 @@ describe("resend.recordIgnored false", () => {
     expect(await ignoredCount("email.opened")).toBeUndefined();
   });
 
-  test("by default (true) the same delivery is stored as ignored, and its redelivery is a duplicate", async () => {
-    t = await observedApp();
+  test("with true the same delivery is stored as ignored, and its redelivery is a duplicate", async () => {
+    t = await observedApp({ resend: { recordIgnored: true } });
     const id = newId();
     expect((await post(opened, signedHeaders(opened, { id }))).body).toEqual({ status: "ignored" });
     expect((await t.counts()).webhook_events).toBe(1);

@@ -45,7 +45,8 @@ export interface DriverResult {
   redelivered: number;
   /**
    * Redeliveries of an acknowledged message answered anything but `duplicate` (so applied again):
-   * a lost commit or a double effect.
+   * a lost commit or a double effect. A type nothing acts on has no row to find, so its
+   * redelivery is `ignored` again (resend.recordIgnored false, the default), which is harmless.
    */
   appliedAgain: string[];
   /** The first few 503 answers (status and body), to say why the daemon refused. */
@@ -145,7 +146,8 @@ export async function drive(o: DriverOptions): Promise<DriverResult> {
       if (replay) {
         r.redelivered++;
         const status = await deliver(replay);
-        if (status !== null && status !== "duplicate") r.appliedAgain.push(replay.id);
+        const harmless = status === "duplicate" || (status === "ignored" && replay.stored === null);
+        if (status !== null && !harmless) r.appliedAgain.push(replay.id);
         continue;
       }
       await pace();

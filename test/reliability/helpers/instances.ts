@@ -79,7 +79,9 @@ export async function instancesScenario(o: InstancesOptions): Promise<InstancesR
         });
       }),
     );
+    // A type nothing acts on is not stored (resend.recordIgnored false): both answer `ignored`.
     const notOnce = messages
+      .filter((m) => m.stored !== null)
       .filter((m) => drivers.filter((d) => applied(d.acked.get(m.id))).length !== 1)
       .map((m) => `${m.id}: ${drivers.map((d) => d.acked.get(m.id) ?? "no answer").join(" / ")}`);
     const isDrained = await drained(dbFile, Math.max(20_000, o.budgetMs - (Date.now() - started)));

@@ -15,8 +15,11 @@ export interface Message {
   emails: string[];
   /** Whether every recipient must end suppressed (and reach every audience). */
   suppresses: boolean;
-  /** The webhook_events status the message must have. */
-  stored: "processed" | "ignored";
+  /**
+   * The webhook_events status the message must have; null: acknowledged without a row (a type
+   * nothing acts on, with resend.recordIgnored at its default, false).
+   */
+  stored: "processed" | null;
 }
 
 /** One suppressing event for `email`, in one of the shapes Resend sends. */
@@ -99,7 +102,7 @@ export class MessageSource {
         kind: "ignored",
         emails: [],
         suppresses: false,
-        stored: "ignored",
+        stored: null,
       };
     } else {
       const email = fresh();

@@ -49,7 +49,9 @@ export async function judge(x: Expectations): Promise<Verdict> {
       events.set(row.svix_id as string, row.status as string);
     for (const m of acked) {
       const status = events.get(m.id);
-      if (status === undefined)
+      if (m.stored === null) {
+        if (status !== undefined) lost.push(`${m.id}: stored as ${status}, expected no row (recordIgnored)`);
+      } else if (status === undefined)
         lost.push(`${m.id}: acknowledged (${x.acked.get(m.id)}) but not in webhook_events`);
       else if (status !== m.stored) lost.push(`${m.id}: stored as ${status}, expected ${m.stored}`);
     }
