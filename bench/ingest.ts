@@ -40,9 +40,10 @@ const HELP = `Usage: ./node_modules/.bin/bun bench/ingest.ts [options]   (each a
   --mix NAME        bench (35% delivered, 25% opened, 40% bounces and complaints) or real (a real
                     account's stream: 38% sent, 36% delivered, 18% opened, 5% clicked, 3% bounces
                     and complaints; bench/lib/payloads.ts) (default bench)
-  --record-ignored no  the daemon runs with resend.recordIgnored false: ignored types (sent, opened,
-                    clicked) are answered without a write, and the database check expects them
-                    absent (default yes)
+  --record-ignored yes|no  resend.recordIgnored for the daemon, set explicitly (so an older --rev
+                    is measured the same way): no, the daemon's default, answers ignored types
+                    (sent, opened, clicked) without a write and the database check expects them
+                    absent; yes stores them as the reference does (default no)
   --keep yes        keep the databases under bench/out/ingest-*/ (default no)`;
 
 const f = flags(
@@ -60,7 +61,7 @@ const f = flags(
     probe: "no",
     keep: "no",
     mix: "bench",
-    "record-ignored": "yes",
+    "record-ignored": "no",
   },
   HELP,
 );
@@ -76,12 +77,11 @@ const profiled = f.profile.split(",").filter(Boolean);
 const daemonConfig = JSON.parse(f["daemon-config"]) as Record<string, unknown>;
 if (!["yes", "no"].includes(f["record-ignored"])) throw new Error("--record-ignored is yes or no");
 const recordIgnored = f["record-ignored"] === "yes";
-if (!recordIgnored)
-  daemonConfig.resend = {
-    webhookSecrets: [BENCH_SECRET],
-    ...(daemonConfig.resend ?? {}),
-    recordIgnored: false,
-  };
+daemonConfig.resend = {
+  webhookSecrets: [BENCH_SECRET],
+  ...(daemonConfig.resend ?? {}),
+  recordIgnored,
+};
 const daemonRoot = f.root ? resolve(f.root) : sourceRoot(f.rev);
 const source = f.root ? { ...sourceInfo(""), measured: resolve(f.root) } : sourceInfo(f.rev);
 for (const t of targets) {

@@ -76,8 +76,11 @@ export interface DbCheck {
 export async function checkDatabase(
   dbFile: string,
   runs: IngestRun[],
-  /** resend.recordIgnored false: ignored types are answered without being stored, and must not be. */
-  recordIgnored = true,
+  /**
+   * resend.recordIgnored as the daemon ran: false (its default) answers ignored types without
+   * storing them, and they must not be stored.
+   */
+  recordIgnored = false,
 ): Promise<DbCheck> {
   const client = createClient({ url: `file:${dbFile}` });
   try {
