@@ -159,7 +159,9 @@ async function measure(target: string, round: number): Promise<TargetRun> {
   } finally {
     serverExit = await server.stop();
   }
-  const check = target === "echo" ? null : await checkDatabase(db, [warm, main], recordIgnored);
+  // The reference stores every delivery, whatever its type.
+  const stores = target === "reference" || recordIgnored;
+  const check = target === "echo" ? null : await checkDatabase(db, [warm, main], stores);
   let profile: ReturnType<typeof summarizeProfile> | undefined;
   if (profileDir) {
     const file = readdirSync(profileDir).find((p) => p.endsWith(".cpuprofile"));
