@@ -173,7 +173,7 @@ function flatten(config: Config): Map<string, string> {
  * writes (the outbox, retention): one connection writes, so none of this process's waits for
  * another's lock on the event loop. A test clock cannot cross to a thread, so a daemon given one
  * commits on the main thread; so does a remote database, whose commits wait on the network
- * without holding the loop.
+ * without holding the loop, and `database.writerThread: false` (the smallest machines).
  */
 async function startWriter(
   config: Config,
@@ -182,7 +182,7 @@ async function startWriter(
   clock: () => number,
   log: Logger,
 ): Promise<WriteQueue> {
-  if (!config.database.url.startsWith("file:") || clock !== Date.now) {
+  if (!config.database.writerThread || !config.database.url.startsWith("file:") || clock !== Date.now) {
     return new Writer(db, { ...options, clock, log });
   }
   return ThreadedWriter.start(config.database, options, log, db);

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import { type Client, createClient } from "@libsql/client";
+import { type Client, createClient, type ResultSet } from "@libsql/client";
 import { Kysely } from "kysely";
 import { type MigrationResultSet, Migrator } from "kysely/migration";
 import { AppError, configError } from "../errors.ts";
@@ -8,6 +8,7 @@ import { Connection, withBusyRetry } from "./connection.ts";
 import { LibsqlDialect } from "./dialect.ts";
 import { migrations } from "./migrations/index.ts";
 import { NativeReader } from "./native_read.ts";
+import { databasePath } from "./path.ts";
 import type { Database } from "./schema.ts";
 
 export interface DatabaseOptions {
@@ -61,6 +62,8 @@ export async function openDatabase(
   const reader = local ? new Connection(open(1)) : new Connection(open(4), { shared: true });
   const native =
     local && nativeReads ? new NativeReader(databasePath(opts.url), opts.busyTimeoutMs ?? 5000) : null;
+  // Every read then goes to the native connection: @libsql/client opens its own only when used.
+  if (native) reader.routeStatements((stmt) => native.execute(stmt) as unknown as Promise<ResultSet>);
   return {
     writer,
     reader,
@@ -72,11 +75,6 @@ export async function openDatabase(
       native?.close();
     },
   };
-}
-
-/** The file of a `file:` URL (`file:./data/suppressd.db?mode=…` → `./data/suppressd.db`). */
-export function databasePath(url: string): string {
-  return url.slice("file:".length).split("?")[0] ?? "";
 }
 
 /** Creates the data directory (0700) and an empty database file (0600) so no one else can read it. */

@@ -1,9 +1,10 @@
 import { AppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { type DatabaseOptions, databasePath } from "./client.ts";
+import type { DatabaseOptions } from "./client.ts";
 import { compileOnly } from "./dialect.ts";
 import { NativeConnection } from "./native.ts";
 import { NativeTxRunner, toSql } from "./native_tx.ts";
+import { databasePath } from "./path.ts";
 import type { Database } from "./schema.ts";
 import { type WriteResult, Writer } from "./writer.ts";
 import {
@@ -78,6 +79,8 @@ port.onmessage = async (e) => {
       // database.lockWaitMs after their oldest item arrived (native_tx.ts).
       const runner = new NativeTxRunner(connection);
       writer = new Writer({ connection: runner, build: compileOnly<Database>() }, { ...msg.options, log });
+      // Loading leaves garbage; an idle daemon should hold only what it uses (≤ 80 MB, issue 4).
+      if (typeof Bun !== "undefined") Bun.gc(true);
       post(port, { type: "ready" });
     } catch (err) {
       post(port, { type: "failed", message: String((err as Error)?.message ?? err) });

@@ -1,4 +1,4 @@
-import ApiClient from "@mailchimp/mailchimp_marketing/src/ApiClient.js";
+import type ApiClient from "@mailchimp/mailchimp_marketing/src/ApiClient.js";
 import { VERSION } from "../../version.ts";
 import type { Semaphore } from "../semaphore.ts";
 
@@ -55,43 +55,55 @@ const SKIP_MERGE = { skipMergeValidation: true };
 type Json = Record<string, unknown>;
 
 export class MailchimpApi {
-  private readonly client: ApiClient;
+  private loaded: Promise<ApiClient> | null = null;
   private readonly timeoutMs: number;
   readonly baseUrl: string;
 
   constructor(
-    account: MailchimpAccount,
+    private readonly account: MailchimpAccount,
     private readonly limit: Semaphore,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {
-    this.client = new ApiClient();
     this.baseUrl = baseUrlFor(account);
-    this.client.basePath = this.baseUrl;
-    // No `server`: the client would replace the first "server" it finds in the URL with it.
-    this.client.setConfig({ apiKey: account.apiKey });
-    this.client.timeout = account.timeoutMs;
-    this.client.defaultHeaders = { "User-Agent": `suppressd/${VERSION}` };
     this.timeoutMs = account.timeoutMs;
   }
 
+  /**
+   * The official client, loaded at the first call: with superagent and its dependencies it is
+   * the largest module the daemon has, and a daemon without a Mailchimp sink never needs it
+   * (issue 14's footprint: idle RSS 86.3 → see bench/README.md).
+   */
+  private client(): Promise<ApiClient> {
+    this.loaded ??= import("@mailchimp/mailchimp_marketing/src/ApiClient.js").then(({ default: Client }) => {
+      const client = new Client();
+      client.basePath = this.baseUrl;
+      // No `server`: the client would replace the first "server" it finds in the URL with it.
+      client.setConfig({ apiKey: this.account.apiKey });
+      client.timeout = this.account.timeoutMs;
+      client.defaultHeaders = { "User-Agent": `suppressd/${VERSION}` };
+      return client;
+    });
+    return this.loaded;
+  }
+
   ping(): Promise<Json> {
-    return this.call("GET /ping", () => this.client.ping.get());
+    return this.call("GET /ping", async () => (await this.client()).ping.get());
   }
   getList(listId: string): Promise<Json> {
-    return this.call(`GET /lists/${listId}`, () =>
-      this.client.lists.getList(listId, { fields: ["id", "name"] }),
+    return this.call(`GET /lists/${listId}`, async () =>
+      (await this.client()).lists.getList(listId, { fields: ["id", "name"] }),
     );
   }
   /** The member's status only (`archived` included), or a 404 when the address is not there. */
   getMember(listId: string, hash: string): Promise<Json> {
-    return this.call("GET member", () =>
-      this.client.lists.getListMember(listId, hash, { fields: ["status"] }),
+    return this.call("GET member", async () =>
+      (await this.client()).lists.getListMember(listId, hash, { fields: ["status"] }),
     );
   }
   /** GET /lists/{id}/members: a page of members (backfill, reconcile); `opts` as the client names them. */
   listMembers(listId: string, opts: Record<string, unknown>): Promise<Json> {
-    return this.call(`GET /lists/${listId}/members`, () =>
-      this.client.lists.getListMembersInfo(listId, opts),
+    return this.call(`GET /lists/${listId}/members`, async () =>
+      (await this.client()).lists.getListMembersInfo(listId, opts),
     );
   }
   /**
@@ -100,32 +112,34 @@ export class MailchimpApi {
    * invalid."); the option is in the client's ListsApi.setListMember.
    */
   putMember(listId: string, hash: string, body: Json): Promise<Json> {
-    return this.call("PUT member", () => this.client.lists.setListMember(listId, hash, body, SKIP_MERGE));
+    return this.call("PUT member", async () =>
+      (await this.client()).lists.setListMember(listId, hash, body, SKIP_MERGE),
+    );
   }
   /** PATCH: updates an existing member only (404 when the address is not in the audience). */
   patchMember(listId: string, hash: string, body: Json): Promise<Json> {
-    return this.call("PATCH member", () =>
-      this.client.lists.updateListMember(listId, hash, body, SKIP_MERGE),
+    return this.call("PATCH member", async () =>
+      (await this.client()).lists.updateListMember(listId, hash, body, SKIP_MERGE),
     );
   }
   tags(listId: string, hash: string, tags: { name: string; status: "active" | "inactive" }[]) {
-    return this.call("POST member tags", () =>
-      this.client.lists.updateListMemberTags(listId, hash, { tags }),
+    return this.call("POST member tags", async () =>
+      (await this.client()).lists.updateListMemberTags(listId, hash, { tags }),
     );
   }
   /** POST /lists/{id}: up to 500 members, created when new; 200 even when some failed (`errors[]`). */
   batchSubscribe(listId: string, body: Json): Promise<Json> {
     return this.call(
       `POST /lists/${listId}`,
-      () => this.client.lists.batchListMembers(listId, body, SKIP_MERGE),
+      async () => (await this.client()).lists.batchListMembers(listId, body, SKIP_MERGE),
       0,
     );
   }
   startBatch(operations: Json[]): Promise<Json> {
-    return this.call("POST /batches", () => this.client.batches.start({ operations }), 0);
+    return this.call("POST /batches", async () => (await this.client()).batches.start({ operations }), 0);
   }
   batchStatus(id: string): Promise<Json> {
-    return this.call(`GET /batches/${id}`, () => this.client.batches.status(id));
+    return this.call(`GET /batches/${id}`, async () => (await this.client()).batches.status(id));
   }
 
   /**
