@@ -2,6 +2,7 @@
  * Issue 4 §7, footprint: how fast the daemon is ready and how much memory it holds.
  *
  *   npm run build && bun bench/footprint.ts [--starts 7] [--load-seconds 20] [--connections 64] [--source]
+ *       [--daemon-config '{"database":{"writerThread":false}}']
  *
  * 1. start → /readyz 200: the median of `--starts` restarts on an existing database (the first
  *    start, which creates the schema, is reported on its own). Timed from spawn to the first 200,
@@ -30,6 +31,8 @@ const { values } = parseArgs({
     "load-seconds": { type: "string", default: "20" },
     connections: { type: "string", default: "64" },
     source: { type: "boolean", default: false },
+    /** JSON merged over the config, top-level sections replaced, e.g. '{"database":{…}}'. */
+    "daemon-config": { type: "string", default: "{}" },
   },
 });
 const STARTS = Number(values.starts);
@@ -41,6 +44,7 @@ const binary = join(ROOT, "dist/suppressd");
 const compiled = !values.source && existsSync(binary);
 const cmd = compiled ? [binary] : [process.execPath, join(ROOT, "src/main.ts")];
 const dir = mkdtempSync(join(tmpdir(), "suppressd-footprint-"));
+const extra = JSON.parse(values["daemon-config"] as string) as Record<string, Record<string, unknown>>;
 const port = freePort();
 const url = `http://127.0.0.1:${port}`;
 const config = join(dir, "config.json");
@@ -48,9 +52,10 @@ writeFileSync(
   config,
   JSON.stringify({
     server: { host: "127.0.0.1", port },
-    database: { url: `file:${join(dir, "footprint.db")}` },
     resend: { webhookSecrets: [BENCH_SECRET] },
     api: { tokens: [BENCH_TOKEN] },
+    ...extra,
+    database: { url: `file:${join(dir, "footprint.db")}`, ...(extra.database ?? {}) },
   }),
 );
 

@@ -1,5 +1,4 @@
 import { createReadStream, statSync } from "node:fs";
-import { unzipSync } from "fflate";
 import { suppressedAmong } from "../db/queries.ts";
 import { REASONS, type Reason } from "../suppression/types.ts";
 import { type Command, EXIT, usageError } from "./command.ts";
@@ -93,7 +92,7 @@ suppressions. Importing the same file again changes nothing.`,
       const input = await openInput(file === "-" ? process.stdin : createReadStream(file));
       const results: { label: string | undefined; stats: ImportStats }[] = [];
       if (input.zip) {
-        const files = zipEntries(input.zip, file);
+        const files = await zipEntries(input.zip, file);
         for (const [name, bytes] of files) {
           const stats = await importStream(
             [bytes],
@@ -183,7 +182,9 @@ function toBytes(chunk: Uint8Array | string): Uint8Array {
 }
 
 /** The unsubscribed_* and cleaned_* CSVs of a Mailchimp export zip (fflate), in name order. */
-function zipEntries(zip: Uint8Array, file: string): [string, Uint8Array][] {
+async function zipEntries(zip: Uint8Array, file: string): Promise<[string, Uint8Array][]> {
+  // Loaded here, not at start: the daemon (same binary) never reads a zip.
+  const { unzipSync } = await import("fflate");
   let entries: Record<string, Uint8Array>;
   const others: string[] = [];
   try {

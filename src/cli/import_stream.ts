@@ -1,4 +1,3 @@
-import { parse } from "csv-parse";
 import type { Intent } from "../suppression/intents.ts";
 import type { Reason } from "../suppression/types.ts";
 import { usageError } from "./command.ts";
@@ -136,6 +135,8 @@ export async function importStream(
   // csv-parse (a maintained RFC 4180 parser): BOM, quoted fields with commas, quotes and line
   // breaks, CRLF / LF / CR, rows of any length, a stray quote inside an unquoted field kept as text.
   // A record it cannot read (a quote never closed) is skipped with its error, reported below.
+  // Loaded here, not at start: the daemon (same binary) never parses CSV.
+  const { parse } = await import("csv-parse");
   const parser = parse({
     bom: true,
     relax_column_count: true,

@@ -3,6 +3,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileS
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { build } from "../../scripts/build.ts";
+import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
 import { tempDir } from "../helpers/app.ts";
 import { startDaemon, writeConfig } from "../helpers/daemon.ts";
 import { expectSignedBounceSuppresses } from "../helpers/smoke.ts";
@@ -19,6 +20,7 @@ const dataDir = join(tmp.dir, "data");
 const bin = join(runDir, "suppressd");
 // A PATH without Bun or node_modules/.bin.
 const bareEnv = { PATH: "/usr/bin:/bin" };
+const FIXTURES = join(import.meta.dir, "..", "fixtures", "mailchimp");
 
 beforeAll(async () => {
   const built = await build({ outfile: join(tmp.dir, "build", "suppressd") });
@@ -96,3 +98,39 @@ test("`suppressd config example` works from the binary, which ships no config.ex
   expect(missing.exitCode).toBe(78);
   expect(missing.stderr.toString()).toContain("`suppressd config example > config.json`");
 });
+
+test("modules loaded at first use are in the binary: a Mailchimp export zip, a CSV, a Mailchimp sink's check", async () => {
+  const dbFile = join(dataDir, "lazy.db");
+  const fake = FakeMailchimp.start({ lists: ["list1"] });
+  try {
+    const config = writeConfig(dataDir, dbFile, {
+      sinks: [{ type: "mailchimp", name: "mc", apiKey: FAKE_KEY, listIds: ["list1"], baseUrl: fake.url }],
+    });
+    // Not spawnSync: the fake answers from this process's event loop.
+    const run = async (...args: string[]) => {
+      const p = Bun.spawn([bin, ...args, "--config", config], {
+        cwd: runDir,
+        env: bareEnv,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [stdout, stderr, exitCode] = await Promise.all([
+        new Response(p.stdout).text(),
+        new Response(p.stderr).text(),
+        p.exited,
+      ]);
+      return { stdout, stderr, exitCode };
+    };
+    // fflate (the zip) and csv-parse (each CSV in it).
+    const zip = await run("import", join(FIXTURES, "members_export_4f6a2c1b9e.zip"));
+    expect(zip.exitCode, zip.stderr).toBe(0);
+    const csv = await run("import", join(FIXTURES, "unsubscribed_members_export_4f6a2c1b9e.csv"));
+    expect(csv.exitCode, csv.stderr).toBe(0);
+    // The official Mailchimp client: `config check` pings the audience through it.
+    const check = await run("config", "check");
+    expect(check.exitCode, `${check.stdout}${check.stderr}`).toBe(0);
+    expect(fake.stats.routes.get("GET /ping")).toBeGreaterThan(0);
+  } finally {
+    fake.stop();
+  }
+}, 60_000);

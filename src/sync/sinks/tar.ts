@@ -1,5 +1,4 @@
 import { gunzipSync } from "node:zlib";
-import { extract } from "tar-stream";
 
 /**
  * The regular files of a gzipped tar archive, by name. tar-stream reads every format real `tar`
@@ -8,6 +7,8 @@ import { extract } from "tar-stream";
  */
 export async function untarGz(gzipped: Uint8Array): Promise<Map<string, Uint8Array>> {
   const files = new Map<string, Uint8Array>();
+  // Loaded at the first batch result: a daemon without a Mailchimp sink never needs it.
+  const { extract } = await import("tar-stream");
   const reader = extract();
   reader.end(gunzipSync(gzipped));
   for await (const entry of reader) {
