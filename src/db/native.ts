@@ -1,4 +1,5 @@
 import Database from "libsql";
+import { isBusy } from "./connection.ts";
 
 type Statement = ReturnType<Database.Database["prepare"]>;
 
@@ -69,6 +70,20 @@ export class NativeConnection {
       return { rows: [], rowsAffected: info.changes, lastInsertRowid: BigInt(info.lastInsertRowid) };
     } catch (e) {
       this.discard();
+      throw e;
+    }
+  }
+
+  /**
+   * BEGIN IMMEDIATE. Unlike `execute`, SQLITE_BUSY here keeps the connection: the BEGIN took no
+   * lock and opened nothing, and running its statement again resets it (test/db/native.test.ts).
+   */
+  begin(): void {
+    const stmt = this.prepared("BEGIN IMMEDIATE");
+    try {
+      stmt.run([]);
+    } catch (e) {
+      if (!isBusy(e)) this.discard();
       throw e;
     }
   }

@@ -76,6 +76,27 @@ test("after SQLITE_BUSY on a write outside a transaction, the connection's next 
   ]);
 });
 
+test("a BEGIN that met SQLITE_BUSY leaves the connection usable: the next BEGIN takes the lock once free", async () => {
+  const path = await file();
+  const c = new NativeConnection(path, { busyTimeoutMs: 0 });
+  const holder = new NativeConnection(path, { busyTimeoutMs: 0 });
+  cleanups.push(
+    () => c.close(),
+    () => holder.close(),
+  );
+  holder.execute("BEGIN IMMEDIATE", []);
+  expect(() => c.begin()).toThrow(/locked/);
+  holder.execute("COMMIT", []);
+  c.begin();
+  c.execute(INSERT, ["after_busy_begin", 1]);
+  c.execute("COMMIT", []);
+  // Committed for real: another connection sees it and can write at once.
+  expect(holder.execute("SELECT svix_id FROM webhook_events", []).rows).toEqual([
+    { svix_id: "after_busy_begin" },
+  ]);
+  expect(holder.execute(INSERT, ["holder", 2]).rowsAffected).toBe(1);
+});
+
 test("only the most recently used texts stay prepared", async () => {
   const c = new NativeConnection(await file(), { busyTimeoutMs: 100, capacity: 3 });
   cleanups.push(() => c.close());
