@@ -1,10 +1,7 @@
 import type { CompiledQuery } from "kysely";
 import { isBusy } from "./connection.ts";
-import type { ExecResult, NativeConnection } from "./native.ts";
+import { type ExecResult, type NativeConnection, POLL_MS } from "./native.ts";
 import type { TxRunner, TxStatements } from "./write_item.ts";
-
-/** How long one try at the write lock waits in SQLite's busy handler (which sleeps 1, then 2 ms). */
-const POLL_MS = 4;
 
 /**
  * The Writer thread's transactions on a native connection (native.ts): BEGIN IMMEDIATE, the

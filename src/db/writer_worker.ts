@@ -51,7 +51,7 @@ const log: Logger = { log: (level, msg, fields) => post(port, { type: "log", lev
 
 let writer: Writer | null = null;
 let connection: NativeConnection | null = null;
-let busyTimeoutMs = 10;
+let lockWaitMs = 10_000;
 let outbox: Outcome[] = [];
 
 function send(outcome: Outcome) {
@@ -69,9 +69,9 @@ port.onmessage = async (e) => {
   const msg = JSON.parse(e.data) as ToWorker;
   if (msg.type === "init") {
     try {
-      busyTimeoutMs = msg.database.busyTimeoutMs ?? 10;
+      lockWaitMs = msg.options.lockWaitMs ?? 10_000;
       connection = new NativeConnection(databasePath(msg.database.url), {
-        busyTimeoutMs,
+        busyTimeoutMs: msg.database.busyTimeoutMs ?? 10,
         // Every acknowledged commit survives a power loss, as on the main connections (client.ts).
         setup: "PRAGMA synchronous=FULL",
       });
@@ -96,11 +96,10 @@ port.onmessage = async (e) => {
   } else if (msg.type === "exec") {
     // Runs between two of the Writer's transactions: message handlers never interleave with one.
     try {
+      // The outbox's and retention's statements wait for another process's lock here, asking
+      // every few ms for up to database.lockWaitMs (native.ts); their callers retry past that.
       const c = connection as NativeConnection;
-      // A single statement waits database.busyTimeoutMs, as on a connection of the main thread;
-      // its caller retries a BUSY asynchronously (withBusyRetry).
-      c.waitForLocks(busyTimeoutMs);
-      const r = c.execute(msg.sql, msg.args.map(toSql));
+      const r = c.executeWaiting(msg.sql, msg.args.map(toSql), Date.now() + lockWaitMs);
       const rowid = r.lastInsertRowid === undefined ? null : Number(r.lastInsertRowid);
       send({ id: msg.id, rows: { rows: r.rows, rowsAffected: r.rowsAffected, lastInsertRowid: rowid } });
     } catch (err) {
