@@ -97,9 +97,11 @@ port.onmessage = async (e) => {
     // Runs between two of the Writer's transactions: message handlers never interleave with one.
     try {
       // The outbox's and retention's statements wait for another process's lock here, asking
-      // every few ms for up to database.lockWaitMs (native.ts); their callers retry past that.
+      // every few ms (native.ts).
       const c = connection as NativeConnection;
-      const r = c.executeWaiting(msg.sql, msg.args.map(toSql), Date.now() + lockWaitMs);
+      // At most a second at a time: later messages (lease renewals) must not wait behind it, and
+      // the caller retries with fresh times (withBusyRetry).
+      const r = c.executeWaiting(msg.sql, msg.args.map(toSql), Date.now() + Math.min(lockWaitMs, 1000));
       const rowid = r.lastInsertRowid === undefined ? null : Number(r.lastInsertRowid);
       send({ id: msg.id, rows: { rows: r.rows, rowsAffected: r.rowsAffected, lastInsertRowid: rowid } });
     } catch (err) {

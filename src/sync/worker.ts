@@ -139,9 +139,8 @@ export class SyncWorker {
 
   /** One claim, sent and recorded; how many jobs it held (tests drive the worker with it). */
   async runOnce(): Promise<number> {
-    const claimedAt = this.clock();
-    const jobs = await this.claim();
-    if (jobs.length > 0) await this.process(jobs, claimedAt);
+    const { jobs, at } = await this.claim();
+    if (jobs.length > 0) await this.process(jobs, at);
     return jobs.length;
   }
 
@@ -154,8 +153,7 @@ export class SyncWorker {
       let jobs: SyncJob[] = [];
       let claimedAt = this.clock();
       try {
-        claimedAt = this.clock();
-        jobs = await this.claim();
+        ({ jobs, at: claimedAt } = await this.claim());
         await this.maybePrune();
       } catch (e) {
         this.log.log("error", "sync claim failed", { error: String((e as Error)?.message ?? e) });
@@ -183,15 +181,23 @@ export class SyncWorker {
     }
   }
 
-  private async claim(): Promise<SyncJob[]> {
+  /**
+   * Claims due jobs; `at` is when the earliest slice's lease was computed (process() renews the
+   * claim first when that is a third of a lease ago). Each slice computes its lease when its
+   * statement is sent, not when the claim began: waiting for another process's lock (reclaim,
+   * earlier slices) once left a slice leased for only a moment, and a second daemon reclaimed and
+   * sent its 40 jobs too (instances test).
+   */
+  private async claim(): Promise<{ jobs: SyncJob[]; at: number }> {
     const db = this.opts.db.write;
     const now = this.clock();
     this.outage.flush();
     await withBusyRetry(() => reclaimExpired(db, now), this.sleep);
     // A stopped sink's jobs stay pending, unclaimed, until a reload resumes it.
     const sinks = [...this.sinks.keys()].filter((name) => !this.health.isStopped(name));
-    if (sinks.length === 0) return [];
+    if (sinks.length === 0) return { jobs: [], at: now };
     const jobs: SyncJob[] = [];
+    let at = Number.POSITIVE_INFINITY;
     // In slices with a turn of the event loop between them: each statement runs synchronously in
     // libsql, and a webhook waiting behind a 2,000-row UPDATE would wait for all of it.
     while (jobs.length < this.claimLimit) {
@@ -199,17 +205,17 @@ export class SyncWorker {
       const limit = Math.min(STATEMENT_ROWS, this.claimLimit - jobs.length);
       let slice: SyncJob[];
       try {
-        slice = await withBusyRetry(
-          () =>
-            claimDue(db, {
-              owner: this.owner,
-              now,
-              leaseUntil: now + this.leaseMs,
-              limit,
-              sinks,
-            }),
-          this.sleep,
-        );
+        slice = await withBusyRetry(() => {
+          const sent = this.clock();
+          at = Math.min(at, sent);
+          return claimDue(db, {
+            owner: this.owner,
+            now: sent,
+            leaseUntil: sent + this.leaseMs,
+            limit,
+            sinks,
+          });
+        }, this.sleep);
       } catch (e) {
         // Send what is already ours rather than leave it leased until the lease runs out.
         if (jobs.length === 0) throw e;
@@ -219,7 +225,7 @@ export class SyncWorker {
       jobs.push(...slice);
       if (slice.length < limit) break;
     }
-    return jobs;
+    return { jobs, at: Number.isFinite(at) ? at : now };
   }
 
   /**
