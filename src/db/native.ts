@@ -5,8 +5,6 @@ type Statement = ReturnType<Database.Database["prepare"]>;
 
 /** How long one try at another process's write lock waits in SQLite's busy handler. */
 export const POLL_MS = 4;
-/** Atomics.wait on this sleeps the calling thread (a worker's; never the main thread's). */
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** A result as Kysely's dialect and the callers of `execute` read it. */
 export interface ExecResult {
@@ -76,39 +74,6 @@ export class NativeConnection {
     } catch (e) {
       this.discard();
       throw e;
-    }
-  }
-
-  /**
-   * One statement that waits for another process's write lock until `deadline` (epoch ms),
-   * asking again every few milliseconds: SQLite's own busy handler sleeps longer and longer (up
-   * to 100 ms a try), and against a second daemon's writer, which asks every few milliseconds, a
-   * sync worker's lease renewal lost the race for over 10 s and the other daemon sent its jobs
-   * again (test/reliability/instances.test.ts, about one run in six). Asking again runs the same
-   * statement, which resets the one that met SQLITE_BUSY, so the connection is kept until the
-   * deadline; the sleeps block this thread, which holds up only writes that must wait anyway.
-   */
-  executeWaiting(sql: string, args: readonly unknown[], deadline: number): ExecResult {
-    for (;;) {
-      this.waitForLocks(Math.max(0, Math.min(POLL_MS, deadline - Date.now())));
-      const stmt = this.prepared(sql);
-      try {
-        if (stmt.reader) {
-          return {
-            rows: stmt.all(args) as Record<string, unknown>[],
-            rowsAffected: 0,
-            lastInsertRowid: undefined,
-          };
-        }
-        const info = stmt.run(args);
-        return { rows: [], rowsAffected: info.changes, lastInsertRowid: BigInt(info.lastInsertRowid) };
-      } catch (e) {
-        if (!isBusy(e) || Date.now() >= deadline) {
-          this.discard();
-          throw e;
-        }
-      }
-      Atomics.wait(PAUSE, 0, 0, 1);
     }
   }
 

@@ -97,40 +97,6 @@ test("a BEGIN that met SQLITE_BUSY leaves the connection usable: the next BEGIN 
   expect(holder.execute(INSERT, ["holder", 2]).rowsAffected).toBe(1);
 });
 
-/** Another process holds the write lock for `ms`; resolves once it has it, with its end. */
-async function holdLock(path: string, ms: number): Promise<{ released: Promise<number> }> {
-  const helper = join(import.meta.dir, "..", "reliability", "helpers", "hold_lock.ts");
-  const p = Bun.spawn([process.execPath, helper, path, String(ms)], { stdout: "pipe" });
-  const reader = p.stdout.getReader();
-  const first = await reader.read(); // {"locked": …}
-  expect(new TextDecoder().decode(first.value)).toContain("locked");
-  reader.releaseLock();
-  return { released: p.exited };
-}
-
-test("executeWaiting asks again until the lock is free, on the same connection, and gives up at its deadline", async () => {
-  const path = await file();
-  const c = new NativeConnection(path, { busyTimeoutMs: 0 });
-  cleanups.push(() => c.close());
-  let { released } = await holdLock(path, 300);
-  const started = Date.now();
-  expect(c.executeWaiting(INSERT, ["waited", 1], Date.now() + 5_000).rowsAffected).toBe(1);
-  expect(Date.now() - started).toBeGreaterThanOrEqual(150);
-  await released;
-  // Past its deadline it is SQLITE_BUSY, and the connection is abandoned, not left holding a statement.
-  ({ released } = await holdLock(path, 500));
-  expect(() => c.executeWaiting(INSERT, ["late", 2], Date.now() + 50)).toThrow(/locked/);
-  await released;
-  expect(c.execute(INSERT, ["after", 3]).rowsAffected).toBe(1);
-  const other = new NativeConnection(path, { busyTimeoutMs: 0 });
-  cleanups.push(() => other.close());
-  expect(other.execute("SELECT svix_id FROM webhook_events ORDER BY occurred_at", []).rows).toEqual([
-    { svix_id: "waited" },
-    { svix_id: "after" },
-  ]);
-  expect(other.execute(INSERT, ["other", 4]).rowsAffected).toBe(1);
-}, 20_000);
-
 test("only the most recently used texts stay prepared", async () => {
   const c = new NativeConnection(await file(), { busyTimeoutMs: 100, capacity: 3 });
   cleanups.push(() => c.close());

@@ -2,7 +2,6 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { sinkTargets } from "../../src/daemon.ts";
 import { type Db, migrate, openDatabase } from "../../src/db/client.ts";
-import { isBusy } from "../../src/db/connection.ts";
 import type { WriteItem } from "../../src/db/writer.ts";
 import { ThreadedWriter } from "../../src/db/writer_thread.ts";
 import { AppError } from "../../src/errors.ts";
@@ -26,7 +25,7 @@ async function start(): Promise<{ db: Db; writer: ThreadedWriter; path: string }
   const db = await openDatabase(config.database);
   await migrate(db);
   const options = { softBounce: config.policy.softBounce, sinks: sinkTargets(config) };
-  const writer = await ThreadedWriter.start(config.database, options, silentLogger, db);
+  const writer = await ThreadedWriter.start(config.database, options, silentLogger);
   cleanups.push(
     () => tmp.cleanup(),
     () => db.close(),
@@ -77,22 +76,6 @@ test("quarantined bytes cross the thread intact", async () => {
     args: [svixId],
   });
   expect(new Uint8Array(row.rows[0]?.body as ArrayBuffer)).toEqual(body);
-});
-
-test("the Db's single write statements run on the thread, with SQLite's error codes", async () => {
-  const { db } = await start();
-  const insert = `INSERT INTO webhook_events (svix_id, type, status, occurred_at, received_at)
-                  VALUES (?, 'email.sent', 'ignored', 1, 1)`;
-  const r = await db.writer.execute({ sql: insert, args: ["msg_routed"] });
-  expect(r.rowsAffected).toBe(1);
-  // Kysely's queries on db.write go the same way.
-  const rows = await db.write.selectFrom("webhook_events").select("svix_id").execute();
-  expect(rows).toEqual([{ svix_id: "msg_routed" }]);
-  const duplicate = await db.writer.execute({ sql: insert, args: ["msg_routed"] }).catch((e) => e);
-  expect(String((duplicate as { code?: string }).code)).toStartWith("SQLITE_CONSTRAINT");
-  expect(isBusy(duplicate)).toBe(false);
-  // The thread's connection was reopened after the error and goes on working.
-  expect((await db.writer.execute({ sql: insert, args: ["msg_after"] })).rowsAffected).toBe(1);
 });
 
 test("another process's lock is waited out on the thread, then the batch commits", async () => {
