@@ -3,11 +3,6 @@ import { isBusy } from "./connection.ts";
 import { type ExecResult, type NativeConnection, POLL_MS } from "./native.ts";
 import type { TxRunner, TxStatements } from "./write_item.ts";
 
-/** The pause left between two of our commits while another process wants the lock. */
-const GAP_MS = 5;
-/** How long after meeting another process's lock the pause is kept. */
-const CONTENDED_FOR_MS = 1000;
-
 /**
  * The Writer thread's transactions on a native connection (native.ts): BEGIN IMMEDIATE, the
  * batch's statements, COMMIT. If anything throws, the transaction is rolled back and the
@@ -15,9 +10,6 @@ const CONTENDED_FOR_MS = 1000;
  */
 export class NativeTxRunner implements TxRunner {
   readonly waitsForLocks = true;
-  private lastCommitAt = 0;
-  /** When a BEGIN last met another process's lock. */
-  private contendedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly connection: NativeConnection) {}
 
@@ -29,7 +21,6 @@ export class NativeTxRunner implements TxRunner {
         run: (q: CompiledQuery) => this.run(q.sql, q.parameters.map(toSql)),
       });
       this.connection.execute("COMMIT", []);
-      this.lastCommitAt = Date.now();
       return result;
     } catch (e) {
       this.connection.discard();
@@ -45,13 +36,6 @@ export class NativeTxRunner implements TxRunner {
    * met SQLITE_BUSY left nothing open, so the connection is kept (native.ts).
    */
   private async begin(deadline: number): Promise<void> {
-    // While another process wants the lock too, leave it a few ms between two of our commits:
-    // polling with sleeps, it would otherwise almost never find the lock free, and a second
-    // daemon's sync worker once held no lease renewal for 10 s (instances test).
-    if (Date.now() - this.contendedAt < CONTENDED_FOR_MS) {
-      const wait = this.lastCommitAt + GAP_MS - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
     for (;;) {
       this.connection.waitForLocks(Math.max(0, Math.min(POLL_MS, deadline - Date.now())));
       try {
@@ -59,7 +43,6 @@ export class NativeTxRunner implements TxRunner {
         return;
       } catch (e) {
         if (!isBusy(e) || Date.now() >= deadline) throw e;
-        this.contendedAt = Date.now();
       }
       await new Promise((r) => setTimeout(r, 1));
     }
