@@ -132,6 +132,21 @@ describe("the configuration's problems, all at once", () => {
   });
 });
 
+describe("issue 14's settings: a wrong type is named, and nothing starts", () => {
+  test("database.writerThread and resend.recordIgnored must be true or false: serve exits 78, no database", async () => {
+    const file = config({
+      database: { url: `file:${join(tmp.dir, "never.db")}`, writerThread: "yes" },
+      resend: { webhookSecrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], recordIgnored: "no" },
+    });
+    const r = await runCli(["serve", "--config", file]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain("database.writerThread");
+    expect(r.stderr).toContain("resend.recordIgnored");
+    expect(existsSync(join(tmp.dir, "never.db"))).toBe(false);
+    noStack(r);
+  });
+});
+
 describe("config check", () => {
   test("a sink that cannot be reached: exit 69, not 78 (the settings may be right)", async () => {
     const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
