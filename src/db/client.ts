@@ -67,7 +67,7 @@ export async function openDatabase(
   return {
     writer,
     reader,
-    read: new Kysely<Database>({ dialect: new LibsqlDialect(native ?? reader) }),
+    read: new Kysely<Database>({ dialect: new LibsqlDialect(reader) }),
     write: new Kysely<Database>({ dialect: new LibsqlDialect(writer) }),
     close() {
       writer.close();

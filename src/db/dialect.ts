@@ -1,4 +1,4 @@
-import type { Client, InStatement, InValue, Transaction } from "@libsql/client";
+import type { Client, InStatement, InValue, ResultSet, Transaction } from "@libsql/client";
 import {
   type CompiledQuery,
   type DatabaseConnection,
@@ -17,13 +17,9 @@ import {
  * What the dialect runs statements on: a `Connection` (autocommit statements only) or, for the
  * migrator, the client itself inside `Connection.exclusive` (transactions too).
  */
-export type Executor = {
-  execute(stmt: InStatement): Promise<{
-    rows: readonly unknown[];
-    rowsAffected: number;
-    lastInsertRowid: bigint | undefined;
-  }>;
-} & Partial<Pick<Client, "transaction">>;
+export type Executor = { execute(stmt: InStatement): Promise<ResultSet> } & Partial<
+  Pick<Client, "transaction">
+>;
 
 /**
  * A Kysely dialect over our own `@libsql/client` instance. `@libsql/kysely-libsql` pins an old
