@@ -169,7 +169,9 @@ function flatten(config: Config): Map<string, string> {
 }
 
 /**
- * A local file's commits run on a thread of their own (db/writer_thread.ts). A test clock cannot cross to a thread, so a daemon given one
+ * A local file's commits run on a thread of their own (db/writer_thread.ts), and so do the other
+ * writes (the outbox, retention): one connection writes, so none of this process's waits for
+ * another's lock on the event loop. A test clock cannot cross to a thread, so a daemon given one
  * commits on the main thread; so does a remote database, whose commits wait on the network
  * without holding the loop, and `database.writerThread: false` (the smallest machines).
  */
@@ -183,7 +185,7 @@ async function startWriter(
   if (!config.database.writerThread || !config.database.url.startsWith("file:") || clock !== Date.now) {
     return new Writer(db, { ...options, clock, log });
   }
-  return ThreadedWriter.start(config.database, options, log);
+  return ThreadedWriter.start(config.database, options, log, db);
 }
 
 export function sinkTargets(config: Config): SinkTarget[] {

@@ -49,8 +49,8 @@ export class Connection {
 
   /**
    * Sends single statements (and so Kysely's queries on this connection) to `to` instead: the
-   * daemon's reads go to a native connection with cached statements (native_read.ts). Rows
-   * arrive as plain objects, read by column name. `exclusive` stays on this connection.
+   * daemon runs them on its Writer thread (writer_thread.ts). Rows arrive as plain objects, read
+   * by column name. `exclusive` (migrations, erasure's transactions) stays on this connection.
    */
   routeStatements(to: (stmt: InStatement, args?: InArgs) => Promise<ResultSet>): void {
     this.route = to;

@@ -5,6 +5,8 @@ type Statement = ReturnType<Database.Database["prepare"]>;
 
 /** How long one try at another process's write lock waits in SQLite's busy handler. */
 export const POLL_MS = 4;
+/** Atomics.wait on this sleeps the calling thread (a worker's; never the main thread's). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** A result as Kysely's dialect and the callers of `execute` read it. */
 export interface ExecResult {
@@ -33,6 +35,8 @@ export class NativeConnection {
   private db: Database.Database | null = null;
   private statements = new Map<string, Statement>();
   private busyTimeoutMs: number;
+  /** A BEGIN met SQLITE_BUSY and has not run again (see executeWaiting). */
+  private stalledBegin = false;
 
   constructor(
     private readonly path: string,
@@ -60,6 +64,10 @@ export class NativeConnection {
 
   /** Runs one statement; an error closes the connection before it goes on. */
   execute(sql: string, args: readonly unknown[]): ExecResult {
+    if (this.stalledBegin) {
+      // A programming error, not a database's: see executeWaiting for what it would cost.
+      throw new Error("a BEGIN that met SQLITE_BUSY must run again before any other statement");
+    }
     try {
       const stmt = this.prepared(sql);
       if (stmt.reader) {
@@ -78,6 +86,36 @@ export class NativeConnection {
   }
 
   /**
+   * One statement in a transaction of its own, waiting for another process's write lock until
+   * `deadline` (epoch ms) by asking again every few milliseconds: SQLite's own busy handler sleeps
+   * longer and longer (up to 100 ms a try), and against a second daemon's writer, which asks every
+   * few milliseconds, a sync worker's lease renewal lost the race for over 10 s and the other
+   * daemon sent its jobs again (test/reliability/instances.test.ts). The sleeps block this thread,
+   * which holds up only writes that must wait anyway.
+   *
+   * Why BEGIN first, not the statement alone: the Writer's BEGIN on this connection may have met
+   * SQLITE_BUSY and be waiting to run again. Until it does, SQLite counts it as a running write, so
+   * a lone statement run meanwhile does not commit when it ends, and the BEGIN's rerun then rolls
+   * it back: a claim returned its rows and vanished, and the other daemon sent the same 40 jobs
+   * (test/db/native.test.ts shows it). A BEGIN here is that rerun.
+   */
+  executeWaiting(sql: string, args: readonly unknown[], deadline: number): ExecResult {
+    for (;;) {
+      this.waitForLocks(Math.max(0, Math.min(POLL_MS, deadline - Date.now())));
+      try {
+        this.begin();
+        break;
+      } catch (e) {
+        if (!isBusy(e) || Date.now() >= deadline) throw e;
+      }
+      Atomics.wait(PAUSE, 0, 0, 1);
+    }
+    const result = this.execute(sql, args);
+    this.execute("COMMIT", []);
+    return result;
+  }
+
+  /**
    * BEGIN IMMEDIATE. Unlike `execute`, SQLITE_BUSY here keeps the connection: the BEGIN took no
    * lock and opened nothing, and running its statement again resets it (test/db/native.test.ts).
    */
@@ -85,8 +123,10 @@ export class NativeConnection {
     const stmt = this.prepared("BEGIN IMMEDIATE");
     try {
       stmt.run([]);
+      this.stalledBegin = false;
     } catch (e) {
       if (!isBusy(e)) this.discard();
+      else this.stalledBegin = true;
       throw e;
     }
   }
@@ -96,6 +136,7 @@ export class NativeConnection {
     const db = this.db;
     this.db = null;
     this.statements = new Map();
+    this.stalledBegin = false;
     if (db === null) return;
     try {
       if (db.inTransaction) db.exec("ROLLBACK");

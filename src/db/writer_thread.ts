@@ -1,6 +1,8 @@
+import type { InArgs, InStatement, ResultSet } from "@libsql/client";
 import { AppError, type ErrorKind, unavailable } from "../errors.ts";
 import type { Level, Logger } from "../log.ts";
-import type { DatabaseOptions } from "./client.ts";
+import type { DatabaseOptions, Db } from "./client.ts";
+import type { ExecResult } from "./native.ts";
 import type { WriteItem, WriteQueue, WriteResult, WriterOptions } from "./writer.ts";
 import type { FromWorker, ToWorker } from "./writer_worker.ts";
 
@@ -19,6 +21,10 @@ export class ThreadedWriter implements WriteQueue {
   private readonly pending = new Map<
     number,
     { resolve: (r: WriteResult) => void; reject: (e: unknown) => void }
+  >();
+  private readonly statements = new Map<
+    number,
+    { resolve: (r: ExecResult) => void; reject: (e: unknown) => void }
   >();
   private queue: { id: number; item: WriteItem }[] = [];
   private scheduled = false;
@@ -42,11 +48,15 @@ export class ThreadedWriter implements WriteQueue {
     });
   }
 
-  /** Starts the thread, which opens its own connection to the (already migrated) database. */
+  /**
+   * Starts the thread, which opens its own connection to the (already migrated) database, and
+   * sends `db`'s single write statements to it from then on (see `execute`).
+   */
   static async start(
     database: DatabaseOptions,
     options: ThreadOptions,
     log: Logger,
+    db: Db,
   ): Promise<ThreadedWriter> {
     // smol: a small JavaScriptCore heap; the thread holds one batch at a time.
     const worker = new Worker(workerSpecifier(), { type: "module", smol: true } as WorkerOptions);
@@ -68,7 +78,10 @@ export class ThreadedWriter implements WriteQueue {
       worker.terminate();
       throw e;
     }
-    return new ThreadedWriter(worker, log);
+    const writer = new ThreadedWriter(worker, log);
+    // Rows arrive as plain objects, which is how the daemon's code reads them (by column name).
+    db.writer.routeStatements((stmt, args) => writer.execute(stmt, args) as unknown as Promise<ResultSet>);
+    return writer;
   }
 
   submit(item: WriteItem): Promise<WriteResult> {
@@ -84,6 +97,25 @@ export class ThreadedWriter implements WriteQueue {
       // setImmediate: every request already read in this turn goes in the same message, and so
       // in the same group commit.
       setImmediate(() => this.send());
+    });
+  }
+
+  /**
+   * One statement on the thread's connection, in a transaction of its own between the Writer's
+   * (native.ts, executeWaiting): the main thread's other writes (the outbox, retention) go here,
+   * so no two connections of this process contend for SQLite's write lock, and none of them makes
+   * the event loop wait in SQLite's busy handler. Kysely's dialect runs on it (`db.write`).
+   */
+  execute(stmt: InStatement, args?: InArgs): Promise<ExecResult> {
+    if (this.closed || this.dead !== null) {
+      return Promise.reject(unavailable(`${this.dead ?? "suppressd is shutting down"}; retry shortly.`));
+    }
+    const sql = typeof stmt === "string" ? stmt : stmt.sql;
+    const given = args ?? (typeof stmt === "string" ? [] : stmt.args);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.statements.set(id, { resolve, reject });
+      post(this.worker, { type: "exec", id, sql, args: Array.isArray(given) ? [...given] : [] });
     });
   }
 
@@ -122,11 +154,13 @@ export class ThreadedWriter implements WriteQueue {
       this.log.log(msg.level, msg.msg, msg.fields);
     } else if (msg.type === "results") {
       for (const r of msg.results) {
-        const p = this.pending.get(r.id);
+        const p = this.pending.get(r.id) ?? this.statements.get(r.id);
         if (!p) continue;
         this.pending.delete(r.id);
-        if ("result" in r) p.resolve(r.result);
-        else p.reject(new AppError(r.error.kind, r.error.code, r.error.message));
+        this.statements.delete(r.id);
+        if ("result" in r) (p.resolve as (v: WriteResult) => void)(r.result);
+        else if ("rows" in r) (p.resolve as (v: ExecResult) => void)(fromWireResult(r.rows));
+        else p.reject(toError(r.error));
       }
     }
   }
@@ -166,11 +200,31 @@ export function fromWire(item: WireItem): WriteItem {
   return { ...item, quarantine: { reason, body: new Uint8Array(Buffer.from(body, "base64")) } };
 }
 
-/** What crosses from the thread when a commit failed: an AppError's parts. */
+/**
+ * What crosses from the thread when a commit or statement failed: an AppError's parts, or
+ * SQLite's code and message (`kind: "sqlite"`).
+ */
 export interface SerializedError {
-  kind: ErrorKind;
+  kind: ErrorKind | "sqlite";
   code: string;
   message: string;
+}
+
+function toError(e: SerializedError): Error {
+  if (e.kind !== "sqlite") return new AppError(e.kind, e.code, e.message);
+  return Object.assign(new Error(e.message), { code: e.code });
+}
+
+/** A statement's result as JSON carries it (the row id as a number). */
+export interface WireResult {
+  rows: Record<string, unknown>[];
+  rowsAffected: number;
+  lastInsertRowid: number | null;
+}
+
+function fromWireResult(r: WireResult): ExecResult {
+  const rowid = r.lastInsertRowid === null ? undefined : BigInt(r.lastInsertRowid);
+  return { rows: r.rows, rowsAffected: r.rowsAffected, lastInsertRowid: rowid };
 }
 
 export type LogMessage = { type: "log"; level: Level; msg: string; fields?: Record<string, unknown> };

@@ -3,7 +3,7 @@ import type { Logger } from "../log.ts";
 import type { DatabaseOptions } from "./client.ts";
 import { compileOnly } from "./dialect.ts";
 import { NativeConnection } from "./native.ts";
-import { NativeTxRunner } from "./native_tx.ts";
+import { NativeTxRunner, toSql } from "./native_tx.ts";
 import { databasePath } from "./path.ts";
 import type { Database } from "./schema.ts";
 import { type WriteResult, Writer } from "./writer.ts";
@@ -14,19 +14,25 @@ import {
   type SerializedError,
   type ThreadOptions,
   type WireItem,
+  type WireResult,
 } from "./writer_thread.ts";
 
 /**
- * The writer's thread (see writer_thread.ts). It owns its own connection and runs the same Writer
- * as the CLI; the main thread only sends items and receives results, one message per turn of the
+ * The writer's thread (see writer_thread.ts). It owns the daemon's write connection and runs the
+ * same Writer as the CLI, plus the main thread's single statements (the outbox, retention) between
+ * its commits; the main thread only sends work and receives answers, one message per turn of the
  * event loop each way.
  */
 export type ToWorker =
   | { type: "init"; database: DatabaseOptions; options: ThreadOptions }
   | { type: "submit"; at: number; items: { id: number; item: WireItem }[] }
+  | { type: "exec"; id: number; sql: string; args: unknown[] }
   | { type: "close" };
 
-type Outcome = { id: number; result: WriteResult } | { id: number; error: SerializedError };
+type Outcome =
+  | { id: number; result: WriteResult }
+  | { id: number; rows: WireResult }
+  | { id: number; error: SerializedError };
 
 export type FromWorker =
   | { type: "ready" }
@@ -45,6 +51,7 @@ const log: Logger = { log: (level, msg, fields) => post(port, { type: "log", lev
 
 let writer: Writer | null = null;
 let connection: NativeConnection | null = null;
+let lockWaitMs = 10_000;
 let outbox: Outcome[] = [];
 
 function send(outcome: Outcome) {
@@ -62,6 +69,7 @@ port.onmessage = async (e) => {
   const msg = JSON.parse(e.data) as ToWorker;
   if (msg.type === "init") {
     try {
+      lockWaitMs = msg.options.lockWaitMs ?? 10_000;
       connection = new NativeConnection(databasePath(msg.database.url), {
         busyTimeoutMs: msg.database.busyTimeoutMs ?? 10,
         // Every acknowledged commit survives a power loss, as on the main connections (client.ts).
@@ -85,6 +93,22 @@ port.onmessage = async (e) => {
         (err) => send({ id, error: serialize(err) }),
       );
     }
+  } else if (msg.type === "exec") {
+    // Never inside one of the Writer's transactions (their statements run without a turn of the
+    // event loop), but possibly while its BEGIN waits for another process's lock between two
+    // tries: executeWaiting runs the statement in a transaction of its own (native.ts says why).
+    try {
+      // The outbox's and retention's statements wait for another process's lock here, asking
+      // every few ms.
+      const c = connection as NativeConnection;
+      // At most a second at a time: later messages (lease renewals) must not wait behind it, and
+      // the caller retries with fresh times (withBusyRetry).
+      const r = c.executeWaiting(msg.sql, msg.args.map(toSql), Date.now() + Math.min(lockWaitMs, 1000));
+      const rowid = r.lastInsertRowid === undefined ? null : Number(r.lastInsertRowid);
+      send({ id: msg.id, rows: { rows: r.rows, rowsAffected: r.rowsAffected, lastInsertRowid: rowid } });
+    } catch (err) {
+      send({ id: msg.id, error: serialize(err) });
+    }
   } else if (msg.type === "close") {
     await writer?.close();
     connection?.close();
@@ -95,6 +119,9 @@ port.onmessage = async (e) => {
 
 function serialize(err: unknown): SerializedError {
   if (err instanceof AppError) return { kind: err.kind, code: err.code, message: err.message };
+  const e = err as { code?: unknown; message?: unknown };
+  // A statement's error keeps SQLite's code, so the caller's isBusy() and retries still work.
+  if (typeof e?.code === "string") return { kind: "sqlite", code: e.code, message: String(e.message) };
   return {
     kind: "unavailable",
     code: "unavailable",
