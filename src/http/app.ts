@@ -2,24 +2,24 @@ import { Hono } from "hono";
 import type { Config } from "../config/schema.ts";
 import type { Db } from "../db/client.ts";
 import type { WriteQueue } from "../db/writer.ts";
-import { AppError } from "../errors.ts";
 import { jsonLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
-import { clientIpOf, IpSet, ipAllowlist } from "../net/ip_rules.ts";
+import { clientAddress, clientIpOf, IpSet } from "../net/ip_rules.ts";
 import type { ReconcileStatus } from "../reconcile/schedule.ts";
 import { SinkHealth } from "../status/sink_health.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { UiStats } from "../ui/stats.ts";
 import { bearerAuth } from "./auth.ts";
 import { changeRoutes } from "./change_routes.ts";
+import { errorAnswer } from "./error_answer.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { mailchimpWebhookRoutes } from "./mailchimp_webhook_routes.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
-import { logPath, requestLog, WEBHOOK_PATH } from "./request_log.ts";
+import { logPath, requestLog, requestRecorder, WEBHOOK_PATH } from "./request_log.ts";
 import { statusRoutes } from "./status_routes.ts";
 import { suppressionRoutes } from "./suppression_routes.ts";
 import { syncRoutes } from "./sync_routes.ts";
-import { webhookRoutes } from "./webhook_routes.ts";
+import { isResendWebhook, type Peer, resendWebhook } from "./webhook_routes.ts";
 
 /** Everything the HTTP layer needs, passed in so a test builds a fresh app on a fresh database. */
 export interface AppDeps {
@@ -48,27 +48,33 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const { config } = deps;
   const metrics = deps.metrics ?? new Metrics({ db: deps.db.read, clock: deps.clock });
-  const clientIp = clientIpOf(new IpSet(config.server.trustProxy));
+  const trusted = new IpSet(config.server.trustProxy);
   const log = deps.log ?? jsonLogger(config.log.level, undefined, config.log.hashAddresses);
+  const record = requestRecorder({
+    log,
+    metrics,
+    logRequests: config.log.requests,
+    hashAddresses: config.log.hashAddresses,
+  });
+  const unexpected = (err: unknown, path: string) =>
+    log.log("error", "unhandled error", {
+      path: logPath(path, config.log.hashAddresses),
+      error: String((err as Error)?.stack ?? err),
+    });
+  const webhook = resendWebhook(deps, {
+    record,
+    clientIp: (remote, forwardedFor) => clientAddress(remote, forwardedFor, trusted),
+    unexpected,
+  });
   const app = new Hono();
-  app.use(
-    "*",
-    requestLog({
-      log,
-      metrics,
-      clientIp,
-      logRequests: config.log.requests,
-      hashAddresses: config.log.hashAddresses,
-    }),
-  );
-  const allowed = config.resend.allowedIps;
-  if (allowed)
-    app.use(WEBHOOK_PATH, ipAllowlist(new IpSet(allowed === "resend" ? [allowed] : allowed), clientIp));
+  app.use("*", requestLog(record, clientIpOf(trusted)));
   app.use("/v1/*", bearerAuth(config.api.named));
   const scrapers = config.metrics.tokens.map((token, i) => ({ name: `metrics.tokens[${i}]`, token }));
   app.use("/metrics", bearerAuth([...config.api.named, ...scrapers]));
   app.route("/", healthRoutes(deps));
-  app.route("/", webhookRoutes(deps));
+  // The same handler is also Hono's route: it is listed with the others, and a path that Hono
+  // decodes to it (`/webhooks/%72esend`) is answered alike.
+  app.post(WEBHOOK_PATH, (c) => webhook(c.req.raw, c.env as Peer));
   app.route("/", mailchimpWebhookRoutes(deps));
   app.route("/", suppressionRoutes(deps));
   app.route("/", changeRoutes(deps));
@@ -85,14 +91,12 @@ export function createApp(deps: AppDeps) {
     c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404),
   );
   app.onError((err, c) => {
-    if (err instanceof AppError) {
-      return c.json({ error: err.code, message: err.message }, err.status as 400);
-    }
-    log.log("error", "unhandled error", {
-      path: logPath(c.req.path, config.log.hashAddresses),
-      error: String(err?.stack ?? err),
-    });
-    return c.json({ error: "internal", message: "Internal error; it has been logged." }, 500);
+    const { status, body } = errorAnswer(err, (e) => unexpected(e, c.req.path));
+    return c.json(body, status as 400);
   });
+  // POST /webhooks/resend goes to its handler before Hono looks at it (webhook_routes.ts says
+  // why); Hono's `request()`, which the tests use, goes through `fetch` too.
+  const dispatch = app.fetch;
+  app.fetch = (req, env, ctx) => (isResendWebhook(req) ? webhook(req, env as Peer) : dispatch(req, env, ctx));
   return app;
 }

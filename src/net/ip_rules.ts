@@ -1,5 +1,5 @@
 import { BlockList, isIP } from "node:net";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { forbidden } from "../errors.ts";
 
 /**
@@ -146,16 +146,12 @@ export function clientIpOf(trusted: IpSet): (c: Context) => string | null {
 }
 
 /** 403 `forbidden_ip` for a client outside `allowed`; an unknown address is refused too. */
-export function ipAllowlist(allowed: IpSet, clientIp: (c: Context) => string | null): MiddlewareHandler {
-  return async (c, next) => {
-    const ip = clientIp(c);
-    if (ip === null || !allowed.has(ip)) {
-      throw forbidden(
-        "forbidden_ip",
-        `Webhooks are not accepted from ${ip ?? "an unknown address"} (resend.allowedIps` +
-          "; behind a proxy, list the proxy in server.trustProxy).",
-      );
-    }
-    await next();
-  };
+export function refuseUnlisted(allowed: IpSet, ip: string | null): void {
+  if (ip === null || !allowed.has(ip)) {
+    throw forbidden(
+      "forbidden_ip",
+      `Webhooks are not accepted from ${ip ?? "an unknown address"} (resend.allowedIps` +
+        "; behind a proxy, list the proxy in server.trustProxy).",
+    );
+  }
 }

@@ -54,6 +54,30 @@ describe("request log", () => {
     expect(t.raw().toLowerCase()).not.toContain("jane.doe");
   });
 
+  test("the Resend route answers and logs alike whether reached before Hono or through it, once each", async () => {
+    t = await observedApp({ log: { requests: true } });
+    const body = bounce("fast@example.com");
+    const headers = signedHeaders(body, { id: "msg_fast" });
+    // The plain path (with a query) is taken before Hono; an encoded one only Hono decodes.
+    const direct = await t.request("/webhooks/resend?from=resend", { method: "POST", body, headers });
+    const viaHono = await t.request("/webhooks/%72esend", { method: "POST", body, headers });
+    const slash = await t.request("/webhooks/resend/", { method: "POST", body, headers });
+    const get = await t.request("/webhooks/resend", { headers });
+    expect([direct.status, viaHono.status, slash.status, get.status]).toEqual([200, 200, 404, 404]);
+    expect(await direct.json()).toEqual({ status: "processed" });
+    expect(await viaHono.json()).toEqual({ status: "duplicate" });
+    expect(direct.headers.get("content-type")).toBe(viaHono.headers.get("content-type") as string);
+    const lines = t.logs().filter((l) => l.msg === "request");
+    expect(lines.map((l) => `${l.method} ${l.path} ${l.status} ${l.outcome}`)).toEqual([
+      "POST /webhooks/resend 200 processed",
+      "POST /webhooks/resend 200 duplicate",
+      "POST /webhooks/resend/ 404 undefined",
+      "GET /webhooks/resend 404 undefined",
+    ]);
+    expect(t.metrics.webhookEvents.get({ type: "email.bounced", outcome: "processed" })).toBe(1);
+    expect(t.metrics.webhookEvents.get({ type: "email.bounced", outcome: "duplicate" })).toBe(1);
+  });
+
   test("a delivery under the Standard Webhooks names is logged with its id, type and outcome", async () => {
     t = await observedApp({ log: { requests: true } });
     const body = bounce("std@example.com");
