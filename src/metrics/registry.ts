@@ -106,6 +106,13 @@ export class Counter<K extends string> extends Metric<K> {
     if (by < 0) throw new Error(`counter ${this.name} cannot decrease`);
     this.entry(labels).value += by;
   }
+  /** `inc` of one series, its key worked out once (for a caller that counts it per request). */
+  bind(labels?: Labels<K>): () => void {
+    const e = this.entry(labels);
+    return () => {
+      e.value++;
+    };
+  }
 }
 
 export class Gauge<K extends string> extends Metric<K> {
@@ -137,12 +144,26 @@ export class Histogram<K extends string> implements Family {
   }
 
   observe(labels: Labels<K> | undefined, value: number): void {
+    this.record(this.entry(labels), value);
+  }
+
+  /** `observe` of one series, its key worked out once. */
+  bind(labels: Labels<K> | undefined): (value: number) => void {
+    const s = this.entry(labels);
+    return (value) => this.record(s, value);
+  }
+
+  private entry(labels: Labels<K> | undefined) {
     const key = seriesKey(this.labelNames, labels);
     let s = this.series.get(key);
     if (!s) {
       s = { labels, counts: new Array(this.bounds.length + 1).fill(0), sum: 0 };
       this.series.set(key, s);
     }
+    return s;
+  }
+
+  private record(s: { counts: number[]; sum: number }, value: number) {
     let i = 0;
     while (i < this.bounds.length && value > (this.bounds[i] as number)) i++;
     (s.counts[i] as number)++;
