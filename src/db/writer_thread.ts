@@ -165,14 +165,18 @@ export class ThreadedWriter implements WriteQueue {
     }
   }
 
-  /** The thread died: nothing it had not answered is known to be stored, so all of it gets 503. */
+  /**
+   * The thread died: nothing it had not answered is known to be stored, so all of it gets 503,
+   * the routed statements (a sync claim, a lease renewal) included.
+   */
   private fail(reason: string) {
     if (this.dead !== null) return;
     this.dead = reason;
     this.log.log("error", "writer thread failed", { error: reason });
-    for (const p of this.pending.values())
+    for (const p of [...this.pending.values(), ...this.statements.values()])
       p.reject(unavailable(`${reason}; nothing was stored, retry later.`));
     this.pending.clear();
+    this.statements.clear();
     this.onClosed?.();
   }
 }

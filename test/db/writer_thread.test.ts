@@ -142,12 +142,16 @@ test("a statement routed while the Writer's BEGIN waits for another process's lo
 });
 
 test("when the thread is gone, what it had not answered and everything after is 503", async () => {
-  const { writer } = await start();
+  const { db, writer } = await start();
   const pending = writer.submit(hardBounce("lost@example.com"));
   (writer as unknown as { worker: Worker }).worker.terminate();
+  // Sent before the thread's end is noticed: a routed statement (a sync claim, say).
+  const statement = db.writer.execute("SELECT count(*) AS n FROM sync_jobs");
   const error = await pending.catch((e) => e);
   expect(error).toBeInstanceOf(AppError);
   expect((error as AppError).status).toBe(503);
+  // It is answered too, not left waiting for good.
+  expect(((await statement.catch((e) => e)) as AppError).status).toBe(503);
   const after = await writer.submit(hardBounce("later@example.com")).catch((e) => e);
   expect((after as AppError).status).toBe(503);
   expect((after as AppError).message).toContain("writer thread");
