@@ -82,6 +82,25 @@ describe("concurrency over real HTTP", () => {
     expect(((await check.json()) as { suppressed: unknown[] }).suppressed).toHaveLength(64);
   });
 
+  test("a delivery sent chunked (no Content-Length), in pieces that split characters, is stored whole", async () => {
+    // The limit is counted as the pieces arrive (src/http/json.ts); under it, the bytes are joined.
+    const body = bounce("chunked.é✓@x.com", "Permanent");
+    const bytes = new TextEncoder().encode(body);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 7) controller.enqueue(bytes.slice(i, i + 7));
+        controller.close();
+      },
+    });
+    const res = await post(stream, signedHeaders(body));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "processed" });
+    const got = await fetch(`${daemon.url}/v1/suppressions/${encodeURIComponent("chunked.é✓@x.com")}`, {
+      headers: authHeaders(),
+    });
+    expect(((await got.json()) as { suppressed: boolean }).suppressed).toBe(true);
+  });
+
   test("64 concurrent copies of 8 messages: 8 processed, 56 duplicates", async () => {
     const messages = Array.from({ length: 8 }, (_, i) => {
       const body = event("email.complained", { to: [`m${i}@mixed.example`] });
