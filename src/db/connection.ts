@@ -49,8 +49,9 @@ export class Connection {
 
   /**
    * Sends single statements (and so Kysely's queries on this connection) to `to` instead: the
-   * daemon runs them on its Writer thread (writer_thread.ts). Rows arrive as plain objects, read
-   * by column name. `exclusive` (migrations, erasure's transactions) stays on this connection.
+   * daemon's writes to its Writer thread (writer_thread.ts), its reads to a native connection
+   * (native_read.ts). Rows arrive as plain objects, read by column name. `exclusive`
+   * (migrations, erasure's transactions) stays on this connection.
    */
   routeStatements(to: (stmt: InStatement, args?: InArgs) => Promise<ResultSet>): void {
     this.route = to;

@@ -4,7 +4,7 @@ import { isBusy } from "./connection.ts";
 type Statement = ReturnType<Database.Database["prepare"]>;
 
 /** How long one try at another process's write lock waits in SQLite's busy handler. */
-export const POLL_MS = 4;
+const POLL_MS = 4;
 /** Atomics.wait on this sleeps the calling thread (a worker's; never the main thread's). */
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
@@ -87,11 +87,10 @@ export class NativeConnection {
 
   /**
    * One statement in a transaction of its own, waiting for another process's write lock until
-   * `deadline` (epoch ms) by asking again every few milliseconds: SQLite's own busy handler sleeps
-   * longer and longer (up to 100 ms a try), and against a second daemon's writer, which asks every
-   * few milliseconds, a sync worker's lease renewal lost the race for over 10 s and the other
-   * daemon sent its jobs again (test/reliability/instances.test.ts). The sleeps block this thread,
-   * which holds up only writes that must wait anyway.
+   * `deadline` (epoch ms) by asking again every few milliseconds (`tryBegin`): in SQLite's busy
+   * handler a sync worker's lease renewal once lost the race to a second daemon's writer for over
+   * 10 s, and that daemon sent its jobs again (test/reliability/instances.test.ts). The pauses
+   * block this thread, which holds up only writes that must wait anyway.
    *
    * Why BEGIN first, not the statement alone: the Writer's BEGIN on this connection may have met
    * SQLITE_BUSY and be waiting to run again. Until it does, SQLite counts it as a running write, so
@@ -100,19 +99,29 @@ export class NativeConnection {
    * (test/db/native.test.ts shows it). A BEGIN here is that rerun.
    */
   executeWaiting(sql: string, args: readonly unknown[], deadline: number): ExecResult {
-    for (;;) {
-      this.waitForLocks(Math.max(0, Math.min(POLL_MS, deadline - Date.now())));
-      try {
-        this.begin();
-        break;
-      } catch (e) {
-        if (!isBusy(e) || Date.now() >= deadline) throw e;
-      }
-      Atomics.wait(PAUSE, 0, 0, 1);
-    }
+    while (!this.tryBegin(deadline)) Atomics.wait(PAUSE, 0, 0, 1);
     const result = this.execute(sql, args);
     this.execute("COMMIT", []);
     return result;
+  }
+
+  /**
+   * One try at BEGIN IMMEDIATE, waiting at most a few milliseconds in SQLite's busy handler: true
+   * when the transaction is open; false while another process holds the write lock and `deadline`
+   * (epoch ms) has not passed, for the caller to pause a moment and ask again (after it, the
+   * SQLITE_BUSY is thrown). SQLite's own handler sleeps longer and longer, up to 100 ms a try:
+   * against a second daemon committing back to back it lost the race for most of a second (p99
+   * 824 ms in bench/two_instances.ts); asking every few milliseconds keeps the turns fair.
+   */
+  tryBegin(deadline: number): boolean {
+    this.waitForLocks(Math.max(0, Math.min(POLL_MS, deadline - Date.now())));
+    try {
+      this.begin();
+      return true;
+    } catch (e) {
+      if (!isBusy(e) || Date.now() >= deadline) throw e;
+      return false;
+    }
   }
 
   /**

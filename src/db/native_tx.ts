@@ -1,6 +1,5 @@
 import type { CompiledQuery } from "kysely";
-import { isBusy } from "./connection.ts";
-import { type ExecResult, type NativeConnection, POLL_MS } from "./native.ts";
+import type { ExecResult, NativeConnection } from "./native.ts";
 import type { TxRunner, TxStatements } from "./write_item.ts";
 
 /**
@@ -28,24 +27,9 @@ export class NativeTxRunner implements TxRunner {
     }
   }
 
-  /**
-   * BEGIN IMMEDIATE, asking again every few milliseconds until `deadline` while another process
-   * holds the write lock. SQLite's own busy handler sleeps longer and longer (up to 100 ms a
-   * try), so against a second daemon committing back to back it lost the race for most of a
-   * second (p99 824 ms in bench/two_instances.ts); short waits keep the turns fair. A BEGIN that
-   * met SQLITE_BUSY left nothing open, so the connection is kept (native.ts).
-   */
+  /** BEGIN IMMEDIATE, asking again every millisecond or so until `deadline` (native.ts, tryBegin). */
   private async begin(deadline: number): Promise<void> {
-    for (;;) {
-      this.connection.waitForLocks(Math.max(0, Math.min(POLL_MS, deadline - Date.now())));
-      try {
-        this.connection.begin();
-        return;
-      } catch (e) {
-        if (!isBusy(e) || Date.now() >= deadline) throw e;
-      }
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    while (!this.connection.tryBegin(deadline)) await new Promise((r) => setTimeout(r, 1));
   }
 
   private run(sql: string, args: readonly unknown[]): Promise<ExecResult> {

@@ -74,8 +74,8 @@ export interface TxStatements {
  */
 export interface TxRunner {
   /**
-   * Whether `transaction` itself waits up to `lockWaitMs` for another process's lock (SQLite's
-   * busy handler on a thread of its own); if not, the Writer retries a BUSY asynchronously.
+   * Whether `transaction` itself waits up to `lockWaitMs` for another process's lock (the
+   * Writer's thread, native_tx.ts); if not, the Writer retries a BUSY asynchronously.
    */
   readonly waitsForLocks: boolean;
   transaction<T>(fn: (tx: TxStatements) => Promise<T>, opts: { lockWaitMs: number }): Promise<T>;

@@ -157,13 +157,8 @@ export class Writer implements WriteQueue {
 
   /**
    * One transaction for `items`. SQLITE_BUSY (another process holds the write lock) is waited out
-   * for up to `lockWaitMs` without blocking the loop; the connection has already replaced itself
-   * (see Connection).
-   */
-  /**
-   * One transaction for `items`. SQLITE_BUSY (another process holds the write lock) is waited out
-   * until `lockWaitMs` after the oldest item was submitted: by SQLite's busy handler on a
-   * connection of its own (the Writer's thread), else with short asynchronous sleeps, so the
+   * until `lockWaitMs` after the oldest item was submitted: by the connection itself on the
+   * Writer's thread (native_tx.ts), else with short asynchronous sleeps, so the
    * event loop keeps serving webhooks meanwhile (the connection has already replaced itself,
    * see Connection).
    */

@@ -6,6 +6,9 @@ import type { ExecResult } from "./native.ts";
 import type { WriteItem, WriteQueue, WriteResult, WriterOptions } from "./writer.ts";
 import type { FromWorker, ToWorker } from "./writer_worker.ts";
 
+/** A caller waiting for the thread: an item's result, or a routed statement's rows. */
+type Waiter = { resolve: (r: WriteResult | ExecResult) => void; reject: (e: unknown) => void };
+
 /** What the thread needs to build its Writer: everything but the clock and the logger. */
 export type ThreadOptions = Omit<WriterOptions, "clock" | "log">;
 
@@ -18,14 +21,8 @@ export type ThreadOptions = Omit<WriterOptions, "clock" | "log">;
  * committed. Items cross in one message per turn of the event loop each way.
  */
 export class ThreadedWriter implements WriteQueue {
-  private readonly pending = new Map<
-    number,
-    { resolve: (r: WriteResult) => void; reject: (e: unknown) => void }
-  >();
-  private readonly statements = new Map<
-    number,
-    { resolve: (r: ExecResult) => void; reject: (e: unknown) => void }
-  >();
+  /** What the thread has not answered yet, submitted items and routed statements alike. */
+  private readonly waiting = new Map<number, Waiter>();
   private queue: { id: number; item: WriteItem }[] = [];
   private scheduled = false;
   private nextId = 1;
@@ -90,7 +87,7 @@ export class ThreadedWriter implements WriteQueue {
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.waiting.set(id, { resolve: resolve as Waiter["resolve"], reject });
       this.queue.push({ id, item });
       if (this.scheduled) return;
       this.scheduled = true;
@@ -114,7 +111,7 @@ export class ThreadedWriter implements WriteQueue {
     const given = args ?? (typeof stmt === "string" ? [] : stmt.args);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.statements.set(id, { resolve, reject });
+      this.waiting.set(id, { resolve: resolve as Waiter["resolve"], reject });
       post(this.worker, { type: "exec", id, sql, args: Array.isArray(given) ? [...given] : [] });
     });
   }
@@ -154,12 +151,11 @@ export class ThreadedWriter implements WriteQueue {
       this.log.log(msg.level, msg.msg, msg.fields);
     } else if (msg.type === "results") {
       for (const r of msg.results) {
-        const p = this.pending.get(r.id) ?? this.statements.get(r.id);
+        const p = this.waiting.get(r.id);
         if (!p) continue;
-        this.pending.delete(r.id);
-        this.statements.delete(r.id);
-        if ("result" in r) (p.resolve as (v: WriteResult) => void)(r.result);
-        else if ("rows" in r) (p.resolve as (v: ExecResult) => void)(fromWireResult(r.rows));
+        this.waiting.delete(r.id);
+        if ("result" in r) p.resolve(r.result);
+        else if ("rows" in r) p.resolve(fromWireResult(r.rows));
         else p.reject(toError(r.error));
       }
     }
@@ -173,10 +169,9 @@ export class ThreadedWriter implements WriteQueue {
     if (this.dead !== null) return;
     this.dead = reason;
     this.log.log("error", "writer thread failed", { error: reason });
-    for (const p of [...this.pending.values(), ...this.statements.values()])
+    for (const p of this.waiting.values())
       p.reject(unavailable(`${reason}; nothing was stored, retry later.`));
-    this.pending.clear();
-    this.statements.clear();
+    this.waiting.clear();
     this.onClosed?.();
   }
 }

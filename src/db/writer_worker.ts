@@ -75,7 +75,7 @@ port.onmessage = async (e) => {
         // Every acknowledged commit survives a power loss, as on the main connections (client.ts).
         setup: "PRAGMA synchronous=FULL",
       });
-      // The Writer's transactions wait for another process's lock in SQLite's busy handler, up to
+      // The Writer's transactions wait for another process's lock, asking every few ms, up to
       // database.lockWaitMs after their oldest item arrived (native_tx.ts).
       const runner = new NativeTxRunner(connection);
       writer = new Writer({ connection: runner, build: compileOnly<Database>() }, { ...msg.options, log });

@@ -88,6 +88,7 @@ export function requestLog(
     const error = c.error instanceof AppError ? c.error.code : c.error ? "internal" : undefined;
     // Mailchimp's deliveries are counted with Resend's, by their type (mailchimp.unsubscribe, …).
     const mailchimp = c.req.path.startsWith("/webhooks/mailchimp/");
+    const token = (c as Context<AuthEnv>).get("tokenName");
     record({
       method: c.req.method,
       path: c.req.path,
@@ -99,12 +100,10 @@ export function requestLog(
       ...(mailchimp
         ? { delivery: { id: undefined, result: (c as Context<WebhookEnv>).get("webhook") } }
         : {}),
-      ...(tokenOf(c) ? { token: tokenOf(c) } : {}),
+      ...(token ? { token } : {}),
     });
   };
 }
-
-const tokenOf = (c: Context) => (c as Context<AuthEnv>).get("tokenName");
 
 /** The route pattern (`/v1/suppressions/:email`) keeps the metric's label set small. */
 function routeLabel(c: Context): string {

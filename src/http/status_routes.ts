@@ -9,11 +9,6 @@ import type { AppDeps } from "./app.ts";
  * GET /v1/status: the daemon's health as JSON, for `suppressd status` and monitoring. `ok` is
  * false, with `problems` in words, when a sink is failing or stopped or jobs are dead.
  */
-function lastWebhook(metrics: Metrics) {
-  const last = metrics.lastEventAlso(null);
-  return last ? { type: last.type, received_at: new Date(last.receivedAt).toISOString() } : null;
-}
-
 export function statusRoutes(deps: AppDeps & { metrics: Metrics; sinkHealth: SinkHealth }) {
   const { metrics } = deps;
   return new Hono().get("/v1/status", async (c) => {
@@ -39,4 +34,10 @@ export function statusRoutes(deps: AppDeps & { metrics: Metrics; sinkHealth: Sin
       reconcile: deps.config.reconcile.everyHours > 0 ? (deps.reconcile?.last() ?? null) : null,
     });
   });
+}
+
+/** The newest delivery this process answered, stored or not. */
+function lastWebhook(metrics: Metrics) {
+  const last = metrics.lastEventAlso(null);
+  return last ? { type: last.type, received_at: new Date(last.receivedAt).toISOString() } : null;
 }

@@ -6,7 +6,7 @@ import type { AppDeps } from "./app.ts";
 import { errorAnswer } from "./error_answer.ts";
 import { readBody } from "./json.ts";
 import { type RequestRecord, WEBHOOK_PATH } from "./request_log.ts";
-import { SignatureVerifier, signatureHeaders } from "./signature.ts";
+import { deliveryId, SignatureVerifier, signatureHeaders } from "./signature.ts";
 
 /** What the Resend webhook route is given beside the request: the socket's peer (serve.ts). */
 export type Peer = { remoteAddress?: string | null } | undefined;
@@ -42,7 +42,7 @@ export function resendWebhook(deps: AppDeps, opts: WebhookRouteOptions) {
     if (allowlist) refuseUnlisted(allowlist, ip);
     const bytes = await readBody(req, limit);
     const { text, valid } = decode(bytes);
-    const headers = signatureHeaders((name) => req.headers.get(name) ?? undefined);
+    const headers = signatureHeaders(headerOf(req));
     verifier.verify(text, headers);
     let parsed = parseResendEvent(text);
     if (parsed.outcome !== "quarantine" && !valid) {
@@ -98,7 +98,7 @@ export function resendWebhook(deps: AppDeps, opts: WebhookRouteOptions) {
       ip,
       ...(error ? { error } : {}),
       delivery: {
-        id: req.headers.get("svix-id") ?? req.headers.get("webhook-id") ?? undefined,
+        id: deliveryId(headerOf(req)),
         result: result.outcome,
       },
     });
@@ -124,6 +124,8 @@ export function isResendWebhook(req: Request): boolean {
   const end = start + WEBHOOK_PATH.length;
   return end === url.length || url[end] === "?";
 }
+
+const headerOf = (req: Request) => (name: string) => req.headers.get(name) ?? undefined;
 
 const strict = new TextDecoder("utf-8", { fatal: true });
 const lenient = new TextDecoder("utf-8");
