@@ -61,8 +61,16 @@ describe("request log", () => {
     // The plain path (with a query) is taken before Hono; an encoded one only Hono decodes.
     const direct = await t.request("/webhooks/resend?from=resend", { method: "POST", body, headers });
     const viaHono = await t.request("/webhooks/%72esend", { method: "POST", body, headers });
-    const slash = await t.request("/webhooks/resend/", { method: "POST", body, headers });
-    const get = await t.request("/webhooks/resend", { headers });
+    // Refused paths change nothing: the same body under a fresh id, and the tables compared.
+    const before = await t.counts();
+    const other = signedHeaders(body, { id: "msg_fast_refused" });
+    const slash = await t.request("/webhooks/resend/", { method: "POST", body, headers: other });
+    const get = await t.request("/webhooks/resend", { headers: other });
+    expect(await t.counts()).toEqual(before);
+    expect(await slash.json()).toEqual({
+      error: "not_found",
+      message: "No route for POST /webhooks/resend/.",
+    });
     expect([direct.status, viaHono.status, slash.status, get.status]).toEqual([200, 200, 404, 404]);
     expect(await direct.json()).toEqual({ status: "processed" });
     expect(await viaHono.json()).toEqual({ status: "duplicate" });
