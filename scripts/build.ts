@@ -12,10 +12,12 @@
  * - A compiled Bun binary reads `.env` and `bunfig.toml` from its working directory by default;
  *   a stray file there could change the daemon (preload code, environment). Both are turned off.
  */
-import { existsSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { appendFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { BunPlugin } from "bun";
+import { ADDON_MAGIC } from "../src/db/native_addon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 
@@ -39,10 +41,25 @@ function hostTarget(): string {
   return `bun-${os}-${process.arch}`;
 }
 
+/** libsql's native module for `target`, in node_modules. */
+function nativeModuleFor(target: string): string {
+  return join(ROOT, "node_modules", libsqlPackageFor(target), "index.node");
+}
+
+/**
+ * Linux binaries carry the native module appended after the executable (src/db/native_addon.ts
+ * says why: ~9.5 MiB less resident memory). Elsewhere Bun embeds it: a macOS binary is signed,
+ * and bytes after the signature would break it.
+ */
+const appendsAddon = (target: string) => target.startsWith("bun-linux-");
+
 /** Rewrites libsql's computed native require to the one file for `target`. */
 export function libsqlNativePlugin(target: string): BunPlugin {
   const pkg = libsqlPackageFor(target);
-  const native = join(ROOT, "node_modules", pkg, "index.node");
+  const native = nativeModuleFor(target);
+  const loader = appendsAddon(target)
+    ? `require(${JSON.stringify(join(ROOT, "src/db/native_addon.ts"))}).loadAppendedAddon()`
+    : `require(${JSON.stringify(native)})`;
   return {
     name: "libsql-native",
     setup(build) {
@@ -61,7 +78,7 @@ export function libsqlNativePlugin(target: string): BunPlugin {
             `${native} is missing: install libsql's package for this target first (npm install --no-save --force ${pkg}).`,
           );
         }
-        return { contents: source.replaceAll(computed, `require(${JSON.stringify(native)})`), loader: "js" };
+        return { contents: source.replaceAll(computed, loader), loader: "js" };
       });
     },
   };
@@ -93,7 +110,17 @@ export async function build(opts: { outfile: string; target?: string }): Promise
   // exactly one file.
   rmSync(`${outfile}.map`, { force: true });
   rmSync(join(dirname(outfile), "writer_worker.js.map"), { force: true });
+  if (appendsAddon(target)) appendAddon(outfile, nativeModuleFor(target));
   return outfile;
+}
+
+/** The native module, then the trailer src/db/native_addon.ts reads, after the executable's bytes. */
+export function appendAddon(outfile: string, native: string) {
+  const bytes = readFileSync(native);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(bytes.length));
+  const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+  appendFileSync(outfile, Buffer.concat([bytes, length, Buffer.from(hash + ADDON_MAGIC, "latin1")]));
 }
 
 if (import.meta.main) {

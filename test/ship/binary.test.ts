@@ -18,14 +18,17 @@ const tmp = tempDir("suppressd-binary-");
 const runDir = join(tmp.dir, "run");
 const dataDir = join(tmp.dir, "data");
 const bin = join(runDir, "suppressd");
+// Where the binary writes libSQL's native module (src/db/native_addon.ts).
+const tmpDir = join(tmp.dir, "tmp");
 // A PATH without Bun or node_modules/.bin.
-const bareEnv = { PATH: "/usr/bin:/bin" };
+const bareEnv = { PATH: "/usr/bin:/bin", TMPDIR: tmpDir };
 const FIXTURES = join(import.meta.dir, "..", "fixtures", "mailchimp");
 
 beforeAll(async () => {
   const built = await build({ outfile: join(tmp.dir, "build", "suppressd") });
   mkdirSync(runDir);
   mkdirSync(dataDir);
+  mkdirSync(tmpDir);
   copyFileSync(built, bin);
   chmodSync(bin, 0o755);
   writeFileSync(join(runDir, "bunfig.toml"), 'preload = ["./missing-preload.ts"]\n');
@@ -68,6 +71,23 @@ test("from an empty directory, the binary turns a signed bounce into a suppressi
   // the working directory.
   expect(existsSync(join(dataDir, "s.db"))).toBe(true);
   expect(readdirSync(runDir).sort()).toEqual([".env", "bunfig.toml", "suppressd"]);
+  // libSQL's module was read from after the executable and written once, privately, under TMPDIR.
+  const own = join(tmpDir, `suppressd-${process.getuid?.()}`);
+  expect(readdirSync(tmpDir)).toEqual([`suppressd-${process.getuid?.()}`]);
+  expect(readdirSync(own)).toEqual([expect.stringMatching(/^libsql-[0-9a-f]{16}\.node$/)]);
+});
+
+test("a TMPDIR the binary cannot write to: what to change, exit 73, no stack trace", () => {
+  const out = Bun.spawnSync([bin, "--version"], {
+    cwd: runDir,
+    env: { ...bareEnv, TMPDIR: join(tmp.dir, "no-such-dir") },
+  });
+  expect(out.exitCode).toBe(73);
+  const err = out.stderr.toString();
+  expect(err).toContain("suppressd: cannot write libSQL's native module to a temporary directory");
+  expect(err).toContain("Set TMPDIR to a directory this user can write");
+  expect(err).not.toMatch(/\n\s+at /);
+  expect(out.stdout.toString()).toBe("");
 });
 
 test("a stray .env in the working directory is not read", () => {

@@ -1,0 +1,126 @@
+import {
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EXIT } from "../errors.ts";
+
+/**
+ * libSQL's native module in the compiled binary (Linux): scripts/build.ts appends it after the
+ * executable's own bytes, followed by a trailer, instead of letting Bun embed it.
+ *
+ * Why: Bun copies an embedded `.node` out to a temporary file through the executable's mapped
+ * pages, and those 9.5 MiB then stay in the daemon's resident memory for good, beside the 5 MiB
+ * of the library actually loaded (issue 14, target 5: idle RSS 79.8 → ~70 MiB). Read here with
+ * `read(2)`, the bytes pass through the page cache and never become the process's memory.
+ *
+ * Layout at the end of the file: <module bytes> <length: u64 LE> <sha-256 of the bytes, first 16
+ * hex digits> <MAGIC>. The module is written once per content to `$TMPDIR/suppressd-<uid>/`, a
+ * directory only this user may use (checked, as a shared /tmp allows anyone to create it first),
+ * and loaded from there by both of the daemon's threads: one path, so one copy of SQLite in the
+ * process (two copies would not see each other's POSIX locks).
+ */
+export const ADDON_MAGIC = "suppressd-addon\n";
+export const TRAILER_BYTES = 8 + 16 + ADDON_MAGIC.length;
+
+/** Where the appended module is (offsets in the executable), or null if nothing is appended. */
+export function findAppendedAddon(
+  executable: string,
+): { offset: number; length: number; hash: string } | null {
+  const fd = openSync(executable, "r");
+  try {
+    const size = statSync(executable).size;
+    if (size < TRAILER_BYTES) return null;
+    const trailer = Buffer.alloc(TRAILER_BYTES);
+    readSync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES);
+    if (trailer.toString("latin1", 24) !== ADDON_MAGIC) return null;
+    const length = Number(trailer.readBigUInt64LE(0));
+    const hash = trailer.toString("latin1", 8, 24);
+    if (!/^[0-9a-f]{16}$/.test(hash) || length > size - TRAILER_BYTES) return null;
+    return { offset: size - TRAILER_BYTES - length, length, hash };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The path of the module on disk, written there first if it is not already (atomically: a
+ * temporary name, then rename, so a daemon starting at the same moment never loads half a file).
+ */
+export function extractAppendedAddon(executable: string, baseDir: string = tmpdir()): string {
+  const found = findAppendedAddon(executable);
+  if (!found)
+    throw new Error(`${executable} carries no appended libSQL module (build it with scripts/build.ts)`);
+  const dir = privateDir(join(baseDir, `suppressd-${process.getuid?.() ?? "user"}`));
+  const name = `libsql-${found.hash}.node`;
+  const path = join(dir, name);
+  const existing = statSync(path, { throwIfNoEntry: false });
+  if (existing?.isFile() && existing.size === found.length) return path;
+  const partial = `${path}.${process.pid}.tmp`;
+  const from = openSync(executable, "r");
+  const to = openSync(partial, "w", 0o700);
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    for (let done = 0; done < found.length; ) {
+      const n = readSync(from, chunk, 0, Math.min(chunk.length, found.length - done), found.offset + done);
+      if (n <= 0) throw new Error(`${executable} ends before its libSQL module does`);
+      writeSync(to, chunk, 0, n);
+      done += n;
+    }
+  } finally {
+    closeSync(from);
+    closeSync(to);
+  }
+  renameSync(partial, path);
+  // Modules of other versions (an upgrade) are not needed any more; a daemon still running one has
+  // it mapped, which removing the name does not disturb.
+  for (const other of readdirSync(dir))
+    if (other !== name && /^libsql-[0-9a-f]{16}\.node$/.test(other))
+      rmSync(join(dir, other), { force: true });
+  return path;
+}
+
+/** `dir`, created 0700 if absent; refused unless it is a directory of this user's that no one else can enter. */
+function privateDir(dir: string): string {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+    throw new Error(`${dir} is not a private directory of this user (owner, mode 0700); remove it`);
+  }
+  return dir;
+}
+
+/**
+ * What libsql's loader calls in the compiled binary (scripts/build.ts rewrites its `require`).
+ * Nothing has started yet when it runs, so a failure is said here, once, and ends the process
+ * with 73 (an output file cannot be created).
+ */
+export function loadAppendedAddon(): unknown {
+  let path: string;
+  try {
+    path = extractAppendedAddon(process.execPath);
+  } catch (e) {
+    process.stderr.write(
+      `suppressd: cannot write libSQL's native module to a temporary directory: ${(e as Error).message}.\n` +
+        "Set TMPDIR to a directory this user can write (the module is written there once per version).\n",
+    );
+    process.exit(EXIT.cantCreate);
+  }
+  const module = { exports: {} as unknown };
+  process.dlopen(module, path);
+  return module.exports;
+}

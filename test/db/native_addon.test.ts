@@ -1,0 +1,76 @@
+import { afterEach, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { appendAddon } from "../../scripts/build.ts";
+import { extractAppendedAddon, findAppendedAddon } from "../../src/db/native_addon.ts";
+import { tempDir } from "../helpers/app.ts";
+
+/**
+ * The compiled binary's libSQL module travels after the executable (scripts/build.ts appends it,
+ * src/db/native_addon.ts reads it back). Here on a stand-in executable: some bytes, then a
+ * "module" of random bytes appended by the build's own function. test/ship/binary.test.ts runs
+ * the real binary.
+ */
+let tmp = tempDir("suppressd-addon-");
+afterEach(() => {
+  tmp.cleanup();
+  tmp = tempDir("suppressd-addon-");
+});
+
+function standIn(moduleBytes: Uint8Array): string {
+  const exe = join(tmp.dir, "exe");
+  const module = join(tmp.dir, "module.node");
+  writeFileSync(exe, Buffer.from("#!/bin/false\nexecutable bytes that are not the module\n"));
+  writeFileSync(module, moduleBytes);
+  appendAddon(exe, module);
+  return exe;
+}
+
+const randomModule = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+
+test("the appended module comes back byte for byte, into a directory only this user can enter", () => {
+  // Over two of the loader's 1 MiB copy chunks, and not a multiple of them.
+  const bytes = randomModule((2 << 20) + 12_345);
+  const exe = standIn(bytes);
+  const base = join(tmp.dir, "tmpdir");
+  mkdirSync(base);
+  const path = extractAppendedAddon(exe, base);
+  expect(new Uint8Array(readFileSync(path))).toEqual(bytes);
+  expect(path).toMatch(/\/suppressd-\d+\/libsql-[0-9a-f]{16}\.node$/);
+  expect(statSync(join(path, "..")).mode & 0o777).toBe(0o700);
+  // Nothing half-written is left beside it.
+  expect(readdirSync(join(path, ".."))).toEqual([path.split("/").at(-1) as string]);
+});
+
+test("a second start reuses the file; a new version's module replaces the old one", () => {
+  const base = join(tmp.dir, "tmpdir");
+  mkdirSync(base);
+  const first = extractAppendedAddon(standIn(randomModule(5000)), base);
+  const written = statSync(first).mtimeMs;
+  Bun.sleepSync(20);
+  expect(extractAppendedAddon(join(tmp.dir, "exe"), base)).toBe(first);
+  expect(statSync(first).mtimeMs).toBe(written);
+
+  const upgraded = extractAppendedAddon(standIn(randomModule(6000)), base);
+  expect(upgraded).not.toBe(first);
+  expect(readdirSync(join(upgraded, ".."))).toEqual([upgraded.split("/").at(-1) as string]);
+});
+
+test("a directory someone else could write to is refused, with what to do", () => {
+  const exe = standIn(randomModule(100));
+  const base = join(tmp.dir, "tmpdir");
+  const dir = join(base, `suppressd-${process.getuid?.()}`);
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o777);
+  expect(() => extractAppendedAddon(exe, base)).toThrow(
+    `${dir} is not a private directory of this user (owner, mode 0700); remove it`,
+  );
+  expect(readdirSync(dir)).toEqual([]);
+});
+
+test("an executable without the trailer carries no module", () => {
+  const exe = join(tmp.dir, "plain");
+  writeFileSync(exe, "just an executable, long enough to hold a trailer's worth of bytes and more");
+  expect(findAppendedAddon(exe)).toBeNull();
+  expect(() => extractAppendedAddon(exe, tmp.dir)).toThrow("carries no appended libSQL module");
+});
