@@ -37,53 +37,52 @@ export function resendWebhook(deps: AppDeps, opts: WebhookRouteOptions) {
   const allowed = deps.config.resend.allowedIps;
   const allowlist = allowed ? new IpSet(allowed === "resend" ? [allowed] : allowed) : null;
 
-  /** The delivery's outcome, or an error for the caller to answer. */
-  const handle = async (req: Request, ip: string | null, result: Delivery) => {
-    if (allowlist) refuseUnlisted(allowlist, ip);
-    const bytes = await readBody(req, limit);
-    const { text, valid } = decode(bytes);
-    const headers = signatureHeaders(headerOf(req));
-    verifier.verify(text, headers);
-    let parsed = parseResendEvent(text);
-    if (parsed.outcome !== "quarantine" && !valid) {
-      parsed = {
-        outcome: "quarantine",
-        type: parsed.type,
-        occurredAt: parsed.occurredAt,
-        reason: "body is not valid UTF-8",
-      };
-    }
-    if (parsed.outcome === "ignore" && valid && !recordIgnored) {
-      // Nothing acts on this type, so a lost or repeated copy changes nothing: no durable write
-      // is owed before the 200 (resend.recordIgnored). The metric still counts it.
-      result.outcome = { type: parsed.type, outcome: "ignored" };
-      return;
-    }
-    const item: WriteItem = {
-      claim: "new",
-      svixId: headers.id,
-      type: parsed.type,
-      status:
-        parsed.outcome === "act" ? "processed" : parsed.outcome === "ignore" ? "ignored" : "quarantined",
-      occurredAt: parsed.occurredAt,
-      intents: parsed.outcome === "act" ? parsed.intents : [],
-      // A smoke test is recorded like any event and sent to no sink (db/write_enqueue.ts).
-      ...(parsed.outcome === "act" && parsed.test ? { test: true, actor: "send-test-event" } : {}),
-      ...(parsed.outcome === "quarantine" ? { quarantine: { reason: parsed.reason, body: bytes } } : {}),
-    };
-    const stored = await deps.writer.submit(item);
-    result.outcome = { type: parsed.type, outcome: stored.status };
-  };
-
+  // One async function per delivery, not one calling another: each level is a promise and a
+  // frame allocated on the main thread, where allocation paces the garbage-collection pauses
+  // that every request waits out (issue 14).
   return async (req: Request, env: Peer): Promise<Response> => {
     const started = performance.now();
-    const ip = opts.clientIp(env?.remoteAddress, req.headers.get("x-forwarded-for") ?? undefined);
-    const result: Delivery = { outcome: undefined };
+    const get = headerOf(req);
+    const ip = opts.clientIp(env?.remoteAddress, get("x-forwarded-for"));
+    let outcome: { type: string; outcome: WebhookOutcome } | undefined;
     let response: Response;
     let error: string | undefined;
     try {
-      await handle(req, ip, result);
-      response = new Response(ANSWERS[result.outcome?.outcome ?? "processed"], JSON_HEADERS);
+      if (allowlist) refuseUnlisted(allowlist, ip);
+      const bytes = await readBody(req, limit);
+      const { text, valid } = decode(bytes);
+      const headers = signatureHeaders(get);
+      verifier.verify(text, headers);
+      let parsed = parseResendEvent(text);
+      if (parsed.outcome !== "quarantine" && !valid) {
+        parsed = {
+          outcome: "quarantine",
+          type: parsed.type,
+          occurredAt: parsed.occurredAt,
+          reason: "body is not valid UTF-8",
+        };
+      }
+      if (parsed.outcome === "ignore" && valid && !recordIgnored) {
+        // Nothing acts on this type, so a lost or repeated copy changes nothing: no durable write
+        // is owed before the 200 (resend.recordIgnored). The metric still counts it.
+        outcome = { type: parsed.type, outcome: "ignored" };
+      } else {
+        const item: WriteItem = {
+          claim: "new",
+          svixId: headers.id,
+          type: parsed.type,
+          status:
+            parsed.outcome === "act" ? "processed" : parsed.outcome === "ignore" ? "ignored" : "quarantined",
+          occurredAt: parsed.occurredAt,
+          intents: parsed.outcome === "act" ? parsed.intents : [],
+          // A smoke test is recorded like any event and sent to no sink (db/write_enqueue.ts).
+          ...(parsed.outcome === "act" && parsed.test ? { test: true, actor: "send-test-event" } : {}),
+          ...(parsed.outcome === "quarantine" ? { quarantine: { reason: parsed.reason, body: bytes } } : {}),
+        };
+        const stored = await deps.writer.submit(item);
+        outcome = { type: parsed.type, outcome: stored.status };
+      }
+      response = new Response(ANSWERS[outcome.outcome], JSON_HEADERS);
     } catch (e) {
       const answer = errorAnswer(e, (err) => opts.unexpected(err, WEBHOOK_PATH));
       error = answer.body.error;
@@ -97,17 +96,12 @@ export function resendWebhook(deps: AppDeps, opts: WebhookRouteOptions) {
       ms: performance.now() - started,
       ip,
       ...(error ? { error } : {}),
-      delivery: {
-        id: deliveryId(headerOf(req)),
-        result: result.outcome,
-      },
+      // What became of the delivery, as far as it got (the request log reads it).
+      delivery: { id: deliveryId(get), result: outcome },
     });
     return response;
   };
 }
-
-/** What became of the delivery, filled in as far as it got (the request log reads it). */
-type Delivery = { outcome: { type: string; outcome: WebhookOutcome } | undefined };
 
 /** The three answers, written once. */
 const ANSWERS: Record<string, string> = Object.fromEntries(

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { normalizeAddress, recipients } from "../../src/events/address.ts";
 
 describe("normalizeAddress: the key an address is stored under", () => {
@@ -70,6 +71,94 @@ describe("normalizeAddress: the key an address is stored under", () => {
 
   test("normalising is idempotent", () => {
     for (const [, , expected] of valid) expect(normalizeAddress(expected)).toBe(expected);
+  });
+});
+
+/**
+ * The rules read plainly, one step and one allocation at a time, as normalizeAddress was written
+ * before it learned to skip the steps that change nothing (issue 14): the oracle below.
+ */
+function plainReading(raw: unknown): string | null {
+  if (typeof raw !== "string" || raw.length > 1000 || !raw.isWellFormed()) return null;
+  let value = raw.trim();
+  const angle = /<([^<>]*)>\s*$/.exec(value);
+  if (angle?.[1] !== undefined) value = angle[1].trim();
+  value = value.normalize("NFC").toLowerCase();
+  const forbidden = /[\s<>()[\]\\,;:"@\p{Cc}]/u;
+  if (value.length > 254) return null;
+  const at = value.lastIndexOf("@");
+  if (at < 1 || at !== value.indexOf("@")) return null;
+  const local = value.slice(0, at);
+  const labels = value.slice(at + 1).split(".");
+  if (new TextEncoder().encode(local).length > 64 || forbidden.test(local)) return null;
+  if (local.startsWith(".") || local.endsWith(".") || local.includes("..")) return null;
+  if (labels.length < 2) return null;
+  const ok = labels.every((l) => l.length > 0 && l.length <= 63 && !forbidden.test(l) && !/^-|-$/.test(l));
+  return ok ? value : null;
+}
+
+describe("normalizeAddress agrees with the plain reading of its rules", () => {
+  /** Pieces that sit on every rule's edge, joined at random with any text, Unicode included. */
+  const piece = fc.oneof(
+    fc.constantFrom("@", ".", "..", "-", "<", ">", " ", "\t", "\n", "\u00a0", "\ufeff", "\u3000", ",", '"'),
+    fc.constantFrom("Jane", "JÜRGEN", "ju\u0308rgen", "用户", "xn--bcher-kva", "\ud800", "\udc00", "\u0000"),
+    fc.constantFrom("a".repeat(63), "b".repeat(64), "ü".repeat(32), "c".repeat(200)),
+    fc.string({ unit: "binary", maxLength: 8 }),
+    fc.string({ maxLength: 8 }),
+  );
+  const text = fc.array(piece, { maxLength: 12 }).map((p) => p.join(""));
+  /** Mostly well-formed parts, with an edge or a random piece among them now and then. */
+  const part = (common: string[]) =>
+    fc
+      .array(
+        fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...common) }, { weight: 1, arbitrary: piece }),
+        {
+          minLength: 1,
+          maxLength: 4,
+        },
+      )
+      .map((p) => p.join(""));
+  const local = part([
+    "jane",
+    "J",
+    "o'brien",
+    "+news",
+    ".",
+    "-",
+    "ü",
+    "Ü",
+    "用户",
+    "ju\u0308rgen",
+    "b".repeat(30),
+  ]);
+  const label = part(["example", "com", "BÜCHER", "例子", "xn--bcher-kva", "-x", "x-", "d".repeat(40)]);
+  const domain = fc.array(label, { minLength: 1, maxLength: 4 }).map((l) => l.join("."));
+  const addressLike = fc
+    .tuple(
+      fc.option(fc.constantFrom("Jane", '"Doe, Jane"', "", "J <x>")),
+      fc.constantFrom("", " ", "\t"),
+      local,
+      fc.constantFrom("@", "@", "@", "@@", ""),
+      domain,
+      fc.constantFrom("", " ", "\n", "\u3000"),
+    )
+    .map(([name, lead, l, at, d, tail]) =>
+      name === null ? `${lead}${l}${at}${d}${tail}` : `${name} <${lead}${l}${at}${d}${tail}>${tail}`,
+    );
+
+  test("on generated addresses, display names and any text", () => {
+    fc.assert(
+      fc.property(fc.oneof(addressLike, text, fc.string({ unit: "binary" })), (raw) => {
+        expect(normalizeAddress(raw)).toBe(plainReading(raw) as never);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  test("the generator reaches both answers", () => {
+    const sample = fc.sample(addressLike, 5_000);
+    expect(sample.filter((a) => plainReading(a) !== null).length).toBeGreaterThan(100);
+    expect(sample.filter((a) => plainReading(a) === null).length).toBeGreaterThan(100);
   });
 });
 

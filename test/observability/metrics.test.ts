@@ -128,4 +128,20 @@ describe("GET /metrics", () => {
     expect(sample(text, 'suppressd_webhook_events_total{type="invalid",outcome="ignored"}')).toBe(1);
     expect(sample(text, 'suppressd_webhook_events_total{type="other",outcome="ignored"}')).toBe(36);
   });
+
+  test("past the 1,024 series the handles remember, every request is still counted in its own", async () => {
+    t = await observedApp();
+    // 1,500 distinct (method, route, status) triples fill and empty the handle cache; the third
+    // round of one triple comes after the clear.
+    for (let status = 0; status < 1_500; status++) t.metrics.request("GET", "/x", 1000 + status, 0.001);
+    for (let round = 0; round < 3; round++) t.metrics.request("GET", "/x", 1000, 0.001);
+    t.metrics.request("POST", "/x", 1000, 0.001);
+    const text = await scrape();
+    expect(sample(text, 'suppressd_http_requests_total{method="GET",route="/x",status="1000"}')).toBe(4);
+    expect(sample(text, 'suppressd_http_requests_total{method="GET",route="/x",status="2499"}')).toBe(1);
+    expect(sample(text, 'suppressd_http_requests_total{method="POST",route="/x",status="1000"}')).toBe(1);
+    expect(sample(text, 'suppressd_http_request_duration_seconds_count{method="GET",route="/x"}')).toBe(
+      1_503,
+    );
+  });
 });
