@@ -3,7 +3,6 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readSync,
   renameSync,
   rmSync,
@@ -61,32 +60,42 @@ export function extractAppendedAddon(executable: string, baseDir: string = tmpdi
   if (!found)
     throw new Error(`${executable} carries no appended libSQL module (build it with scripts/build.ts)`);
   const dir = privateDir(join(baseDir, `suppressd-${process.getuid?.() ?? "user"}`));
-  const name = `libsql-${found.hash}.node`;
-  const path = join(dir, name);
+  const path = join(dir, `libsql-${found.hash}.node`);
   const existing = statSync(path, { throwIfNoEntry: false });
   if (existing?.isFile() && existing.size === found.length) return path;
   const partial = `${path}.${process.pid}.tmp`;
-  const from = openSync(executable, "r");
-  const to = openSync(partial, "w", 0o700);
   try {
-    const chunk = Buffer.alloc(1 << 20);
-    for (let done = 0; done < found.length; ) {
-      const n = readSync(from, chunk, 0, Math.min(chunk.length, found.length - done), found.offset + done);
-      if (n <= 0) throw new Error(`${executable} ends before its libSQL module does`);
-      writeSync(to, chunk, 0, n);
-      done += n;
-    }
-  } finally {
-    closeSync(from);
-    closeSync(to);
+    copyRange(executable, found.offset, found.length, partial);
+  } catch (e) {
+    rmSync(partial, { force: true });
+    throw e;
   }
   renameSync(partial, path);
-  // Modules of other versions (an upgrade) are not needed any more; a daemon still running one has
-  // it mapped, which removing the name does not disturb.
-  for (const other of readdirSync(dir))
-    if (other !== name && /^libsql-[0-9a-f]{16}\.node$/.test(other))
-      rmSync(join(dir, other), { force: true });
+  // Other versions' modules are left alone: a daemon of that version starting at this moment may
+  // be about to load its own, by name, from either of its threads. /tmp is emptied at boot (and
+  // is the service's own under systemd's PrivateTmp), as for Bun's own copies.
   return path;
+}
+
+/** `length` bytes of `from` at `offset` into a new file `to`, a MiB at a time. */
+function copyRange(from: string, offset: number, length: number, to: string) {
+  const src = openSync(from, "r");
+  try {
+    const dst = openSync(to, "w", 0o700);
+    try {
+      const chunk = Buffer.alloc(1 << 20);
+      for (let done = 0; done < length; ) {
+        const n = readSync(src, chunk, 0, Math.min(chunk.length, length - done), offset + done);
+        if (n <= 0) throw new Error(`${from} ends before its libSQL module does`);
+        writeSync(dst, chunk, 0, n);
+        done += n;
+      }
+    } finally {
+      closeSync(dst);
+    }
+  } finally {
+    closeSync(src);
+  }
 }
 
 /** `dir`, created 0700 if absent; refused unless it is a directory of this user's that no one else can enter. */
@@ -106,21 +115,25 @@ function privateDir(dir: string): string {
 
 /**
  * What libsql's loader calls in the compiled binary (scripts/build.ts rewrites its `require`).
- * Nothing has started yet when it runs, so a failure is said here, once, and ends the process
- * with 73 (an output file cannot be created).
+ * Nothing has started yet when it runs, so a failure to write or load the module is said here,
+ * once, and ends the process with 73 (an output file cannot be created).
  */
 export function loadAppendedAddon(): unknown {
-  let path: string;
+  let path = "";
   try {
     path = extractAppendedAddon(process.execPath);
+    const module = { exports: {} as unknown };
+    process.dlopen(module, path);
+    return module.exports;
   } catch (e) {
+    const why = (e as Error).message;
     process.stderr.write(
-      `suppressd: cannot write libSQL's native module to a temporary directory: ${(e as Error).message}.\n` +
-        "Set TMPDIR to a directory this user can write (the module is written there once per version).\n",
+      path
+        ? `suppressd: cannot load libSQL's native module from ${path}: ${why}.\n` +
+            `If its directory is mounted noexec, set TMPDIR to one where code may be loaded; otherwise remove ${path} and start again (it is written anew).\n`
+        : `suppressd: cannot write libSQL's native module to a temporary directory: ${why}.\n` +
+            "Set TMPDIR to a directory this user can write (the module is written there once per version).\n",
     );
     process.exit(EXIT.cantCreate);
   }
-  const module = { exports: {} as unknown };
-  process.dlopen(module, path);
-  return module.exports;
 }

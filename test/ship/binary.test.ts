@@ -3,6 +3,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileS
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { build } from "../../scripts/build.ts";
+import { findAppendedAddon } from "../../src/db/native_addon.ts";
 import { FAKE_KEY, FakeMailchimp } from "../fakes/mailchimp.ts";
 import { tempDir } from "../helpers/app.ts";
 import { startDaemon, writeConfig } from "../helpers/daemon.ts";
@@ -88,6 +89,23 @@ test("a TMPDIR the binary cannot write to: what to change, exit 73, no stack tra
   expect(err).toContain("Set TMPDIR to a directory this user can write");
   expect(err).not.toMatch(/\n\s+at /);
   expect(out.stdout.toString()).toBe("");
+});
+
+test("a module file that cannot be loaded: which file to remove, exit 73, no stack trace", () => {
+  const appended = findAppendedAddon(bin);
+  expect(appended).not.toBeNull();
+  const base = join(tmp.dir, "tmp-broken");
+  const dir = join(base, `suppressd-${process.getuid?.()}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const module = join(dir, `libsql-${appended?.hash}.node`);
+  // The right size, so it is taken for the module already written; zeros, so it cannot load.
+  writeFileSync(module, new Uint8Array(appended?.length ?? 0));
+  const out = Bun.spawnSync([bin, "--version"], { cwd: runDir, env: { ...bareEnv, TMPDIR: base } });
+  expect(out.exitCode).toBe(73);
+  const err = out.stderr.toString();
+  expect(err).toContain(`suppressd: cannot load libSQL's native module from ${module}`);
+  expect(err).toContain(`remove ${module} and start again`);
+  expect(err).not.toMatch(/\n\s+at /);
 });
 
 test("a stray .env in the working directory is not read", () => {
