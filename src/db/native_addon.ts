@@ -56,7 +56,12 @@ export function findAppendedAddon(
  * temporary name, then rename, so a daemon starting at the same moment never loads half a file).
  */
 export function extractAppendedAddon(executable: string, baseDir: string = tmpdir()): string {
-  const found = findAppendedAddon(executable);
+  let found: ReturnType<typeof findAppendedAddon>;
+  try {
+    found = findAppendedAddon(executable);
+  } catch (e) {
+    throw new UnreadableExecutable(executable, e);
+  }
   if (!found)
     throw new Error(`${executable} carries no appended libSQL module (build it with scripts/build.ts)`);
   const dir = privateDir(join(baseDir, `suppressd-${process.getuid?.() ?? "user"}`));
@@ -113,27 +118,49 @@ function privateDir(dir: string): string {
   return dir;
 }
 
+/** The module travels inside the executable, so the executable must be readable, not only runnable. */
+export class UnreadableExecutable extends Error {
+  constructor(
+    readonly executable: string,
+    cause: unknown,
+  ) {
+    super(`cannot read ${executable}: ${(cause as Error)?.message ?? cause}`);
+  }
+}
+
+/** What to tell the operator when the module cannot be set up: what failed, and what to change. */
+export function addonFailure(e: unknown, loadingFrom: string | null): string {
+  const why = (e as Error)?.message ?? String(e);
+  if (e instanceof UnreadableExecutable)
+    return (
+      `suppressd: cannot read libSQL's native module from the binary itself: ${why}.\n` +
+      `Make ${e.executable} readable by the user it runs as (install -m 0755), not only executable.\n`
+    );
+  if (loadingFrom !== null)
+    return (
+      `suppressd: cannot load libSQL's native module from ${loadingFrom}: ${why}.\n` +
+      `If its directory is mounted noexec, set TMPDIR to one where code may be loaded; otherwise remove ${loadingFrom} and start again (it is written anew).\n`
+    );
+  return (
+    `suppressd: cannot write libSQL's native module to a temporary directory: ${why}.\n` +
+    "Set TMPDIR to a directory this user can write (the module is written there once per version).\n"
+  );
+}
+
 /**
  * What libsql's loader calls in the compiled binary (scripts/build.ts rewrites its `require`).
- * Nothing has started yet when it runs, so a failure to write or load the module is said here,
- * once, and ends the process with 73 (an output file cannot be created).
+ * Nothing has started yet when it runs, so a failure to read, write or load the module is said
+ * here, once, and ends the process with 73 (an output file cannot be created).
  */
 export function loadAppendedAddon(): unknown {
-  let path = "";
+  let path: string | null = null;
   try {
     path = extractAppendedAddon(process.execPath);
     const module = { exports: {} as unknown };
     process.dlopen(module, path);
     return module.exports;
   } catch (e) {
-    const why = (e as Error).message;
-    process.stderr.write(
-      path
-        ? `suppressd: cannot load libSQL's native module from ${path}: ${why}.\n` +
-            `If its directory is mounted noexec, set TMPDIR to one where code may be loaded; otherwise remove ${path} and start again (it is written anew).\n`
-        : `suppressd: cannot write libSQL's native module to a temporary directory: ${why}.\n` +
-            "Set TMPDIR to a directory this user can write (the module is written there once per version).\n",
-    );
+    process.stderr.write(addonFailure(e, path));
     process.exit(EXIT.cantCreate);
   }
 }

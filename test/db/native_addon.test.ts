@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { appendAddon } from "../../scripts/build.ts";
-import { extractAppendedAddon, findAppendedAddon } from "../../src/db/native_addon.ts";
+import { addonFailure, extractAppendedAddon, findAppendedAddon } from "../../src/db/native_addon.ts";
 import { tempDir } from "../helpers/app.ts";
 
 /**
@@ -78,4 +78,27 @@ test("an executable without the trailer carries no module", () => {
   writeFileSync(exe, "just an executable, long enough to hold a trailer's worth of bytes and more");
   expect(findAppendedAddon(exe)).toBeNull();
   expect(() => extractAppendedAddon(exe, tmp.dir)).toThrow("carries no appended libSQL module");
+});
+
+test("what the operator is told, for each way setting the module up can fail", () => {
+  // The binary cannot be read (a mode-0111 install): here, one that is not there.
+  const missing = join(tmp.dir, "no-such-binary");
+  let thrown: unknown;
+  try {
+    extractAppendedAddon(missing, tmp.dir);
+  } catch (e) {
+    thrown = e;
+  }
+  expect(addonFailure(thrown, null)).toBe(
+    `suppressd: cannot read libSQL's native module from the binary itself: cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'.\n` +
+      `Make ${missing} readable by the user it runs as (install -m 0755), not only executable.\n`,
+  );
+  expect(addonFailure(new Error("EACCES: permission denied, mkdir '/x/suppressd-1'"), null)).toBe(
+    "suppressd: cannot write libSQL's native module to a temporary directory: EACCES: permission denied, mkdir '/x/suppressd-1'.\n" +
+      "Set TMPDIR to a directory this user can write (the module is written there once per version).\n",
+  );
+  expect(addonFailure(new Error("invalid ELF header"), "/tmp/suppressd-1/libsql-0123456789abcdef.node")).toBe(
+    "suppressd: cannot load libSQL's native module from /tmp/suppressd-1/libsql-0123456789abcdef.node: invalid ELF header.\n" +
+      "If its directory is mounted noexec, set TMPDIR to one where code may be loaded; otherwise remove /tmp/suppressd-1/libsql-0123456789abcdef.node and start again (it is written anew).\n",
+  );
 });
