@@ -101,6 +101,47 @@ describe("concurrency over real HTTP", () => {
     expect(((await got.json()) as { suppressed: boolean }).suppressed).toBe(true);
   });
 
+  test("a client that hangs up before its declared body arrived: a 400 in the log, nothing stored, the next delivery fine", async () => {
+    const body = bounce("hung-up@x.com", "Permanent");
+    const id = newId();
+    const headers = { ...signedHeaders(body, { id }), "content-length": String(body.length) };
+    const { port, hostname } = new URL(daemon.url);
+    // Half the body after the headers, then the socket closes: what a proxy or client that dies
+    // mid-request leaves (fetch cannot send a shorter body than it declares).
+    await new Promise<void>((resolve, reject) => {
+      Bun.connect({
+        hostname,
+        port: Number(port),
+        socket: {
+          open(socket) {
+            const head = Object.entries(headers)
+              .map(([k, v]) => `${k}: ${v}\r\n`)
+              .join("");
+            socket.write(`POST /webhooks/resend HTTP/1.1\r\nhost: ${hostname}\r\n${head}\r\n`);
+            socket.write(body.slice(0, body.length / 2));
+            setTimeout(() => socket.end(), 100);
+          },
+          close: () => resolve(),
+          error: (_s, e) => reject(e),
+          data() {},
+        },
+      }).catch(reject);
+    });
+    const line = async () =>
+      daemon
+        .stdout()
+        .split("\n")
+        .find((l) => l.includes(id));
+    for (let i = 0; i < 100 && !(await line()); i++) await Bun.sleep(20);
+    const logged = JSON.parse((await line()) as string) as Record<string, unknown>;
+    expect(logged).toMatchObject({ path: "/webhooks/resend", status: 400, outcome: "body_incomplete" });
+    expect(await count("SELECT count(*) AS n FROM webhook_events WHERE svix_id = ?", id)).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM suppressions WHERE email = ?", "hung-up@x.com")).toBe(0);
+    // The id was not burnt: the whole delivery, retried, is processed.
+    const retried = await post(body, signedHeaders(body, { id }));
+    expect(await retried.json()).toEqual({ status: "processed" });
+  });
+
   test("64 concurrent copies of 8 messages: 8 processed, 56 duplicates", async () => {
     const messages = Array.from({ length: 8 }, (_, i) => {
       const body = event("email.complained", { to: [`m${i}@mixed.example`] });
