@@ -1,5 +1,6 @@
 import {
   closeSync,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -37,7 +38,7 @@ export function findAppendedAddon(
 ): { offset: number; length: number; hash: string } | null {
   const fd = openSync(executable, "r");
   try {
-    const size = statSync(executable).size;
+    const size = fstatSync(fd).size;
     if (size < TRAILER_BYTES) return null;
     const trailer = Buffer.alloc(TRAILER_BYTES);
     readSync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES);

@@ -45,6 +45,8 @@ export function resendWebhook(deps: AppDeps, opts: WebhookRouteOptions) {
     const get = headerOf(req);
     const ip = opts.clientIp(env?.remoteAddress, get("x-forwarded-for"));
     let outcome: { type: string; outcome: WebhookOutcome } | undefined;
+    // The id the log shows: the signed set's once it is read, else read for the log alone.
+    let id: string | undefined;
     let response: Response;
     let error: string | undefined;
     try {
@@ -52,6 +54,7 @@ export function resendWebhook(deps: AppDeps, opts: WebhookRouteOptions) {
       const bytes = await readBody(req, limit);
       const { text, valid } = decode(bytes);
       const headers = signatureHeaders(get);
+      id = headers.id;
       verifier.verify(text, headers);
       let parsed = parseResendEvent(text);
       if (parsed.outcome !== "quarantine" && !valid) {
@@ -97,7 +100,7 @@ export function resendWebhook(deps: AppDeps, opts: WebhookRouteOptions) {
       ip,
       ...(error ? { error } : {}),
       // What became of the delivery, as far as it got (the request log reads it).
-      delivery: { id: deliveryId(get), result: outcome },
+      delivery: { id: id ?? deliveryId(get), result: outcome },
     });
     return response;
   };
