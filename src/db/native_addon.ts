@@ -4,10 +4,12 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readSync,
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
   writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,10 +29,13 @@ import { EXIT } from "../errors.ts";
  * hex digits> <MAGIC>. The module is written once per content to `$TMPDIR/suppressd-<uid>/`, a
  * directory only this user may use (checked, as a shared /tmp allows anyone to create it first),
  * and loaded from there by both of the daemon's threads: one path, so one copy of SQLite in the
- * process (two copies would not see each other's POSIX locks).
+ * process (two copies would not see each other's POSIX locks). Other versions' modules are removed
+ * there once unused for an hour.
  */
 export const ADDON_MAGIC = "suppressd-addon\n";
 export const TRAILER_BYTES = 8 + 16 + ADDON_MAGIC.length;
+/** Another version's module no start has used for this long is removed (see removeStale). */
+export const STALE_MS = 60 * 60_000;
 
 /** Where the appended module is (offsets in the executable), or null if nothing is appended. */
 export function findAppendedAddon(
@@ -68,19 +73,60 @@ export function extractAppendedAddon(executable: string, baseDir: string = tmpdi
   const dir = privateDir(join(baseDir, `suppressd-${process.getuid?.() ?? "user"}`));
   const path = join(dir, `libsql-${found.hash}.node`);
   const existing = statSync(path, { throwIfNoEntry: false });
-  if (existing?.isFile() && existing.size === found.length) return path;
-  const partial = `${path}.${process.pid}.tmp`;
-  try {
-    copyRange(executable, found.offset, found.length, partial);
-  } catch (e) {
-    rmSync(partial, { force: true });
-    throw e;
+  if (!(existing?.isFile() && existing.size === found.length && markUsed(path))) {
+    const partial = `${path}.${process.pid}.tmp`;
+    try {
+      copyRange(executable, found.offset, found.length, partial);
+    } catch (e) {
+      rmSync(partial, { force: true });
+      throw e;
+    }
+    renameSync(partial, path);
   }
-  renameSync(partial, path);
-  // Other versions' modules are left alone: a daemon of that version starting at this moment may
-  // be about to load its own, by name, from either of its threads. /tmp is emptied at boot (and
-  // is the service's own under systemd's PrivateTmp), as for Bun's own copies.
+  removeStale(dir, path);
   return path;
+}
+
+/**
+ * Gives a reused module the time of this start, so that another version's cleanup (removeStale)
+ * leaves it alone while this daemon's threads load it. False if it vanished meanwhile (removed
+ * by such a cleanup a moment before): it is then written anew.
+ */
+function markUsed(path: string): boolean {
+  const now = new Date();
+  try {
+    utimesSync(path, now, now);
+  } catch (e) {
+    // Any other failure (a read-only directory) leaves the file as usable as it was.
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+  }
+  return true;
+}
+
+/**
+ * Removes other versions' modules, and copies a crash left half-written, that no start has used
+ * for an hour: each upgrade would otherwise leave ~10 MB in a /tmp that is emptied only at boot.
+ * Removing a module a running daemon has loaded is harmless (its mapping stays), and a daemon
+ * starting now has just given its own file the time of its start (markUsed, or the new file's
+ * own), which it loads from both threads within a second. Files of any other name are not ours.
+ */
+function removeStale(dir: string, keep: string, now = Date.now()) {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // tidying up never stops a start
+  }
+  for (const name of names) {
+    const file = join(dir, name);
+    if (file === keep || !/^libsql-[0-9a-f]{16}\.node(\.\d+\.tmp)?$/.test(name)) continue;
+    try {
+      const st = lstatSync(file);
+      if (st.isFile() && now - st.mtimeMs > STALE_MS) rmSync(file, { force: true });
+    } catch {
+      // Removed by another start meanwhile: nothing left to do.
+    }
+  }
 }
 
 /** `length` bytes of `from` at `offset` into a new file `to`, a MiB at a time. */

@@ -1,8 +1,22 @@
 import { afterEach, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, join } from "node:path";
 import { appendAddon } from "../../scripts/build.ts";
-import { addonFailure, extractAppendedAddon, findAppendedAddon } from "../../src/db/native_addon.ts";
+import {
+  addonFailure,
+  extractAppendedAddon,
+  findAppendedAddon,
+  STALE_MS,
+} from "../../src/db/native_addon.ts";
 import { tempDir } from "../helpers/app.ts";
 
 /**
@@ -17,8 +31,8 @@ afterEach(() => {
   tmp = tempDir("suppressd-addon-");
 });
 
-function standIn(moduleBytes: Uint8Array): string {
-  const exe = join(tmp.dir, "exe");
+function standIn(moduleBytes: Uint8Array, name = "exe"): string {
+  const exe = join(tmp.dir, name);
   const module = join(tmp.dir, "module.node");
   writeFileSync(exe, Buffer.from("#!/bin/false\nexecutable bytes that are not the module\n"));
   writeFileSync(module, moduleBytes);
@@ -39,26 +53,66 @@ test("the appended module comes back byte for byte, into a directory only this u
   expect(path).toMatch(/\/suppressd-\d+\/libsql-[0-9a-f]{16}\.node$/);
   expect(statSync(join(path, "..")).mode & 0o777).toBe(0o700);
   // Nothing half-written is left beside it.
-  expect(readdirSync(join(path, ".."))).toEqual([path.split("/").at(-1) as string]);
+  expect(readdirSync(join(path, ".."))).toEqual([basename(path)]);
 });
 
 test("a second start reuses the file; another version's module is written beside it", () => {
   const base = join(tmp.dir, "tmpdir");
   mkdirSync(base);
   const first = extractAppendedAddon(standIn(randomModule(5000)), base);
-  const written = statSync(first).mtimeMs;
+  const written = statSync(first);
   Bun.sleepSync(20);
   expect(extractAppendedAddon(join(tmp.dir, "exe"), base)).toBe(first);
-  expect(statSync(first).mtimeMs).toBe(written);
+  // The same file, not written again, but marked as used by this start.
+  expect(statSync(first).ino).toBe(written.ino);
+  expect(statSync(first).mtimeMs).toBeGreaterThan(written.mtimeMs);
 
   const other = randomModule(6000);
   const upgraded = extractAppendedAddon(standIn(other), base);
   expect(upgraded).not.toBe(first);
   expect(new Uint8Array(readFileSync(upgraded))).toEqual(other);
   // A daemon of the first version may be loading it right now.
-  expect(readdirSync(join(upgraded, "..")).sort()).toEqual(
-    [first, upgraded].map((p) => p.split("/").at(-1) as string).sort(),
+  expect(readdirSync(join(upgraded, "..")).sort()).toEqual([first, upgraded].map((p) => basename(p)).sort());
+});
+
+test("other versions' modules and half-written copies unused for an hour go at the next start; nothing else does", () => {
+  const base = join(tmp.dir, "tmpdir");
+  mkdirSync(base);
+  const dir = join(base, `suppressd-${process.getuid?.()}`);
+  const old = extractAppendedAddon(standIn(randomModule(3000)), base);
+  const recent = extractAppendedAddon(standIn(randomModule(3100)), base);
+  const leftovers = {
+    crashedCopy: join(dir, "libsql-0123456789abcdef.node.4242.tmp"),
+    notOurs: join(dir, "notes.txt"),
+    lookalike: join(dir, "libsql-XYZ.node"),
+  };
+  for (const file of Object.values(leftovers)) writeFileSync(file, "x");
+  const longAgo = new Date(Date.now() - STALE_MS - 60_000);
+  for (const file of [old, leftovers.crashedCopy, leftovers.notOurs, leftovers.lookalike])
+    utimesSync(file, longAgo, longAgo);
+  // A start of a third version.
+  const current = extractAppendedAddon(standIn(randomModule(3200)), base);
+  const left = readdirSync(dir).sort();
+  expect(left).toEqual(
+    [current, recent, leftovers.notOurs, leftovers.lookalike].map((p) => basename(p)).sort(),
   );
+});
+
+test("a start that reuses an old module gives it its time, so another version's start keeps it", () => {
+  const base = join(tmp.dir, "tmpdir");
+  mkdirSync(base);
+  const exe = standIn(randomModule(4000));
+  const mine = extractAppendedAddon(exe, base);
+  const longAgo = new Date(Date.now() - STALE_MS - 60_000);
+  utimesSync(mine, longAgo, longAgo);
+  expect(extractAppendedAddon(exe, base)).toBe(mine);
+  // Another version starting now would find it recently used.
+  const other = extractAppendedAddon(standIn(randomModule(4100), "other-version"), base);
+  expect(readdirSync(join(mine, "..")).sort()).toEqual([mine, other].map((p) => basename(p)).sort());
+  // And once removed (another version's tidying, a week later), the next start writes it anew.
+  rmSync(mine);
+  expect(extractAppendedAddon(exe, base)).toBe(mine);
+  expect(statSync(mine).size).toBe(4000);
 });
 
 test("a directory someone else could write to is refused, with what to do", () => {

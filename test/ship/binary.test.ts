@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { build } from "../../scripts/build.ts";
@@ -106,6 +114,21 @@ test("a module file that cannot be loaded: which file to remove, exit 73, no sta
   expect(err).toContain(`suppressd: cannot load libSQL's native module from ${module}`);
   expect(err).toContain(`remove ${module} and start again`);
   expect(err).not.toMatch(/\n\s+at /);
+});
+
+test("a start removes another version's module no start has used for an hour, and keeps a recent one", () => {
+  const base = join(tmp.dir, "tmp-upgraded");
+  const dir = join(base, `suppressd-${process.getuid?.()}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stale = "libsql-00000000000000aa.node";
+  const recent = "libsql-00000000000000bb.node";
+  writeFileSync(join(dir, stale), "the module of a version upgraded from last week");
+  writeFileSync(join(dir, recent), "the module of another version started a minute ago");
+  const lastWeek = new Date(Date.now() - 7 * 86_400_000);
+  utimesSync(join(dir, stale), lastWeek, lastWeek);
+  const out = Bun.spawnSync([bin, "--version"], { cwd: runDir, env: { ...bareEnv, TMPDIR: base } });
+  expect(out.exitCode).toBe(0);
+  expect(readdirSync(dir).sort()).toEqual([`libsql-${findAppendedAddon(bin)?.hash}.node`, recent].sort());
 });
 
 test("a stray .env in the working directory is not read", () => {
