@@ -106,7 +106,7 @@ export function resendWebhook(deps: AppDeps, opts: WebhookRouteOptions) {
   };
 }
 
-/** The three answers, written once. */
+/** The answers of a handled delivery, one per outcome, written once. */
 const ANSWERS: Record<string, string> = Object.fromEntries(
   ["processed", "ignored", "duplicate", "quarantined"].map((s) => [s, JSON.stringify({ status: s })]),
 );
